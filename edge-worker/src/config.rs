@@ -1,0 +1,86 @@
+//! The deployment's settings, read from wrangler vars and secrets, checked once per request
+//! before anything else happens (a wrong API v3 key fails here, not on the first payment).
+
+use pay_core::aead::ApiV3Key;
+use pay_core::crypto::{RsaPrivateKeyDer, RsaPublicKey};
+use pay_core::v3::{KeyId, PlatformKeys};
+use worker::Env;
+
+use crate::error::ApiError;
+
+pub struct Config {
+    pub api_base: String,
+    pub mchid: String,
+    pub appid: String,
+    pub notify_url: String,
+    pub merchant_serial: String,
+    pub merchant_key: RsaPrivateKeyDer,
+    pub api_v3_key: ApiV3Key,
+    pub platform_keys: PlatformKeys,
+    pub merchant_secret_key: String,
+    pub allowed_origins: Vec<String>,
+    pub sandbox_cashier_url: Option<String>,
+    pub demo_shop: bool,
+}
+
+fn get(env: &Env, name: &str) -> Result<String, ApiError> {
+    env.var(name)
+        .map(|v| v.to_string())
+        .or_else(|_| env.secret(name).map(|v| v.to_string()))
+        .map_err(|_| {
+            ApiError::Config(format!(
+                "{name} is not set (wrangler.toml [vars] or `wrangler secret put {name}`)"
+            ))
+        })
+}
+
+fn optional(env: &Env, name: &str) -> Option<String> {
+    get(env, name)
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+impl Config {
+    pub fn from_env(env: &Env) -> Result<Self, ApiError> {
+        let setting = |name: &str, e: pay_core::Error| ApiError::Config(format!("{name}: {e}"));
+        let mut platform_keys = PlatformKeys::new();
+        let key_id = get(env, "WECHATPAY_PUBLIC_KEY_ID")?;
+        platform_keys.insert(
+            KeyId::parse(&key_id).map_err(|e| setting("WECHATPAY_PUBLIC_KEY_ID", e))?,
+            RsaPublicKey::from_pem(&get(env, "WECHATPAY_PUBLIC_KEY")?)
+                .map_err(|e| setting("WECHATPAY_PUBLIC_KEY", e))?,
+        );
+        let merchant_secret_key = get(env, "MERCHANT_SECRET_KEY")?;
+        if merchant_secret_key.len() < 24 {
+            return Err(ApiError::Config(
+                "MERCHANT_SECRET_KEY must be at least 24 characters".into(),
+            ));
+        }
+        Ok(Config {
+            api_base: get(env, "WECHATPAY_API_BASE")?
+                .trim_end_matches('/')
+                .to_string(),
+            mchid: get(env, "WECHATPAY_MCHID")?,
+            appid: get(env, "WECHATPAY_APPID")?,
+            notify_url: get(env, "NOTIFY_URL")?,
+            merchant_serial: get(env, "WECHATPAY_MERCHANT_SERIAL")?,
+            merchant_key: RsaPrivateKeyDer::from_pem(&get(env, "WECHATPAY_MERCHANT_PRIVATE_KEY")?)
+                .map_err(|e| setting("WECHATPAY_MERCHANT_PRIVATE_KEY", e))?,
+            api_v3_key: ApiV3Key::new(&get(env, "WECHATPAY_API_V3_KEY")?)
+                .map_err(|e| setting("WECHATPAY_API_V3_KEY", e))?,
+            platform_keys,
+            merchant_secret_key,
+            allowed_origins: optional(env, "ALLOWED_ORIGINS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|o| o.trim().to_string())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            sandbox_cashier_url: optional(env, "SANDBOX_CASHIER_URL"),
+            demo_shop: optional(env, "DEMO_SHOP").as_deref() == Some("on"),
+        })
+    }
+}

@@ -1,0 +1,72 @@
+//! The demo shop's server side, standing in for a merchant's own backend: the catalog and its
+//! prices live here, so the browser only ever names a product. Served when DEMO_SHOP=on.
+
+use serde::Deserialize;
+use serde_json::json;
+use worker::{Request, Response};
+
+use crate::error::{ApiError, ApiResult};
+use crate::merchant::{create_session, NewSession};
+use crate::{http, App};
+
+struct Product {
+    id: &'static str,
+    name: &'static str,
+    price_fen: i64,
+}
+
+const CATALOG: &[Product] = &[
+    Product {
+        id: "longjing-tea",
+        name: "Longjing green tea, 50 g",
+        price_fen: 1999,
+    },
+    Product {
+        id: "mooncake",
+        name: "Lotus-seed mooncake",
+        price_fen: 888,
+    },
+    Product {
+        id: "celadon-cup",
+        name: "Celadon tea cup",
+        price_fen: 12_800,
+    },
+];
+
+pub fn products() -> ApiResult<Response> {
+    let list: Vec<_> = CATALOG
+        .iter()
+        .map(|p| json!({ "id": p.id, "name": p.name, "price_fen": p.price_fen, "price_display": pay_core::Fen::new(p.price_fen).display_cny() }))
+        .collect();
+    Ok(http::json(200, &json!({ "products": list })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckoutRequest {
+    product: String,
+}
+
+pub async fn checkout(req: &mut Request, app: &App) -> ApiResult<Response> {
+    let CheckoutRequest { product } = http::json_body(req).await?;
+    let product = CATALOG.iter().find(|p| p.id == product).ok_or_else(|| {
+        ApiError::invalid(
+            "unknown_product",
+            format!("no product {product:?} in the demo catalog"),
+        )
+    })?;
+    let (row, client_secret) = create_session(
+        app,
+        NewSession {
+            amount_fen: product.price_fen,
+            description: product.name.into(),
+            out_trade_no: None,
+            expires_in: None,
+        },
+    )
+    .await?;
+    Ok(http::json(
+        201,
+        &json!({ "session_id": row.id, "client_secret": client_secret }),
+    ))
+}

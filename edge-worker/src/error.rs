@@ -1,0 +1,156 @@
+//! The edge-worker's one error type, and the one place errors become HTTP responses.
+//!
+//! Every error answers `{"error": {"code": "...", "message": "..."}}` with a stable code,
+//! except on the notification endpoint, where WeChat Pay expects `{"code": "FAIL", "message"}`.
+//! Internal details (storage, runtime) are logged, never returned.
+
+use pay_core::checkout::SessionStatus;
+use serde_json::json;
+use worker::Response;
+
+#[derive(Debug)]
+pub enum ApiError {
+    /// Missing or wrong credentials for this route.
+    Unauthorized,
+    NotFound(&'static str),
+    MethodNotAllowed,
+    /// The request body or a parameter breaks a rule.
+    InvalidRequest {
+        code: &'static str,
+        message: String,
+    },
+    /// The session cannot be paid in its current state.
+    SessionNotPayable(SessionStatus),
+    SessionExpired,
+    /// A rule of the payment domain refused the input (bad signature, mismatch, …).
+    Domain(pay_core::Error),
+    /// WeChat Pay (or the simulator) answered with an error.
+    Upstream {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    /// The deployment is misconfigured; the message names the setting.
+    Config(String),
+    /// D1, fetch or the runtime failed.
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::InvalidRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn status(&self) -> u16 {
+        use pay_core::Error as E;
+        match self {
+            ApiError::Unauthorized => 401,
+            ApiError::NotFound(_) => 404,
+            ApiError::MethodNotAllowed => 405,
+            ApiError::InvalidRequest { .. } => 400,
+            ApiError::SessionNotPayable(_) => 409,
+            ApiError::SessionExpired => 410,
+            ApiError::Domain(e) => match e {
+                E::InvalidAmount { .. }
+                | E::InvalidField { .. }
+                | E::Malformed { .. }
+                | E::MissingHeader(_) => 400,
+                E::ClockSkew { .. } | E::SignatureProbe | E::UnknownSerial(_) | E::BadSignature => {
+                    401
+                }
+                E::UnsupportedAlgorithm(_) | E::DecryptFailed => 400,
+                E::Mismatch { .. } => 422,
+                E::ApiV3KeyLength { .. } | E::Key { .. } | E::Crypto { .. } => 500,
+            },
+            ApiError::Upstream { .. } => 502,
+            ApiError::Config(_) | ApiError::Internal(_) => 500,
+        }
+    }
+
+    fn code(&self) -> String {
+        match self {
+            ApiError::Unauthorized => "unauthorized".into(),
+            ApiError::NotFound(_) => "not_found".into(),
+            ApiError::MethodNotAllowed => "method_not_allowed".into(),
+            ApiError::InvalidRequest { code, .. } => (*code).into(),
+            ApiError::SessionNotPayable(_) => "session_not_payable".into(),
+            ApiError::SessionExpired => "session_expired".into(),
+            ApiError::Domain(e) => e.code().into(),
+            ApiError::Upstream { .. } => "wechatpay_error".into(),
+            ApiError::Config(_) => "misconfigured".into(),
+            ApiError::Internal(_) => "internal".into(),
+        }
+    }
+
+    fn public_message(&self) -> String {
+        match self {
+            ApiError::Unauthorized => {
+                "missing or wrong credentials: send Authorization: Bearer <key>".into()
+            }
+            ApiError::NotFound(what) => format!("no such {what}"),
+            ApiError::MethodNotAllowed => "method not allowed on this path".into(),
+            ApiError::InvalidRequest { message, .. } => message.clone(),
+            ApiError::SessionNotPayable(status) => {
+                format!("the session is {} and cannot be paid", status.as_str())
+            }
+            ApiError::SessionExpired => {
+                "the session has expired; ask the merchant for a new one".into()
+            }
+            ApiError::Domain(e) => e.to_string(),
+            ApiError::Upstream {
+                status,
+                code,
+                message,
+            } => format!("WeChat Pay answered {status} {code}: {message}"),
+            ApiError::Config(_) | ApiError::Internal(_) => {
+                "internal error; the details are in the Worker's log".into()
+            }
+        }
+    }
+
+    fn log_if_ours(&self) {
+        if self.status() >= 500 {
+            worker::console_error!("{}: {:?}", self.code(), self);
+        }
+    }
+
+    /// The standard JSON error response.
+    pub fn into_response(self) -> Response {
+        self.log_if_ours();
+        let body = json!({ "error": { "code": self.code(), "message": self.public_message() } });
+        json_response(self.status(), &body)
+    }
+
+    /// WeChat Pay's failure shape, for the notification endpoint: it retries on any non-2xx.
+    pub fn into_wechatpay_response(self) -> Response {
+        self.log_if_ours();
+        json_response(
+            self.status(),
+            &json!({ "code": "FAIL", "message": format!("{}: {}", self.code(), self.public_message()) }),
+        )
+    }
+}
+
+pub fn json_response(status: u16, body: &serde_json::Value) -> Response {
+    match Response::from_json(body) {
+        Ok(r) => r.with_status(status),
+        Err(_) => Response::error("internal error", 500).expect("static response"),
+    }
+}
+
+impl From<pay_core::Error> for ApiError {
+    fn from(e: pay_core::Error) -> Self {
+        ApiError::Domain(e)
+    }
+}
+
+impl From<worker::Error> for ApiError {
+    fn from(e: worker::Error) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

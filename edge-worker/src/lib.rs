@@ -1,0 +1,97 @@
+//! The merchant's Worker. Handlers are thin: parse → decide in pay-core → persist → answer.
+//!
+//! Routes:
+//! - `POST /v1/checkout/sessions`, `GET /v1/checkout/sessions/{id}`: merchant API (secret key)
+//! - `GET /v1/widget/sessions/{id}`, `POST /v1/widget/sessions/{id}/pay`: widget API (client secret, CORS)
+//! - `POST /v1/wechatpay/notify`: WeChat Pay notifications
+//! - `GET /demo/products`, `POST /demo/checkout`: the demo shop's server side (DEMO_SHOP=on)
+//! - `GET /health`
+
+mod config;
+mod demo;
+mod error;
+mod http;
+mod merchant;
+mod notify;
+mod orders;
+mod store;
+mod wechatpay;
+mod widget;
+
+use pay_core::UnixTime;
+use sha2::{Digest, Sha256};
+use worker::{event, Context, Env, Method, Request, Response};
+
+use crate::config::Config;
+use crate::error::{ApiError, ApiResult};
+use crate::store::Store;
+
+/// What every handler gets: settings, the books and the time of this request.
+pub struct App {
+    pub config: Config,
+    pub store: Store,
+    pub now: UnixTime,
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    Ok(route(req, env).await)
+}
+
+async fn route(mut req: Request, env: Env) -> Response {
+    let path = req.path();
+    let method = req.method();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    if segments == ["health"] {
+        return http::json(200, &serde_json::json!({ "ok": true }));
+    }
+    let app = match App::load(&env) {
+        Ok(app) => app,
+        Err(e) => return e.into_response(),
+    };
+    let widget_route = segments.starts_with(&["v1", "widget"]);
+    if widget_route && method == Method::Options {
+        return http::with_cors(&req, &app.config, http::empty(204));
+    }
+    let result = match (method, segments.as_slice()) {
+        (Method::Post, ["v1", "checkout", "sessions"]) => merchant::create(&mut req, &app).await,
+        (Method::Get, ["v1", "checkout", "sessions", id]) => {
+            merchant::retrieve(&req, &app, id).await
+        }
+        (Method::Get, ["v1", "widget", "sessions", id]) => widget::retrieve(&req, &app, id).await,
+        (Method::Post, ["v1", "widget", "sessions", id, "pay"]) => {
+            widget::pay(&mut req, &app, id).await
+        }
+        (Method::Post, ["v1", "wechatpay", "notify"]) => {
+            return notify::receive(&mut req, &app)
+                .await
+                .unwrap_or_else(ApiError::into_wechatpay_response);
+        }
+        (Method::Get, ["demo", "products"]) if app.config.demo_shop => demo::products(),
+        (Method::Post, ["demo", "checkout"]) if app.config.demo_shop => {
+            demo::checkout(&mut req, &app).await
+        }
+        (_, ["v1", ..]) => Err(ApiError::NotFound("route")),
+        _ => Err(ApiError::NotFound("page")),
+    };
+    let response = result.unwrap_or_else(ApiError::into_response);
+    if widget_route {
+        http::with_cors(&req, &app.config, response)
+    } else {
+        response
+    }
+}
+
+impl App {
+    fn load(env: &Env) -> ApiResult<Self> {
+        Ok(App {
+            config: Config::from_env(env)?,
+            store: Store::new(env.d1("DB")?),
+            now: UnixTime((worker::Date::now().as_millis() / 1000) as i64),
+        })
+    }
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    pay_core::to_hex(&Sha256::digest(data))
+}

@@ -1,0 +1,111 @@
+//! The merchant API, authenticated with the merchant's secret key: checkout sessions.
+
+use pay_core::checkout::{self, validate_description, validate_out_trade_no, validate_ttl};
+use pay_core::Fen;
+use serde::Deserialize;
+use serde_json::json;
+use worker::{Request, Response};
+
+use crate::error::{ApiError, ApiResult};
+use crate::store::SessionRow;
+use crate::{http, sha256_hex, App};
+use pay_core::crypto::webcrypto::random_hex;
+
+/// `POST /v1/checkout/sessions`: the amount is decided here, on the merchant's side, never by
+/// the payer's browser.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewSession {
+    pub amount_fen: i64,
+    pub description: String,
+    #[serde(default)]
+    pub out_trade_no: Option<String>,
+    /// Seconds until the session expires (default 30 minutes).
+    #[serde(default)]
+    pub expires_in: Option<i64>,
+}
+
+fn authorize(req: &Request, app: &App) -> ApiResult<()> {
+    if http::same_secret(&http::bearer(req)?, &app.config.merchant_secret_key) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}
+
+pub async fn create(req: &mut Request, app: &App) -> ApiResult<Response> {
+    authorize(req, app)?;
+    let params: NewSession = http::json_body(req).await?;
+    let (row, client_secret) = create_session(app, params).await?;
+    let mut body = merchant_view(&row);
+    body["client_secret"] = json!(client_secret);
+    Ok(http::json(201, &body))
+}
+
+pub async fn retrieve(req: &Request, app: &App, id: &str) -> ApiResult<Response> {
+    authorize(req, app)?;
+    let row = app
+        .store
+        .session_by_id(id)
+        .await?
+        .ok_or(ApiError::NotFound("checkout session"))?;
+    Ok(http::json(200, &merchant_view(&row)))
+}
+
+/// Validates and stores a new open session. Returns the row and the client secret, which is
+/// shown once and stored only as its hash.
+pub async fn create_session(app: &App, params: NewSession) -> ApiResult<(SessionRow, String)> {
+    let amount = Fen::chargeable(params.amount_fen)?;
+    validate_description(&params.description)?;
+    let ttl = validate_ttl(params.expires_in)?;
+    let out_trade_no = match params.out_trade_no {
+        Some(no) => {
+            validate_out_trade_no(&no)?;
+            no
+        }
+        None => {
+            let mut random = [0u8; 8];
+            getrandom::fill(&mut random)
+                .map_err(|e| ApiError::Internal(format!("getrandom: {e}")))?;
+            checkout::generate_out_trade_no(app.now, random)
+        }
+    };
+    let id = format!("cs_{}", random_hex(12)?);
+    let client_secret = format!("{id}_secret_{}", random_hex(16)?);
+    let row = SessionRow {
+        client_secret_hash: sha256_hex(client_secret.as_bytes()),
+        id,
+        out_trade_no,
+        mchid: app.config.mchid.clone(),
+        appid: app.config.appid.clone(),
+        amount_fen: amount.get(),
+        currency: "CNY".into(),
+        description: params.description,
+        status: "open".into(),
+        scene: None,
+        code_url: None,
+        prepay_created_at: None,
+        transaction_id: None,
+        paid_at: None,
+        created_at: app.now.secs(),
+        expires_at: app.now.secs() + ttl,
+    };
+    app.store.insert_session(&row).await?;
+    Ok((row, client_secret))
+}
+
+fn merchant_view(row: &SessionRow) -> serde_json::Value {
+    json!({
+        "id": row.id,
+        "out_trade_no": row.out_trade_no,
+        "amount_fen": row.amount_fen,
+        "currency": row.currency,
+        "description": row.description,
+        "status": row.status,
+        "scene": row.scene,
+        "transaction_id": row.transaction_id,
+        "paid_at": row.paid_at,
+        "created_at": row.created_at,
+        "expires_at": row.expires_at,
+    })
+}

@@ -1,0 +1,36 @@
+//! `POST /v1/wechatpay/notify`: WeChat Pay's notifications, verified on the raw bytes.
+
+use pay_core::crypto::webcrypto::WebCryptoVerifier;
+use pay_core::v3::model::Transaction;
+use pay_core::v3::notification::event_type;
+use pay_core::v3::{Notification, SignedHeaders};
+use worker::{Request, Response};
+
+use crate::error::ApiResult;
+use crate::{http, orders, App};
+
+pub async fn receive(req: &mut Request, app: &App) -> ApiResult<Response> {
+    http::require_json(req)?;
+    let body = http::body_bytes(req).await?;
+    let headers = SignedHeaders::from_lookup(|name| req.headers().get(name).ok().flatten())?;
+    let notification = Notification::open(
+        &headers,
+        &body,
+        &app.config.platform_keys,
+        &app.config.api_v3_key,
+        app.now,
+        &*WebCryptoVerifier::shared(),
+    )
+    .await?;
+    match notification.envelope.event_type.as_str() {
+        event_type::TRANSACTION_SUCCESS => {
+            let tx: Transaction = notification.resource()?;
+            orders::apply_transaction(app, &tx).await?;
+        }
+        other => worker::console_log!(
+            "notification {} of type {other} acknowledged",
+            notification.envelope.id
+        ),
+    }
+    Ok(http::empty(204))
+}

@@ -1,0 +1,182 @@
+//! The D1 boundary: the merchant's books. Every state change is one conditional statement
+//! (or one batch, which D1 runs as a transaction); status changes log themselves by trigger.
+
+use pay_core::checkout::SessionStatus;
+use pay_core::{Fen, UnixTime};
+use serde::Deserialize;
+use worker::wasm_bindgen::JsValue;
+use worker::{D1Database, D1PreparedStatement, D1Result};
+
+use crate::error::{ApiError, ApiResult};
+
+/// One row of `checkout_sessions`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SessionRow {
+    pub id: String,
+    pub client_secret_hash: String,
+    pub out_trade_no: String,
+    pub mchid: String,
+    pub appid: String,
+    pub amount_fen: i64,
+    pub currency: String,
+    pub description: String,
+    pub status: String,
+    pub scene: Option<String>,
+    pub code_url: Option<String>,
+    pub prepay_created_at: Option<i64>,
+    pub transaction_id: Option<String>,
+    pub paid_at: Option<i64>,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+impl SessionRow {
+    pub fn status(&self) -> ApiResult<SessionStatus> {
+        Ok(SessionStatus::parse(&self.status)?)
+    }
+
+    pub fn amount(&self) -> Fen {
+        Fen::new(self.amount_fen)
+    }
+}
+
+/// D1 takes numbers as JS numbers; our integers (fen, seconds) are far below 2^53.
+fn int(v: i64) -> JsValue {
+    JsValue::from_f64(v as f64)
+}
+
+fn text(v: &str) -> JsValue {
+    JsValue::from_str(v)
+}
+
+fn changes(result: &D1Result) -> ApiResult<usize> {
+    Ok(result.meta()?.and_then(|m| m.changes).unwrap_or(0))
+}
+
+pub struct Store {
+    db: D1Database,
+}
+
+const SESSION_COLUMNS: &str =
+    "id, client_secret_hash, out_trade_no, mchid, appid, amount_fen, currency, description, \
+     status, scene, code_url, prepay_created_at, transaction_id, paid_at, created_at, expires_at";
+
+impl Store {
+    pub fn new(db: D1Database) -> Self {
+        Store { db }
+    }
+
+    fn statement(&self, sql: &str, args: &[JsValue]) -> ApiResult<D1PreparedStatement> {
+        Ok(self.db.prepare(sql).bind(args)?)
+    }
+
+    /// Inserts a new open session and its `created` event in one transaction.
+    pub async fn insert_session(&self, row: &SessionRow) -> ApiResult<()> {
+        let insert = self.statement(
+            &format!("INSERT INTO checkout_sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'open', NULL, NULL, NULL, NULL, NULL, ?9, ?10)"),
+            &[
+                text(&row.id),
+                text(&row.client_secret_hash),
+                text(&row.out_trade_no),
+                text(&row.mchid),
+                text(&row.appid),
+                int(row.amount_fen),
+                text(&row.currency),
+                text(&row.description),
+                int(row.created_at),
+                int(row.expires_at),
+            ],
+        )?;
+        let event = self.statement(
+            "INSERT INTO order_events (session_id, kind, detail, created_at) VALUES (?1, 'created', json_object('amount_fen', ?2), ?3)",
+            &[text(&row.id), int(row.amount_fen), int(row.created_at)],
+        )?;
+        match self.db.batch(vec![insert, event]).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.to_string().contains("checkout_sessions.out_trade_no") => {
+                Err(ApiError::invalid(
+                    "out_trade_no_used",
+                    format!(
+                        "out_trade_no {} is already used by another session",
+                        row.out_trade_no
+                    ),
+                ))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn session_where(&self, column: &str, value: &str) -> ApiResult<Option<SessionRow>> {
+        let sql = format!("SELECT {SESSION_COLUMNS} FROM checkout_sessions WHERE {column} = ?1");
+        Ok(self
+            .statement(&sql, &[text(value)])?
+            .first::<SessionRow>(None)
+            .await?)
+    }
+
+    pub async fn session_by_id(&self, id: &str) -> ApiResult<Option<SessionRow>> {
+        self.session_where("id", id).await
+    }
+
+    pub async fn session_by_out_trade_no(
+        &self,
+        out_trade_no: &str,
+    ) -> ApiResult<Option<SessionRow>> {
+        self.session_where("out_trade_no", out_trade_no).await
+    }
+
+    /// Remembers the prepay of an open session; logs `prepay_created` only if it was written.
+    pub async fn record_prepay(
+        &self,
+        id: &str,
+        scene: &str,
+        code_url: &str,
+        now: UnixTime,
+    ) -> ApiResult<bool> {
+        let update = self.statement(
+            "UPDATE checkout_sessions SET scene = ?2, code_url = ?3, prepay_created_at = ?4 WHERE id = ?1 AND status = 'open'",
+            &[text(id), text(scene), text(code_url), int(now.secs())],
+        )?;
+        let event = self.statement(
+            "INSERT INTO order_events (session_id, kind, detail, created_at) \
+             SELECT ?1, 'prepay_created', json_object('scene', ?2), ?3 WHERE changes() = 1",
+            &[text(id), text(scene), int(now.secs())],
+        )?;
+        let results = self.db.batch(vec![update, event]).await?;
+        Ok(changes(&results[0])? == 1)
+    }
+
+    /// `open` → `paid`, only if still open. Returns whether this call made the change.
+    pub async fn mark_paid(
+        &self,
+        id: &str,
+        transaction_id: &str,
+        paid_at: UnixTime,
+    ) -> ApiResult<bool> {
+        let result = self
+            .statement(
+                "UPDATE checkout_sessions SET status = 'paid', transaction_id = ?2, paid_at = ?3 WHERE id = ?1 AND status = 'open'",
+                &[text(id), text(transaction_id), int(paid_at.secs())],
+            )?
+            .run()
+            .await?;
+        Ok(changes(&result)? == 1)
+    }
+
+    /// Keeps a payment that arrived for a locally closed order, once per transaction.
+    pub async fn record_payment_after_close(
+        &self,
+        id: &str,
+        transaction_id: &str,
+        now: UnixTime,
+    ) -> ApiResult<()> {
+        self.statement(
+            "INSERT OR IGNORE INTO order_events (session_id, kind, detail, created_at) \
+             VALUES (?1, 'payment_after_close', json_object('transaction_id', ?2, 'action', 'refund'), ?3)",
+            &[text(id), text(transaction_id), int(now.secs())],
+        )?
+        .run()
+        .await?;
+        Ok(())
+    }
+}

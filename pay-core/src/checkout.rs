@@ -1,0 +1,313 @@
+//! Checkout sessions: what a merchant's server creates, a payer pays, and a notification or
+//! query settles. The decisions here are pure; the Worker persists what they say.
+
+use serde::{Deserialize, Serialize};
+
+use crate::v3::model::{TradeState, Transaction};
+use crate::{Error, Fen, UnixTime};
+
+/// The closed set of states a session's order can be in. A paid order never goes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    /// Created; the payer may pay.
+    Open,
+    /// WeChat Pay confirmed the payment.
+    Paid,
+    /// Closed before payment (expired or closed by the merchant).
+    Closed,
+}
+
+impl SessionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStatus::Open => "open",
+            SessionStatus::Paid => "paid",
+            SessionStatus::Closed => "closed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        match text {
+            "open" => Ok(SessionStatus::Open),
+            "paid" => Ok(SessionStatus::Paid),
+            "closed" => Ok(SessionStatus::Closed),
+            other => Err(Error::Malformed {
+                what: "session status",
+                reason: format!("{other:?}"),
+            }),
+        }
+    }
+}
+
+/// Default and bounds of a session's life: WeChat Pay's `time_expire` must be at least a few
+/// minutes out, and an unpaid order is closed by WeChat Pay after 7 days in any case.
+pub const DEFAULT_TTL_SECS: i64 = 30 * 60;
+pub const MIN_TTL_SECS: i64 = 5 * 60;
+pub const MAX_TTL_SECS: i64 = 7 * 24 * 3600;
+
+/// `description`: 1 to 127 characters, as WeChat Pay allows.
+pub fn validate_description(text: &str) -> Result<(), Error> {
+    let n = text.chars().count();
+    if n == 0 || n > 127 || text.chars().any(char::is_control) {
+        return Err(Error::InvalidField {
+            field: "description",
+            reason: format!("must be 1 to 127 characters without control characters (got {n})"),
+        });
+    }
+    Ok(())
+}
+
+/// `out_trade_no`: 6 to 32 of `0-9 A-Z a-z _ - | *`, unique per merchant.
+pub fn validate_out_trade_no(text: &str) -> Result<(), Error> {
+    let ok_char = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'|' | b'*');
+    if !(6..=32).contains(&text.len()) || !text.bytes().all(ok_char) {
+        return Err(Error::InvalidField {
+            field: "out_trade_no",
+            reason: "must be 6 to 32 characters of 0-9, A-Z, a-z, _ - | *".into(),
+        });
+    }
+    Ok(())
+}
+
+/// The session's lifetime in seconds, checked against the bounds above.
+pub fn validate_ttl(ttl_secs: Option<i64>) -> Result<i64, Error> {
+    let ttl = ttl_secs.unwrap_or(DEFAULT_TTL_SECS);
+    if (MIN_TTL_SECS..=MAX_TTL_SECS).contains(&ttl) {
+        Ok(ttl)
+    } else {
+        Err(Error::InvalidField {
+            field: "expires_in",
+            reason: format!("must be {MIN_TTL_SECS} to {MAX_TTL_SECS} seconds (got {ttl})"),
+        })
+    }
+}
+
+/// A fresh out_trade_no from the clock and 8 random bytes: `CS` + seconds + 16 hex digits.
+pub fn generate_out_trade_no(now: UnixTime, random: [u8; 8]) -> String {
+    let mut s = format!("CS{}", now.secs());
+    for b in random {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// What the merchant's books hold about one order, for comparing with WeChat Pay's word.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderFacts<'a> {
+    pub mchid: &'a str,
+    pub appid: &'a str,
+    pub out_trade_no: &'a str,
+    pub amount: Fen,
+    pub status: SessionStatus,
+    pub transaction_id: Option<&'a str>,
+}
+
+/// What to do with a transaction WeChat Pay reported (by notification or query).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentDecision {
+    /// Record the payment: one conditional write from `open` to `paid`.
+    MarkPaid {
+        transaction_id: String,
+        paid_at: UnixTime,
+    },
+    /// Already recorded with this very transaction: a duplicate, answer success, change nothing.
+    AlreadyPaid,
+    /// Paid at WeChat Pay although our order was closed: keep it as an anomaly to refund.
+    PaidAfterClose { transaction_id: String },
+    /// Not (yet) a successful payment: nothing to record.
+    NotPaid(TradeState),
+}
+
+/// Cross-checks a reported transaction against the stored order, then decides. Any
+/// disagreement in merchant, app, order number or amount is an error and changes nothing.
+pub fn decide_payment(
+    order: &OrderFacts<'_>,
+    tx: &Transaction,
+    now: UnixTime,
+) -> Result<PaymentDecision, Error> {
+    let mismatch = |field, ours: &str, theirs: &str| Error::Mismatch {
+        field,
+        ours: ours.into(),
+        theirs: theirs.into(),
+    };
+    if tx.mchid != order.mchid {
+        return Err(mismatch("mchid", order.mchid, &tx.mchid));
+    }
+    if tx.appid != order.appid {
+        return Err(mismatch("appid", order.appid, &tx.appid));
+    }
+    if tx.out_trade_no != order.out_trade_no {
+        return Err(mismatch(
+            "out_trade_no",
+            order.out_trade_no,
+            &tx.out_trade_no,
+        ));
+    }
+    if tx.trade_state != TradeState::Success {
+        return Ok(PaymentDecision::NotPaid(tx.trade_state));
+    }
+    let total = tx.amount.as_ref().map(|a| a.total);
+    if total != Some(order.amount) {
+        let theirs = total.map_or("none".to_string(), |t| t.get().to_string());
+        return Err(mismatch(
+            "amount.total",
+            &order.amount.get().to_string(),
+            &theirs,
+        ));
+    }
+    let transaction_id = match tx.transaction_id.as_deref() {
+        Some(id) if !id.is_empty() => id.to_string(),
+        _ => {
+            return Err(Error::Malformed {
+                what: "transaction",
+                reason: "SUCCESS without transaction_id".into(),
+            })
+        }
+    };
+    let paid_at = match tx.success_time.as_deref() {
+        Some(t) => UnixTime::parse_rfc3339(t)?,
+        None => now,
+    };
+    Ok(match (order.status, order.transaction_id) {
+        (SessionStatus::Open, _) => PaymentDecision::MarkPaid {
+            transaction_id,
+            paid_at,
+        },
+        (SessionStatus::Paid, Some(ours)) if ours == transaction_id => PaymentDecision::AlreadyPaid,
+        (SessionStatus::Paid, ours) => {
+            return Err(mismatch(
+                "transaction_id",
+                ours.unwrap_or(""),
+                &transaction_id,
+            ))
+        }
+        (SessionStatus::Closed, _) => PaymentDecision::PaidAfterClose { transaction_id },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::v3::model::TransactionAmount;
+
+    fn order(status: SessionStatus, txid: Option<&'static str>) -> OrderFacts<'static> {
+        OrderFacts {
+            mchid: "1900000001",
+            appid: "wxdemo",
+            out_trade_no: "CS1",
+            amount: Fen::new(1999),
+            status,
+            transaction_id: txid,
+        }
+    }
+
+    fn tx() -> Transaction {
+        serde_json::from_str(
+            r#"{"appid":"wxdemo","mchid":"1900000001","out_trade_no":"CS1","transaction_id":"4200001","trade_state":"SUCCESS","success_time":"2026-11-24T13:00:00+08:00","amount":{"total":1999,"payer_total":1999,"currency":"CNY"}}"#,
+        )
+        .unwrap()
+    }
+
+    const NOW: UnixTime = UnixTime(1_795_000_000);
+
+    #[test]
+    fn success_on_an_open_order_marks_it_paid_at_success_time() {
+        assert_eq!(
+            decide_payment(&order(SessionStatus::Open, None), &tx(), NOW),
+            Ok(PaymentDecision::MarkPaid {
+                transaction_id: "4200001".into(),
+                paid_at: UnixTime::parse_rfc3339("2026-11-24T13:00:00+08:00").unwrap()
+            })
+        );
+    }
+
+    #[test]
+    fn duplicates_change_nothing_and_a_second_transaction_is_refused() {
+        assert_eq!(
+            decide_payment(&order(SessionStatus::Paid, Some("4200001")), &tx(), NOW),
+            Ok(PaymentDecision::AlreadyPaid)
+        );
+        let err =
+            decide_payment(&order(SessionStatus::Paid, Some("4200999")), &tx(), NOW).unwrap_err();
+        assert_eq!(err.code(), "order_mismatch");
+    }
+
+    #[test]
+    fn payment_on_a_closed_order_is_an_anomaly_not_dropped() {
+        assert_eq!(
+            decide_payment(&order(SessionStatus::Closed, None), &tx(), NOW),
+            Ok(PaymentDecision::PaidAfterClose {
+                transaction_id: "4200001".into()
+            })
+        );
+    }
+
+    #[test]
+    fn every_cross_checked_field_is_enforced() {
+        let o = order(SessionStatus::Open, None);
+        type Alteration = fn(&mut Transaction);
+        let cases: [(&str, Alteration); 5] = [
+            ("mchid", |t| t.mchid = "1900000002".into()),
+            ("appid", |t| t.appid = "wxother".into()),
+            ("out_trade_no", |t| t.out_trade_no = "CS2".into()),
+            ("amount.total", |t| {
+                t.amount = Some(TransactionAmount {
+                    total: Fen::new(1),
+                    payer_total: None,
+                    currency: "CNY".into(),
+                    payer_currency: None,
+                })
+            }),
+            ("amount.total", |t| t.amount = None),
+        ];
+        for (field, alter) in cases {
+            let mut t = tx();
+            alter(&mut t);
+            match decide_payment(&o, &t, NOW) {
+                Err(Error::Mismatch { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn non_success_states_record_nothing() {
+        let mut t = tx();
+        t.trade_state = TradeState::Notpay;
+        assert_eq!(
+            decide_payment(&order(SessionStatus::Open, None), &t, NOW),
+            Ok(PaymentDecision::NotPaid(TradeState::Notpay))
+        );
+    }
+
+    #[test]
+    fn field_rules() {
+        assert!(validate_description("Tea").is_ok());
+        assert!(validate_description("").is_err());
+        assert!(validate_description(&"茶".repeat(127)).is_ok());
+        assert!(validate_description(&"茶".repeat(128)).is_err());
+        assert!(validate_description("a\nb").is_err());
+        assert!(validate_out_trade_no("ab-1|*_").is_ok());
+        assert!(validate_out_trade_no("abc").is_err());
+        assert!(validate_out_trade_no("abc def").is_err());
+        assert!(validate_out_trade_no(&"a".repeat(33)).is_err());
+        assert_eq!(validate_ttl(None), Ok(DEFAULT_TTL_SECS));
+        assert!(validate_ttl(Some(60)).is_err());
+        let no = generate_out_trade_no(UnixTime(1_795_000_000), [0xab; 8]);
+        assert_eq!(no, "CS1795000000abababababababab");
+        assert!(validate_out_trade_no(&no).is_ok());
+    }
+
+    #[test]
+    fn statuses_round_trip() {
+        for s in [
+            SessionStatus::Open,
+            SessionStatus::Paid,
+            SessionStatus::Closed,
+        ] {
+            assert_eq!(SessionStatus::parse(s.as_str()), Ok(s));
+        }
+        assert!(SessionStatus::parse("refunded?").is_err());
+    }
+}

@@ -1,0 +1,73 @@
+//! A local WeChat Pay: the merchant-facing API v3 (`/v3/…`, signed both ways, as the real one)
+//! and the payer's side (`/cashier`), which approves payments and sends notifications.
+
+mod api;
+mod cashier;
+mod config;
+mod error;
+mod notify;
+mod sandbox;
+mod store;
+
+use pay_core::crypto::webcrypto::{random_hex, WebCryptoSigner};
+use pay_core::v3::SignedHeaders;
+use pay_core::UnixTime;
+use worker::{event, Context, Env, Request, Response};
+
+use crate::config::Config;
+use crate::error::PlatformResult;
+use crate::store::Store;
+
+pub struct App {
+    pub config: Config,
+    pub store: Store,
+    pub now: UnixTime,
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    let path = req.path();
+    let segments: Vec<String> = path
+        .trim_matches('/')
+        .split('/')
+        .map(str::to_string)
+        .collect();
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    if segments == ["health"] {
+        return Response::from_json(&serde_json::json!({ "ok": true }));
+    }
+    let app = match App::load(&env) {
+        Ok(app) => app,
+        Err(e) => return Ok(Response::from_json(&e.body())?.with_status(e.status())),
+    };
+    match segments.first() {
+        Some(&"v3") => Ok(api::handle(req, &app, &segments).await),
+        Some(&"cashier") => Ok(cashier::handle(req, &app, &segments).await),
+        Some(&"sandbox") => Ok(sandbox::handle(req, &app, &segments).await),
+        _ => Response::error("not found", 404),
+    }
+}
+
+impl App {
+    fn load(env: &Env) -> PlatformResult<Self> {
+        Ok(App {
+            config: Config::from_env(env)?,
+            store: Store::new(env.d1("DB")?),
+            now: UnixTime((worker::Date::now().as_millis() / 1000) as i64),
+        })
+    }
+
+    /// Signs `body` as the platform signs every answer and notification: under the
+    /// simulator's WeChat Pay public key ID, with a fresh nonce and this request's time.
+    pub async fn sign_as_platform(&self, body: &[u8]) -> PlatformResult<SignedHeaders> {
+        let signer = WebCryptoSigner::cached(&self.config.platform_key).await?;
+        Ok(SignedHeaders::sign(
+            &*signer,
+            &self.config.public_key_id,
+            self.now,
+            &random_hex(16)?,
+            body,
+        )
+        .await?)
+    }
+}

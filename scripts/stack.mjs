@@ -1,0 +1,136 @@
+// Starts the local stack: the WeChat Pay simulator and the edge-worker, each under `wrangler dev`
+// on 127.0.0.1 with its own local D1, each in its own process group (so it can be stopped with
+// everything it spawned) and, for tests, under a time limit. Used by `make dev` and the tests.
+import { spawn, spawnSync } from "node:child_process";
+import { createWriteStream, mkdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const wrangler = join(root, "node_modules", ".bin", "wrangler");
+
+/** Runs a script or command to completion, failing loudly. */
+export function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: opts.quiet ? "pipe" : "inherit", encoding: "utf8" });
+  if (r.status !== 0) {
+    throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}):\n${r.stdout ?? ""}${r.stderr ?? ""}`);
+  }
+  return r.stdout;
+}
+
+/** Reads a .dev.vars file into an object (the simple KEY="value" lines devkeys.mjs writes). */
+export function readDevVars(path = join(root, ".dev.vars")) {
+  const vars = {};
+  for (const line of readFileSync(path, "utf8").split("\n")) {
+    const m = line.match(/^([A-Z0-9_]+)=(["']?)(.*)\2$/);
+    if (m) vars[m[1]] = m[3];
+  }
+  return vars;
+}
+
+/** Builds both Workers and the widget, and makes sure test keys exist. */
+export function buildAll() {
+  run("node", [join(root, "scripts", "devkeys.mjs")]);
+  run("bash", [join(root, "scripts", "build-widget.sh")]);
+  run("bash", [join(root, "scripts", "build-worker.sh"), "platform-sandbox"]);
+  run("bash", [join(root, "scripts", "build-worker.sh"), "edge-worker"]);
+}
+
+const workers = {
+  sandbox: { config: join(root, "platform-sandbox", "wrangler.toml"), database: "wechatpay-sandbox" },
+  edge: { config: join(root, "wrangler.toml"), database: "wechat-checkout" },
+};
+
+function startWrangler(name, args, { persistTo, logDir, timeLimitSecs, echo }) {
+  const { config, database } = workers[name];
+  run(wrangler, ["d1", "migrations", "apply", database, "--local", "--persist-to", persistTo, "-c", config], { quiet: true });
+  const argv = ["dev", "-c", config, "--ip", "127.0.0.1", "--persist-to", persistTo, "--show-interactive-dev-session=false", ...args];
+  // `timeout` leads the new process group; wrangler and its workerd processes are its children.
+  const [cmd, cmdArgs] = timeLimitSecs
+    ? ["timeout", ["--kill-after=10", String(timeLimitSecs), wrangler, ...argv]]
+    : [wrangler, argv];
+  // wrangler runs the [build] command from its working directory: the config's folder.
+  const child = spawn(cmd, cmdArgs, {
+    cwd: dirname(config),
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, WXC_PREBUILT: "1" },
+  });
+  const log = createWriteStream(join(logDir, `${name}.log`));
+  for (const stream of [child.stdout, child.stderr]) {
+    stream.pipe(log, { end: false });
+    if (echo) stream.on("data", (d) => process.stdout.write(d.toString().replace(/^(?=.)/gm, `[${name}] `)));
+  }
+  return child;
+}
+
+async function waitForHealth(url, child, name, deadlineMs = 90_000) {
+  const start = Date.now();
+  while (Date.now() - start < deadlineMs) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode} before it was ready`);
+    try {
+      const r = await fetch(`${url}/health`);
+      if (r.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${name} did not answer ${url}/health within ${deadlineMs / 1000} s`);
+}
+
+async function stopGroup(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  try {
+    process.kill(-child.pid, "SIGTERM");
+  } catch {
+    return;
+  }
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-child.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }, 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/**
+ * Starts the simulator and the edge-worker. Returns their URLs and `stop()`.
+ * Options: edgePort, sandboxPort, persistTo (state folder), logDir, timeLimitSecs, echo.
+ */
+export async function startStack(opts) {
+  const { edgePort, sandboxPort, persistTo, logDir } = opts;
+  mkdirSync(logDir, { recursive: true });
+  const edgeUrl = `http://127.0.0.1:${edgePort}`;
+  const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
+  const children = [];
+  const stop = async () => Promise.all(children.map(stopGroup));
+  try {
+    const sandbox = startWrangler("sandbox", ["--port", String(sandboxPort), "--inspector-port", String(sandboxPort + 1000)], {
+      ...opts,
+      persistTo: join(persistTo, "sandbox"),
+    });
+    children.push(sandbox);
+    const edge = startWrangler(
+      "edge",
+      [
+        "--port", String(edgePort),
+        "--inspector-port", String(edgePort + 1000),
+        "--var", `WECHATPAY_API_BASE:${sandboxUrl}`,
+        "--var", `NOTIFY_URL:${edgeUrl}/v1/wechatpay/notify`,
+        "--var", `SANDBOX_CASHIER_URL:${sandboxUrl}/cashier`,
+      ],
+      { ...opts, persistTo: join(persistTo, "edge") },
+    );
+    children.push(edge);
+    await Promise.all([waitForHealth(sandboxUrl, sandbox, "sandbox"), waitForHealth(edgeUrl, edge, "edge")]);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { edgeUrl, sandboxUrl, stop, pids: children.map((c) => c.pid) };
+}

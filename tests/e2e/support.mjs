@@ -1,0 +1,78 @@
+// Shared set-up for the end-to-end tests: the stack on its own ports with fresh state, headless
+// Debian Chromium through playwright-core, and the test keys (to forge notifications the way an
+// independent implementation, Node's own crypto, would build them).
+import { createCipheriv, createSign, randomBytes } from "node:crypto";
+import { mkdirSync, mkdtempSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+import { buildAll, readDevVars, root, run, startStack } from "../../scripts/stack.mjs";
+
+export const outputDir = join(root, "test-output");
+mkdirSync(outputDir, { recursive: true });
+
+export async function startAll() {
+  buildAll();
+  const persistTo = mkdtempSync(join(process.env.TMPDIR ?? "/tmp", "e2e-state-"));
+  const stack = await startStack({
+    edgePort: Number(process.env.E2E_EDGE_PORT ?? 18787),
+    sandboxPort: Number(process.env.E2E_SANDBOX_PORT ?? 18788),
+    persistTo,
+    logDir: join(outputDir, "logs"),
+    timeLimitSecs: 900,
+  });
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    headless: true,
+    timeout: 30_000,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+  return { stack, browser, persistTo, edgeVars: readDevVars(), sandboxVars: readDevVars(join(root, "platform-sandbox", ".dev.vars")) };
+}
+
+/** Rows of a query on the edge-worker's local D1 (read-only checks of the books). */
+export function edgeRows(persistTo, sql) {
+  const out = run(join(root, "node_modules", ".bin", "wrangler"),
+    ["d1", "execute", "wechat-checkout", "--local", "--persist-to", join(persistTo, "edge"), "--json", "--command", sql],
+    { quiet: true });
+  return JSON.parse(out)[0].results;
+}
+
+const unescapePem = (v) => v.replaceAll("\\n", "\n");
+
+/**
+ * A TRANSACTION.SUCCESS notification built with Node's crypto, not ours: AES-256-GCM under
+ * the API v3 key, RSA-SHA256 under the simulator's platform key. `tamper` alters pieces.
+ */
+export function forgeNotification({ edgeVars, sandboxVars }, transaction, tamper = {}) {
+  const key = Buffer.from(edgeVars.WECHATPAY_API_V3_KEY, "utf8");
+  const nonce = randomBytes(6).toString("hex");
+  const cipher = createCipheriv("aes-256-gcm", key, Buffer.from(nonce));
+  cipher.setAAD(Buffer.from("transaction"));
+  const sealed = Buffer.concat([cipher.update(JSON.stringify(transaction), "utf8"), cipher.final(), cipher.getAuthTag()]);
+  const body = JSON.stringify({
+    id: `EV-${randomBytes(8).toString("hex")}`,
+    create_time: "2026-11-24T12:00:00+08:00",
+    resource_type: "encrypt-resource",
+    event_type: "TRANSACTION.SUCCESS",
+    summary: "支付成功",
+    resource: { original_type: "transaction", algorithm: "AEAD_AES_256_GCM", ciphertext: sealed.toString("base64"), associated_data: "transaction", nonce },
+  });
+  const timestamp = String(Math.floor(Date.now() / 1000) + (tamper.skewSecs ?? 0));
+  const headerNonce = randomBytes(16).toString("hex");
+  const signer = createSign("RSA-SHA256");
+  signer.update(`${timestamp}\n${headerNonce}\n${body}\n`);
+  let signature = signer.sign(unescapePem(sandboxVars.SANDBOX_PLATFORM_PRIVATE_KEY), "base64");
+  if (tamper.signature) signature = tamper.signature;
+  return {
+    body: tamper.body ? tamper.body(body) : body,
+    headers: {
+      "Content-Type": "application/json",
+      "Wechatpay-Timestamp": timestamp,
+      "Wechatpay-Nonce": headerNonce,
+      "Wechatpay-Signature": signature,
+      "Wechatpay-Serial": tamper.serial ?? edgeVars.WECHATPAY_PUBLIC_KEY_ID,
+      "Wechatpay-Signature-Type": "WECHATPAY2-SHA256-RSA2048",
+    },
+  };
+}
