@@ -25,3 +25,5 @@ export CI="${CI:-true}"
 # Chromium and Node write temporary folders; keep them inside the checkout.
 export TMPDIR="$WXC_ROOT/tmp"
 mkdir -p "$TMPDIR" "$WRANGLER_LOG_PATH"
+# Headless Chromium for wasm-bindgen tests: Debian's binary, no background traffic.
+export WASM_BINDGEN_TEST_WEBDRIVER_JSON="$WXC_ROOT/tests/webdriver.json"

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # `make test`: every test. Installs what is missing first (including Chromium, as root).
 #   1. formatting and clippy (-D warnings) on every crate, for the targets it builds for
-#   2. cargo unit tests, natively (pay-core vectors, widget views)
-#   3. wasm-bindgen tests of the widget in headless Chromium (chromedriver)
-#   4. end to end: both Workers under `wrangler dev`, the demo shop driven in headless Chromium
+#   2. cargo unit tests, natively (pay-core: official vectors V1–V7, V11, V12; widget views)
+#   3. in headless Chromium (wasm-bindgen-test + chromedriver): pay-core's Web Crypto backend
+#      against the same vectors, and the widget's rendering
+#   4. oracle cross-check: random cases byte for byte against PyPI wechatpayv3 and wechatpy
+#   5. end to end: both Workers under `wrangler dev`, the demo shop driven in headless Chromium
 set -euo pipefail
 here="$(dirname "$0")"
 bash "$here/tools.sh" --browser
@@ -16,12 +18,25 @@ step "format and lints"
 cargo fmt --all --check
 cargo clippy -p pay-core --all-targets --quiet -- -D warnings
 cargo clippy -p edge-worker -p platform-sandbox -p checkout-wasm --target wasm32-unknown-unknown --all-targets --quiet -- -D warnings
+cargo clippy -p pay-core --features webcrypto --target wasm32-unknown-unknown --lib --test webcrypto --quiet -- -D warnings
 
 step "cargo unit tests (native)"
 cargo test -p pay-core -p checkout-wasm
 
-step "widget tests in headless Chromium (wasm-bindgen-test)"
-CHROMEDRIVER="$(command -v chromedriver)" cargo test -p checkout-wasm --target wasm32-unknown-unknown --test web
+step "in headless Chromium (wasm-bindgen-test): Web Crypto backend vectors, widget"
+export CHROMEDRIVER="$(command -v chromedriver)"
+cargo test -p pay-core --target wasm32-unknown-unknown --test webcrypto
+cargo test -p checkout-wasm --target wasm32-unknown-unknown --test web
+
+step "oracle cross-check against wechatpayv3 and wechatpy (PyPI)"
+venv="$WXC_TOOLS/oracle-venv"
+if ! "$venv/bin/python" -c 'import wechatpayv3, wechatpy' 2>/dev/null || [ tests/oracle/requirements.txt -nt "$venv/.installed" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/oracle/requirements.txt
+  touch "$venv/.installed"
+fi
+cargo build -p pay-core --example wire --quiet
+"$venv/bin/python" tests/oracle/cross_check.py
 
 step "end to end: wrangler dev (simulator + edge-worker) and headless Chromium"
 node "$WXC_ROOT/scripts/devkeys.mjs"

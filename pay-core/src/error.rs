@@ -25,7 +25,7 @@ pub enum Error {
     UnsupportedAlgorithm(String),
     /// The API v3 key must be exactly 32 bytes.
     ApiV3KeyLength { len: usize },
-    /// AES-256-GCM refused the ciphertext: wrong API v3 key, or the data was altered.
+    /// Decryption refused the ciphertext: wrong key, or the data was altered.
     DecryptFailed,
     /// A key that cannot be used where it was given.
     Key { reason: String },
@@ -94,7 +94,7 @@ impl fmt::Display for Error {
             ),
             Error::DecryptFailed => write!(
                 f,
-                "AES-256-GCM decryption failed: the API v3 key is wrong, or the resource was altered"
+                "decryption failed: the key is wrong (the API v3 key for notifications, the API key for v2 refund req_info) or the data was altered"
             ),
             Error::Key { reason } => write!(f, "unusable key: {reason}"),
             Error::Crypto { reason } => write!(f, "crypto backend failed: {reason}"),

@@ -12,6 +12,7 @@ pub mod error;
 pub mod money;
 pub mod pem;
 pub mod time;
+pub mod v2;
 pub mod v3;
 
 pub use error::Error;
@@ -27,17 +28,28 @@ pub fn to_hex(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 pub(crate) mod test_support {
-    use core::future::Future;
-    use core::pin::pin;
-    use core::task::{Context, Poll, Waker};
+    pub use crate::crypto::rustcrypto::block_on;
+    use crate::v3::{KeyId, PlatformKeys, SignedHeaders};
 
-    /// Runs a future that never waits on I/O (the pure-Rust crypto backend's futures).
-    pub fn block_on<F: Future>(f: F) -> F::Output {
-        let mut f = pin!(f);
-        match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-            Poll::Ready(v) => v,
-            Poll::Pending => panic!("test future waited on something"),
-        }
+    /// Vector V7: a response body, its headers, and a key set holding that WeChat Pay public key.
+    pub const V7_BODY: &[u8] = br#"{"code_url":"weixin://wxpay/bizpayurl?pr=JyC91EIz1"}"#;
+    pub const V7_TIMESTAMP: i64 = 1722850421;
+
+    pub fn v7() -> (SignedHeaders, PlatformKeys) {
+        let headers = SignedHeaders {
+            timestamp: V7_TIMESTAMP.to_string(),
+            nonce: "d824f2e086d3c1df967785d13fcd22ef".into(),
+            signature: include_str!("../tests/vectors/v7_signature.txt")
+                .trim()
+                .into(),
+            serial: "PUB_KEY_ID_0114232134912410000000000000".into(),
+            signature_type: None,
+        };
+        let mut keys = PlatformKeys::new();
+        let key =
+            crate::crypto::RsaPublicKey::from_pem(crate::crypto::test_keys::V7_PUBLIC_KEY).unwrap();
+        keys.insert(KeyId::parse(&headers.serial).unwrap(), key);
+        (headers, keys)
     }
 
     /// The public half of the official test merchant key.

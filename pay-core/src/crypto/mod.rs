@@ -32,16 +32,23 @@ pub struct RsaPublicKey {
 }
 
 impl RsaPublicKey {
-    /// From a `-----BEGIN PUBLIC KEY-----` PEM (a WeChat Pay public key as downloaded).
+    /// From a `-----BEGIN PUBLIC KEY-----` PEM (a WeChat Pay public key as downloaded), or the
+    /// public key inside a platform `CERTIFICATE` PEM.
     pub fn from_pem(text: &str) -> Result<Self, Error> {
         let block = pem::decode(text)?;
         match block.label.as_str() {
             "PUBLIC KEY" => Ok(RsaPublicKey { spki_der: block.der }),
+            "CERTIFICATE" => Ok(super::v3::certificate::PlatformCertificate::from_der(&block.der)?.public_key),
             "PRIVATE KEY" | "RSA PRIVATE KEY" => Err(Error::Key {
                 reason: "a private key was given where a public key belongs; never configure a private key here".into(),
             }),
             other => Err(Error::Key { reason: format!("expected a PUBLIC KEY PEM, got {other:?}") }),
         }
+    }
+
+    /// From SubjectPublicKeyInfo DER (as found inside a certificate).
+    pub fn from_spki_der(spki_der: Vec<u8>) -> Self {
+        RsaPublicKey { spki_der }
     }
 
     pub fn spki_der(&self) -> &[u8] {

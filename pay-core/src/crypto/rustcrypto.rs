@@ -1,6 +1,10 @@
 //! Pure-Rust RSA for native tests and tools. Not used inside the Workers: the `rsa` crate's
 //! private-key operations carry the timing advisory RUSTSEC-2023-0071.
 
+use core::future::Future;
+use core::pin::pin;
+use core::task::{Context, Poll, Waker};
+
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
 use sha2::Sha256;
 
@@ -42,5 +46,17 @@ impl RsaVerifier for RustCryptoVerifier {
             reason: format!("not an RSA public key: {e}"),
         })?;
         Ok(key.pkcs1v15_verify::<Sha256>(message, signature).is_ok())
+    }
+}
+
+/// Runs a future of this backend to completion. Its futures never wait on anything, so one
+/// poll suffices; a future that does wait is a bug and panics.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    match pin!(future)
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
+        Poll::Ready(v) => v,
+        Poll::Pending => panic!("a pure-Rust crypto future waited on something"),
     }
 }

@@ -176,9 +176,20 @@ mod tests {
         crate::test_support::block_on(f)
     }
 
+    /// Vector V4: a GET with an empty body.
+    fn v4_request() -> RequestToSign<'static> {
+        RequestToSign {
+            method: "GET",
+            path_and_query: "/v3/refund/domestic/refunds/123123123123",
+            timestamp: UnixTime(1554208460),
+            nonce: "593BEC0C930BF1AFEB40B4A08C8FB242",
+            body: b"",
+        }
+    }
+
     #[test]
     fn v3_official_post_vector() {
-        let body = r#"{"appid":"wxd678efh567hg6787","mchid":"1900007291","description":"Image形象店-深圳腾大-QQ公仔","out_trade_no":"1217752501201407033233368018","notify_url":"https://www.weixin.qq.com/wxpay/pay.php","amount":{"total":100,"currency":"CNY"},"payer":{"openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"}}"#;
+        let body = include_str!("../../tests/vectors/v3_body.json");
         let request = RequestToSign {
             method: "POST",
             path_and_query: "/v3/pay/transactions/jsapi",
@@ -203,14 +214,28 @@ mod tests {
     }
 
     #[test]
+    fn a_pkcs1_key_signs_exactly_like_its_pkcs8_form() {
+        let pkcs1 = include_str!("../../tests/vectors/official_merchant_key_pkcs1.pem");
+        assert!(pkcs1.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
+        let der = RsaPrivateKeyDer::from_pem(pkcs1).unwrap();
+        assert_eq!(
+            der.pkcs8_der(),
+            RsaPrivateKeyDer::from_pem(OFFICIAL_MERCHANT_KEY)
+                .unwrap()
+                .pkcs8_der()
+        );
+        let request = v4_request();
+        let signer = RustCryptoSigner::new(&der).unwrap();
+        let header = block_on(AuthorizationHeader::sign(&signer, "1", "S", request)).unwrap();
+        assert_eq!(
+            header.signature,
+            include_str!("../../tests/vectors/v4_signature.txt").trim()
+        );
+    }
+
+    #[test]
     fn v4_get_with_empty_body_ends_in_two_newlines() {
-        let request = RequestToSign {
-            method: "GET",
-            path_and_query: "/v3/refund/domestic/refunds/123123123123",
-            timestamp: UnixTime(1554208460),
-            nonce: "593BEC0C930BF1AFEB40B4A08C8FB242",
-            body: b"",
-        };
+        let request = v4_request();
         assert!(request
             .message()
             .ends_with(b"593BEC0C930BF1AFEB40B4A08C8FB242\n\n"));

@@ -1,12 +1,15 @@
 //! WeChat Pay API v3: request signing, response and notification verification, wire types.
 
 pub mod auth;
+pub mod certificate;
 pub mod keys;
 pub mod model;
 pub mod notification;
+pub mod pay_params;
 pub mod signature;
 
 pub use auth::{AuthorizationHeader, RequestToSign};
+pub use certificate::PlatformCertificate;
 pub use keys::{KeyId, PlatformKeys};
 pub use notification::{Notification, NotificationEnvelope};
 pub use signature::{SignedHeaders, MAX_CLOCK_SKEW_SECS};

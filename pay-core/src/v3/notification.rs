@@ -189,12 +189,67 @@ mod tests {
             altered[i] = altered[i].wrapping_add(1);
             assert!(open(&headers, &altered).is_err(), "body byte {i}");
         }
-        let mut h = headers.clone();
-        h.nonce.push('x');
-        assert_eq!(open(&h, &body).unwrap_err(), Error::BadSignature);
-        let mut h = headers.clone();
-        h.timestamp = (NOW.secs() + 1).to_string();
-        assert_eq!(open(&h, &body).unwrap_err(), Error::BadSignature);
+        // Every byte of every signed header: timestamp, nonce, serial, and the signature itself.
+        let fields: [fn(&mut SignedHeaders) -> &mut String; 4] = [
+            |h| &mut h.timestamp,
+            |h| &mut h.nonce,
+            |h| &mut h.serial,
+            |h| &mut h.signature,
+        ];
+        for field in fields {
+            let len = field(&mut headers.clone()).len();
+            for i in 0..len {
+                let mut h = headers.clone();
+                let value = field(&mut h);
+                let mut bytes = value.clone().into_bytes();
+                bytes[i] = if bytes[i] == b'0' { b'1' } else { b'0' };
+                *value = String::from_utf8(bytes).unwrap();
+                assert!(
+                    open(&h, &body).is_err(),
+                    "header byte {i} of {:?}",
+                    field(&mut headers.clone())
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_changed_ciphertext_nonce_or_aad_fails_decryption_even_when_re_signed() {
+        let (_, body) = signed_notification();
+        let envelope: NotificationEnvelope = serde_json::from_slice(&body).unwrap();
+        let sealed = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            &envelope.resource.ciphertext,
+        )
+        .unwrap();
+        let signer =
+            RustCryptoSigner::new(&RsaPrivateKeyDer::from_pem(OFFICIAL_MERCHANT_KEY).unwrap())
+                .unwrap();
+        let mut variants = Vec::new();
+        for i in 0..sealed.len() {
+            let mut c = sealed.clone();
+            c[i] ^= 0x80;
+            let mut e = envelope.clone();
+            e.resource.ciphertext =
+                base64::Engine::encode(&base64::engine::general_purpose::STANDARD, c);
+            variants.push(e);
+        }
+        let mut e = envelope.clone();
+        e.resource.nonce = "abcdefghijkm".into();
+        variants.push(e);
+        let mut e = envelope.clone();
+        e.resource.associated_data = "refund".into();
+        variants.push(e);
+        for (i, e) in variants.into_iter().enumerate() {
+            let body = serde_json::to_vec(&e).unwrap();
+            let headers =
+                block_on(SignedHeaders::sign(&signer, SERIAL, NOW, "nonce-2", &body)).unwrap();
+            assert_eq!(
+                open(&headers, &body).unwrap_err(),
+                Error::DecryptFailed,
+                "variant {i}"
+            );
+        }
     }
 
     #[test]

@@ -133,30 +133,10 @@ fn message(timestamp: &str, nonce: &str, body: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::crypto::rustcrypto::{RustCryptoSigner, RustCryptoVerifier};
-    use crate::crypto::test_keys::{OFFICIAL_MERCHANT_KEY, V7_PUBLIC_KEY};
-    use crate::crypto::{RsaPrivateKeyDer, RsaPublicKey};
-    use crate::test_support::block_on;
+    use crate::crypto::test_keys::OFFICIAL_MERCHANT_KEY;
+    use crate::crypto::RsaPrivateKeyDer;
+    use crate::test_support::{block_on, v7, V7_BODY};
     use crate::v3::KeyId;
-
-    const V7_BODY: &[u8] = br#"{"code_url":"weixin://wxpay/bizpayurl?pr=JyC91EIz1"}"#;
-
-    fn v7() -> (SignedHeaders, PlatformKeys) {
-        let headers = SignedHeaders {
-            timestamp: "1722850421".into(),
-            nonce: "d824f2e086d3c1df967785d13fcd22ef".into(),
-            signature: include_str!("../../tests/vectors/v7_signature.txt")
-                .trim()
-                .into(),
-            serial: "PUB_KEY_ID_0114232134912410000000000000".into(),
-            signature_type: None,
-        };
-        let mut keys = PlatformKeys::new();
-        keys.insert(
-            KeyId::parse(&headers.serial).unwrap(),
-            RsaPublicKey::from_pem(V7_PUBLIC_KEY).unwrap(),
-        );
-        (headers, keys)
-    }
 
     #[test]
     fn v7_official_public_key_vector() {
