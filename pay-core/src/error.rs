@@ -85,7 +85,8 @@ impl fmt::Display for Error {
             ),
             Error::BadSignature => write!(
                 f,
-                "the signature does not match: verify the exact raw body bytes, and the key for Wechatpay-Serial"
+                "the signature does not match: verify the exact raw bytes received, with the right key \
+                 (the one Wechatpay-Serial names in API v3, the API key in v2)"
             ),
             Error::UnsupportedAlgorithm(name) => write!(f, "unsupported algorithm {name:?}"),
             Error::ApiV3KeyLength { len } => write!(

@@ -53,19 +53,26 @@ impl SignType {
     }
 }
 
-/// `k1=v1&k2=v2…` over the non-empty parameters except `sign`, in ASCII order of their names.
-pub fn string_to_sign(params: &Params) -> String {
+fn signed_pairs(params: &Params) -> impl Iterator<Item = String> + '_ {
     params
         .iter()
         .filter(|(k, v)| k.as_str() != "sign" && !v.is_empty())
         .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&")
+}
+
+/// `k1=v1&k2=v2…` over the non-empty parameters except `sign`, in ASCII order of their names.
+pub fn string_to_sign(params: &Params) -> String {
+    signed_pairs(params).collect::<Vec<_>>().join("&")
 }
 
 /// The upper-case hex signature of `params` under the API key.
 pub fn sign(params: &Params, api_key: &str, sign_type: SignType) -> String {
-    let message = format!("{}&key={api_key}", string_to_sign(params));
+    // `key=<API key>` is the last pair of the same `&`-joined list (so a map with nothing to
+    // sign gives `key=…`, as established SDKs compute it).
+    let message = signed_pairs(params)
+        .chain([format!("key={api_key}")])
+        .collect::<Vec<_>>()
+        .join("&");
     let digest = match sign_type {
         SignType::Md5 => Md5::digest(message.as_bytes()).to_vec(),
         SignType::HmacSha256 => {
@@ -182,6 +189,13 @@ mod tests {
         assert_eq!(verify(&p, OFFICIAL_KEY), Err(Error::BadSignature));
         p.remove("total_fee");
         assert_eq!(verify(&p, "wrong-key"), Err(Error::BadSignature));
+        let empty: Params = [("attach".to_string(), String::new())]
+            .into_iter()
+            .collect();
+        assert_eq!(
+            sign(&empty, "k", SignType::Md5),
+            crate::to_hex(&Md5::digest(b"key=k")).to_ascii_uppercase()
+        );
         p.insert("sign".into(), "ABC".into());
         assert!(matches!(
             verify(&p, OFFICIAL_KEY),
