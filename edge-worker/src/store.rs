@@ -49,8 +49,10 @@ fn text(v: &str) -> JsValue {
     JsValue::from_str(v)
 }
 
-fn changes(result: &D1Result) -> ApiResult<usize> {
-    Ok(result.meta()?.and_then(|m| m.changes).unwrap_or(0))
+/// Whether a conditional write changed its row. D1's `changes` also counts rows that
+/// triggers wrote (event and ledger rows), so only "more than none" is meaningful.
+fn changed(result: &D1Result) -> ApiResult<bool> {
+    Ok(result.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
 }
 
 pub struct Store {
@@ -143,7 +145,7 @@ impl Store {
             &[text(id), text(scene), int(now.secs())],
         )?;
         let results = self.db.batch(vec![update, event]).await?;
-        Ok(changes(&results[0])? == 1)
+        changed(&results[0])
     }
 
     /// `open` → `paid`, only if still open. Returns whether this call made the change.
@@ -160,7 +162,7 @@ impl Store {
             )?
             .run()
             .await?;
-        Ok(changes(&result)? == 1)
+        changed(&result)
     }
 
     /// Keeps a payment that arrived for a locally closed order, once per transaction.

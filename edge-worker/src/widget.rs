@@ -70,6 +70,8 @@ pub async fn pay(req: &mut Request, app: &App, id: &str) -> ApiResult<Response> 
                     total: row.amount(),
                     currency: row.currency.clone(),
                 },
+                payer: None,
+                scene_info: None,
             };
             let code_url = WechatPayClient::new(&app.config)
                 .native_prepay(&prepay, app.now)

@@ -30,6 +30,20 @@ impl Fen {
         self.0
     }
 
+    /// The fee on this amount at `rate_ppm` parts per million (0.6% = 6000), rounded half up
+    /// to the fen, as WeChat Pay computes 手续费.
+    pub fn fee_at(self, rate_ppm: i64) -> Fen {
+        Fen((self.0 * rate_ppm + 500_000).div_euclid(1_000_000))
+    }
+
+    /// This amount's share `part / whole` (a partial refund's share of a fee), rounded half up.
+    pub fn share(self, part: Fen, whole: Fen) -> Fen {
+        if whole.0 == 0 {
+            return Fen(0);
+        }
+        Fen((2 * self.0 * part.0 + whole.0).div_euclid(2 * whole.0))
+    }
+
     /// `12345` → `"123.45"`, exact (no floating point anywhere).
     pub fn yuan(self) -> String {
         let sign = if self.0 < 0 { "-" } else { "" };
@@ -64,6 +78,18 @@ mod tests {
         assert_eq!(Fen::chargeable(1), Ok(Fen(1)));
         assert_eq!(Fen::chargeable(i32::MAX as i64), Ok(Fen::MAX_ORDER));
         assert!(Fen::chargeable(i32::MAX as i64 + 1).is_err());
+    }
+
+    #[test]
+    fn fees_round_half_up_to_the_fen() {
+        assert_eq!(Fen(1999).fee_at(6000), Fen(12)); // 11.994
+        assert_eq!(Fen(250).fee_at(6000), Fen(2)); // 1.5 → 2
+        assert_eq!(Fen(83).fee_at(6000), Fen(0)); // 0.498
+        assert_eq!(Fen(84).fee_at(6000), Fen(1)); // 0.504
+        assert_eq!(Fen(12).share(Fen(1000), Fen(1999)), Fen(6)); // 6.003
+        assert_eq!(Fen(12).share(Fen(1999), Fen(1999)), Fen(12));
+        assert_eq!(Fen(5).share(Fen(1), Fen(2)), Fen(3)); // 2.5 → 3
+        assert_eq!(Fen(5).share(Fen(1), Fen(0)), Fen(0));
     }
 
     #[test]

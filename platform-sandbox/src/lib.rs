@@ -4,10 +4,13 @@
 mod api;
 mod cashier;
 mod config;
+mod dispatch;
 mod error;
 mod notify;
 mod sandbox;
 mod store;
+
+pub use dispatch::Dispatcher;
 
 use pay_core::crypto::webcrypto::{random_hex, WebCryptoSigner};
 use pay_core::v3::SignedHeaders;
@@ -21,7 +24,9 @@ use crate::store::Store;
 pub struct App {
     pub config: Config,
     pub store: Store,
+    pub env: Env,
     pub now: UnixTime,
+    pub now_ms: i64,
 }
 
 #[event(fetch)]
@@ -42,18 +47,21 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     };
     match segments.first() {
         Some(&"v3") => Ok(api::handle(req, &app, &segments).await),
-        Some(&"cashier") => Ok(cashier::handle(req, &app, &segments).await),
+        Some(&"cashier") | Some(&"cgi-bin") => Ok(cashier::handle(req, &app, &segments).await),
         Some(&"sandbox") => Ok(sandbox::handle(req, &app, &segments).await),
         _ => Response::error("not found", 404),
     }
 }
 
 impl App {
-    fn load(env: &Env) -> PlatformResult<Self> {
+    pub fn load(env: &Env) -> PlatformResult<Self> {
+        let now_ms = worker::Date::now().as_millis() as i64;
         Ok(App {
             config: Config::from_env(env)?,
             store: Store::new(env.d1("DB")?),
-            now: UnixTime((worker::Date::now().as_millis() / 1000) as i64),
+            env: env.clone(),
+            now: UnixTime(now_ms / 1000),
+            now_ms,
         })
     }
 

@@ -1,72 +1,107 @@
-//! Notifications to the merchant's notify_url, encrypted and signed as the real ones are.
+//! Building notifications, encrypted and signed as the real ones are, and queuing them for
+//! the dispatcher. Faults that shape a notification's delivery are applied here, once.
 
 use pay_core::crypto::webcrypto::random_hex;
-use pay_core::v3::notification::{event_type, Sealing};
-use worker::{Fetch, Headers, Method, Request, RequestInit};
+use pay_core::v3::notification::Sealing;
+use serde::Serialize;
 
-use crate::api::transaction_view;
 use crate::config::Merchant;
+use crate::dispatch;
 use crate::error::{PlatformError, PlatformResult};
-use crate::store::TransactionRow;
+use crate::store::NewNotification;
 use crate::App;
 
-/// Builds, stores and sends a TRANSACTION.SUCCESS notification for `row`.
-pub async fn transaction_success(
+/// What a notification is about.
+pub struct Subject<'a> {
+    pub event_type: &'a str,
+    pub summary: &'a str,
+    /// `transaction` or `refund`: the resource's original type and associated data.
+    pub original_type: &'a str,
+    pub out_trade_no: &'a str,
+    pub notify_url: &'a str,
+}
+
+/// Encrypts `resource` under the merchant's API v3 key, stores the notification with its
+/// delivery plan and asks the dispatcher to run.
+pub async fn enqueue<T: Serialize>(
     app: &App,
     merchant: &Merchant,
-    row: &TransactionRow,
-) -> PlatformResult<()> {
-    let plaintext = serde_json::to_vec(&transaction_view(row)?)
-        .map_err(|e| PlatformError::System(e.to_string()))?;
-    let id = random_hex(16)?;
+    subject: Subject<'_>,
+    resource: &T,
+) -> PlatformResult<String> {
+    let plaintext =
+        serde_json::to_vec(resource).map_err(|e| PlatformError::System(e.to_string()))?;
+    let id = format!(
+        "{}-{}-{}-{}",
+        random_hex(4)?,
+        random_hex(2)?,
+        random_hex(2)?,
+        random_hex(6)?
+    );
     let nonce = random_hex(6)?; // 12 ASCII characters, as AES-GCM nonces in notifications are
     let body = Sealing {
         id: &id,
         create_time: app.now,
-        event_type: event_type::TRANSACTION_SUCCESS,
-        summary: "支付成功",
-        original_type: "transaction",
-        associated_data: "transaction",
+        event_type: subject.event_type,
+        summary: subject.summary,
+        original_type: subject.original_type,
+        associated_data: subject.original_type,
         nonce: &nonce,
     }
     .seal(&plaintext, &merchant.api_v3_key)?;
-    let body = String::from_utf8(body).map_err(|e| PlatformError::System(e.to_string()))?;
-    app.store
-        .insert_notification(&id, row, event_type::TRANSACTION_SUCCESS, &body, app.now)
-        .await?;
-    deliver(app, &id, &row.notify_url, body.as_bytes())
-        .await
-        .map(|_| ())
-}
-
-/// One delivery attempt, freshly signed, logged whatever its outcome. Returns the merchant's
-/// HTTP status, or `None` when the request failed.
-pub async fn deliver(
-    app: &App,
-    id: &str,
-    notify_url: &str,
-    body: &[u8],
-) -> PlatformResult<Option<u16>> {
-    let signed = app.sign_as_platform(body).await?;
-    let headers = Headers::new();
-    headers.set("Content-Type", "application/json")?;
-    headers.set("User-Agent", "Mozilla/4.0 (wechatpay-sandbox)")?;
-    for (name, value) in signed.pairs() {
-        headers.set(name, value)?;
-    }
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_body(Some(worker::js_sys::Uint8Array::from(body).into()));
-    let outcome = Fetch::Request(Request::new_with_init(notify_url, &init)?)
-        .send()
-        .await;
-    let (status, error) = match outcome {
-        Ok(response) => (Some(response.status_code()), None),
-        Err(e) => (None, Some(e.to_string())),
+    let mchid = merchant.mchid.as_str();
+    let mut n = NewNotification {
+        id: id.clone(),
+        mchid: mchid.to_string(),
+        out_trade_no: subject.out_trade_no.to_string(),
+        event_type: subject.event_type.to_string(),
+        notify_url: subject.notify_url.to_string(),
+        body: String::from_utf8(body).map_err(|e| PlatformError::System(e.to_string()))?,
+        state: "pending",
+        next_attempt_ms: Some(app.now_ms),
+        copies: 1,
+        probe_first: false,
     };
-    app.store
-        .record_attempt(id, app.now, status, error.as_deref())
-        .await?;
-    Ok(status)
+    if app
+        .store
+        .take_fault("drop_notification", mchid)
+        .await?
+        .is_some()
+    {
+        n.state = "dropped";
+        n.next_attempt_ms = None;
+    }
+    if let Some(copies) = app
+        .store
+        .take_fault("duplicate_notification", mchid)
+        .await?
+    {
+        n.copies = copies.unwrap_or(2).clamp(2, 1000);
+    }
+    if let Some(delay_ms) = app.store.take_fault("delay_notification", mchid).await? {
+        n.next_attempt_ms = n
+            .next_attempt_ms
+            .map(|t| t + delay_ms.unwrap_or(3000).max(0));
+    }
+    n.probe_first = app
+        .store
+        .take_fault("signtest_first", mchid)
+        .await?
+        .is_some();
+    // Reordering: a held notification goes out just after the next one for the merchant.
+    let released = app.store.release_held(mchid, app.now_ms + 200).await?;
+    if !released
+        && n.state == "pending"
+        && app
+            .store
+            .take_fault("reorder_notifications", mchid)
+            .await?
+            .is_some()
+    {
+        n.state = "held";
+        n.next_attempt_ms = None;
+    }
+    app.store.insert_notification(&n, app.now).await?;
+    dispatch::kick(&app.env).await?;
+    Ok(id)
 }

@@ -1,28 +1,61 @@
-//! The simulator's own test endpoints (not part of WeChat Pay's API): the notification
-//! delivery log, and redelivery of a stored notification (a replay, freshly signed).
+//! The simulator's own control endpoints (not part of WeChat Pay's API), for tests and demos.
 //!
-//! - `GET  /sandbox/notifications?out_trade_no=…` → `{"notifications": [{…, "attempts": […]}]}`
-//! - `POST /sandbox/notifications/{id}/redeliver` → `{"http_status": 204}`
+//! | endpoint | what |
+//! |---|---|
+//! | `GET /sandbox/notifications?out_trade_no=…` | notifications of an order, each with its delivery attempts |
+//! | `POST /sandbox/notifications/{id}/redeliver` | one more delivery now, freshly signed (a replay) |
+//! | `POST /sandbox/faults` `{"kind", "mchid"?, "uses"?, "param"?}` | inject a fault (kinds below) |
+//! | `GET /sandbox/faults`, `DELETE /sandbox/faults` | the faults not used up yet; clear them |
+//! | `PUT /sandbox/settings` `{"time_scale"?, "fee_rate_ppm"?}`, `GET /sandbox/settings` | retry-schedule speed (1 = real time), fee rate |
+//! | `GET /sandbox/balances` | every account's balance from the ledger, and the test cards' balances |
+//!
+//! Fault kinds: `drop_notification`, `duplicate_notification` (param: copies, default 2),
+//! `delay_notification` (param: ms, default 3000), `reorder_notifications` (the next one is held
+//! until the one after it has gone out), `signtest_first` (a `WECHATPAY/SIGNTEST/` probe before
+//! the real delivery), `prepay_5xx`, `prepay_no_answer` (the order is created but the answer
+//! takes 30 s), `system_error_once` (any API call answers 500 SYSTEM_ERROR).
 
+use serde::Deserialize;
 use serde_json::json;
 use worker::{Method, Request, Response};
 
+use crate::dispatch;
 use crate::error::{PlatformError, PlatformResult};
-use crate::{notify, App};
+use crate::store::Fault;
+use crate::App;
 
-pub async fn handle(req: Request, app: &App, segments: &[&str]) -> Response {
-    let result = match (req.method(), segments) {
-        (Method::Get, ["sandbox", "notifications"]) => delivery_log(&req, app).await,
-        (Method::Post, ["sandbox", "notifications", id, "redeliver"]) => redeliver(app, id).await,
-        _ => Err(PlatformError::NoSuchPath),
-    };
-    let (status, body) = match result {
+pub async fn handle(mut req: Request, app: &App, segments: &[&str]) -> Response {
+    let (status, body) = match route(&mut req, app, segments).await {
         Ok(body) => (200, body),
         Err(e) => (e.status(), e.body()),
     };
     Response::from_json(&body)
         .map(|r| r.with_status(status))
         .unwrap_or_else(|_| Response::error("internal", 500).expect("static"))
+}
+
+async fn route(
+    req: &mut Request,
+    app: &App,
+    segments: &[&str],
+) -> PlatformResult<serde_json::Value> {
+    match (req.method(), segments) {
+        (Method::Get, ["sandbox", "notifications"]) => delivery_log(req, app).await,
+        (Method::Post, ["sandbox", "notifications", id, "redeliver"]) => redeliver(app, id).await,
+        (Method::Post, ["sandbox", "faults"]) => add_fault(req, app).await,
+        (Method::Get, ["sandbox", "faults"]) => Ok(json!({ "faults": app.store.faults().await? })),
+        (Method::Delete, ["sandbox", "faults"]) => app
+            .store
+            .clear_faults()
+            .await
+            .map(|_| json!({ "faults": [] })),
+        (Method::Put, ["sandbox", "settings"]) => put_settings(req, app).await,
+        (Method::Get, ["sandbox", "settings"]) => settings(app).await,
+        (Method::Get, ["sandbox", "balances"]) => Ok(
+            json!({ "ledger": app.store.balances().await?, "cards": app.store.bank_cards().await? }),
+        ),
+        _ => Err(PlatformError::NoSuchPath),
+    }
 }
 
 async fn delivery_log(req: &Request, app: &App) -> PlatformResult<serde_json::Value> {
@@ -35,7 +68,10 @@ async fn delivery_log(req: &Request, app: &App) -> PlatformResult<serde_json::Va
     let mut list = Vec::new();
     for n in app.store.notifications_for(&out_trade_no).await? {
         let attempts = app.store.attempts(&n.id).await?;
-        list.push(json!({ "id": n.id, "event_type": n.event_type, "notify_url": n.notify_url, "body": n.body, "created_at": n.created_at, "attempts": attempts }));
+        list.push(json!({
+            "id": n.id, "event_type": n.event_type, "notify_url": n.notify_url, "body": n.body,
+            "created_at": n.created_at, "state": n.state, "next_attempt_ms": n.next_attempt_ms, "attempts": attempts,
+        }));
     }
     Ok(json!({ "notifications": list }))
 }
@@ -46,6 +82,57 @@ async fn redeliver(app: &App, id: &str) -> PlatformResult<serde_json::Value> {
         .notification(id)
         .await?
         .ok_or(PlatformError::OrderNotExist)?;
-    let status = notify::deliver(app, &n.id, &n.notify_url, n.body.as_bytes()).await?;
-    Ok(json!({ "http_status": status }))
+    let delivered = dispatch::post(app, &n, false).await?;
+    let last = app.store.attempts(id).await?.pop();
+    Ok(json!({ "delivered": delivered, "http_status": last.and_then(|a| a.http_status) }))
+}
+
+async fn add_fault(req: &mut Request, app: &App) -> PlatformResult<serde_json::Value> {
+    let fault: Fault = req
+        .json()
+        .await
+        .map_err(|e| PlatformError::Param(format!("fault: {e}")))?;
+    app.store.add_fault(&fault).await?;
+    Ok(json!({ "faults": app.store.faults().await? }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SettingsChange {
+    time_scale: Option<f64>,
+    fee_rate_ppm: Option<i64>,
+}
+
+async fn put_settings(req: &mut Request, app: &App) -> PlatformResult<serde_json::Value> {
+    let change: SettingsChange = req
+        .json()
+        .await
+        .map_err(|e| PlatformError::Param(format!("settings: {e}")))?;
+    if let Some(scale) = change.time_scale {
+        if !(0.0..=1000.0).contains(&scale) {
+            return Err(PlatformError::Param(
+                "time_scale must be between 0 and 1000".into(),
+            ));
+        }
+        app.store
+            .set_setting("time_scale", &scale.to_string())
+            .await?;
+    }
+    if let Some(ppm) = change.fee_rate_ppm {
+        if !(0..=100_000).contains(&ppm) {
+            return Err(PlatformError::Param(
+                "fee_rate_ppm must be between 0 and 100000 (10%)".into(),
+            ));
+        }
+        app.store
+            .set_setting("fee_rate_ppm", &ppm.to_string())
+            .await?;
+    }
+    settings(app).await
+}
+
+async fn settings(app: &App) -> PlatformResult<serde_json::Value> {
+    Ok(
+        json!({ "time_scale": app.store.time_scale().await?, "fee_rate_ppm": app.store.fee_rate_ppm().await? }),
+    )
 }

@@ -1,11 +1,11 @@
 //! The simulator's D1: transactions and the notification delivery log.
 
-use pay_core::UnixTime;
+use pay_core::{Fen, UnixTime};
 use serde::Deserialize;
 use worker::wasm_bindgen::JsValue;
-use worker::{D1Database, D1PreparedStatement};
+use worker::{D1Database, D1PreparedStatement, D1Result};
 
-use crate::error::PlatformResult;
+use crate::error::{PlatformError, PlatformResult};
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct TransactionRow {
@@ -24,10 +24,13 @@ pub struct TransactionRow {
     pub payer_openid: Option<String>,
     pub success_time: Option<i64>,
     pub created_at: i64,
+    pub fee_fen: Option<i64>,
+    pub refunded_fen: i64,
+    pub bank_type: Option<String>,
 }
 
 const COLUMNS: &str = "mchid, out_trade_no, appid, trade_type, request_json, description, amount_fen, notify_url, \
-     time_expire, prepay_token, trade_state, transaction_id, payer_openid, success_time, created_at";
+     time_expire, prepay_token, trade_state, transaction_id, payer_openid, success_time, created_at, fee_fen, refunded_fen, bank_type";
 
 fn int(v: i64) -> JsValue {
     JsValue::from_f64(v as f64)
@@ -39,6 +42,60 @@ fn text(v: &str) -> JsValue {
 
 fn opt_int(v: Option<i64>) -> JsValue {
     v.map_or(JsValue::NULL, int)
+}
+
+/// Whether a conditional write changed its row. D1's `changes` also counts rows that
+/// triggers wrote (ledger rows), so only "more than none" is meaningful.
+fn changed(result: &D1Result) -> PlatformResult<bool> {
+    Ok(result.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
+}
+
+/// A fault to inject: `kind` for the next `uses` matching events (`mchid` None: any merchant).
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
+pub struct Fault {
+    #[serde(default)]
+    pub mchid: Option<String>,
+    pub kind: String,
+    #[serde(default = "one")]
+    pub uses: i64,
+    #[serde(default)]
+    pub param: Option<i64>,
+}
+
+fn one() -> i64 {
+    1
+}
+
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
+pub struct Balance {
+    pub account: String,
+    pub balance_fen: i64,
+}
+
+/// A payer's approval at the cashier.
+pub struct Payment<'a> {
+    pub transaction_id: &'a str,
+    pub openid: &'a str,
+    pub card_id: &'a str,
+    pub fee: Fen,
+    pub at: UnixTime,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum PaymentOutcome {
+    Paid,
+    /// Already paid, closed or expired.
+    NotPayable,
+    /// The card cannot cover the amount: the transaction is now PAYERROR.
+    InsufficientBalance,
+}
+
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
+pub struct BankCard {
+    pub id: String,
+    pub label: String,
+    pub bank_type: String,
+    pub balance_fen: i64,
 }
 
 pub struct Store {
@@ -54,35 +111,55 @@ impl Store {
         Ok(self.db.prepare(sql).bind(args)?)
     }
 
+    async fn transaction_where(
+        &self,
+        condition: &str,
+        args: &[JsValue],
+    ) -> PlatformResult<Option<TransactionRow>> {
+        let sql = format!("SELECT {COLUMNS} FROM transactions WHERE {condition}");
+        Ok(self.statement(&sql, args)?.first(None).await?)
+    }
+
     pub async fn transaction(
         &self,
         mchid: &str,
         out_trade_no: &str,
     ) -> PlatformResult<Option<TransactionRow>> {
-        let sql =
-            format!("SELECT {COLUMNS} FROM transactions WHERE mchid = ?1 AND out_trade_no = ?2");
-        Ok(self
-            .statement(&sql, &[text(mchid), text(out_trade_no)])?
-            .first(None)
-            .await?)
+        self.transaction_where(
+            "mchid = ?1 AND out_trade_no = ?2",
+            &[text(mchid), text(out_trade_no)],
+        )
+        .await
     }
 
+    pub async fn transaction_by_id(
+        &self,
+        mchid: &str,
+        transaction_id: &str,
+    ) -> PlatformResult<Option<TransactionRow>> {
+        self.transaction_where(
+            "mchid = ?1 AND transaction_id = ?2",
+            &[text(mchid), text(transaction_id)],
+        )
+        .await
+    }
+
+    /// By the token inside `code_url` / `prepay_id` (the payer's side knows nothing else).
     pub async fn transaction_by_token(
         &self,
         token: &str,
     ) -> PlatformResult<Option<TransactionRow>> {
-        let sql = format!("SELECT {COLUMNS} FROM transactions WHERE prepay_token = ?1");
-        Ok(self.statement(&sql, &[text(token)])?.first(None).await?)
+        self.transaction_where("prepay_token = ?1", &[text(token)])
+            .await
     }
 
     /// Inserts a new NOTPAY transaction; false if (mchid, out_trade_no) already exists.
     pub async fn insert_transaction(&self, row: &TransactionRow) -> PlatformResult<bool> {
-        let sql = format!(
-            "INSERT OR IGNORE INTO transactions ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'NOTPAY', NULL, NULL, NULL, ?11)"
-        );
         let result = self
             .statement(
-                &sql,
+                "INSERT OR IGNORE INTO transactions (mchid, out_trade_no, appid, trade_type, request_json, description, amount_fen, \
+                 notify_url, time_expire, prepay_token, trade_state, payer_openid, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'NOTPAY', ?11, ?12)",
                 &[
                     text(&row.mchid),
                     text(&row.out_trade_no),
@@ -94,44 +171,104 @@ impl Store {
                     text(&row.notify_url),
                     opt_int(row.time_expire),
                     text(&row.prepay_token),
+                    row.payer_openid.as_deref().map_or(JsValue::NULL, text),
                     int(row.created_at),
                 ],
             )?
             .run()
             .await?;
-        Ok(result.meta()?.and_then(|m| m.changes).unwrap_or(0) == 1)
+        changed(&result)
     }
 
-    /// NOTPAY → SUCCESS, once. Returns whether this call made the change.
-    pub async fn mark_success(
+    /// The payer paid with `card`: NOTPAY (or a failed earlier try) → SUCCESS. The money moves
+    /// by trigger in the same statement; a card that cannot cover it aborts the whole change.
+    pub async fn settle_payment(
         &self,
         row: &TransactionRow,
-        transaction_id: &str,
-        openid: &str,
+        payment: &Payment<'_>,
+    ) -> PlatformResult<PaymentOutcome> {
+        let result = self
+            .statement(
+                "UPDATE transactions SET trade_state = 'SUCCESS', transaction_id = ?3, payer_openid = ?4, success_time = ?5, \
+                 card_id = ?6, bank_type = (SELECT bank_type FROM bank_cards WHERE id = ?6), fee_fen = ?7 \
+                 WHERE mchid = ?1 AND out_trade_no = ?2 AND trade_state IN ('NOTPAY', 'PAYERROR') \
+                 AND (time_expire IS NULL OR time_expire > ?5)",
+                &[
+                    text(&row.mchid),
+                    text(&row.out_trade_no),
+                    text(payment.transaction_id),
+                    text(payment.openid),
+                    int(payment.at.secs()),
+                    text(payment.card_id),
+                    int(payment.fee.get()),
+                ],
+            )?
+            .run()
+            .await;
+        match result {
+            Ok(r) if changed(&r)? => Ok(PaymentOutcome::Paid),
+            Ok(_) => Ok(PaymentOutcome::NotPayable),
+            Err(e) if e.to_string().contains("CHECK constraint failed") => {
+                self.statement(
+                    "UPDATE transactions SET trade_state = 'PAYERROR' WHERE mchid = ?1 AND out_trade_no = ?2 AND trade_state = 'NOTPAY'",
+                    &[text(&row.mchid), text(&row.out_trade_no)],
+                )?
+                .run()
+                .await?;
+                Ok(PaymentOutcome::InsufficientBalance)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// NOTPAY or PAYERROR → CLOSED. Returns whether this call closed it.
+    pub async fn close_transaction(
+        &self,
+        row: &TransactionRow,
         at: UnixTime,
     ) -> PlatformResult<bool> {
         let result = self
             .statement(
-                "UPDATE transactions SET trade_state = 'SUCCESS', transaction_id = ?3, payer_openid = ?4, success_time = ?5 \
-                 WHERE mchid = ?1 AND out_trade_no = ?2 AND trade_state = 'NOTPAY'",
-                &[text(&row.mchid), text(&row.out_trade_no), text(transaction_id), text(openid), int(at.secs())],
+                "UPDATE transactions SET trade_state = 'CLOSED', closed_at = ?3 WHERE mchid = ?1 AND out_trade_no = ?2 AND trade_state IN ('NOTPAY', 'PAYERROR')",
+                &[text(&row.mchid), text(&row.out_trade_no), int(at.secs())],
             )?
             .run()
             .await?;
-        Ok(result.meta()?.and_then(|m| m.changes).unwrap_or(0) == 1)
+        changed(&result)
+    }
+
+    pub async fn bank_cards(&self) -> PlatformResult<Vec<BankCard>> {
+        Ok(self
+            .statement(
+                "SELECT id, label, bank_type, balance_fen FROM bank_cards ORDER BY balance_fen DESC, id",
+                &[],
+            )?
+            .all()
+            .await?
+            .results()?)
     }
 
     pub async fn insert_notification(
         &self,
-        id: &str,
-        row: &TransactionRow,
-        event_type: &str,
-        body: &str,
+        n: &NewNotification,
         at: UnixTime,
     ) -> PlatformResult<()> {
         self.statement(
-            "INSERT INTO notifications (id, mchid, out_trade_no, event_type, notify_url, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            &[text(id), text(&row.mchid), text(&row.out_trade_no), text(event_type), text(&row.notify_url), text(body), int(at.secs())],
+            "INSERT INTO notifications (id, mchid, out_trade_no, event_type, notify_url, body, created_at, state, next_attempt_ms, copies, probe_first) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            &[
+                text(&n.id),
+                text(&n.mchid),
+                text(&n.out_trade_no),
+                text(&n.event_type),
+                text(&n.notify_url),
+                text(&n.body),
+                int(at.secs()),
+                text(n.state),
+                opt_int(n.next_attempt_ms),
+                int(n.copies),
+                int(n.probe_first as i64),
+            ],
         )?
         .run()
         .await?;
@@ -144,26 +281,187 @@ impl Store {
         at: UnixTime,
         http_status: Option<u16>,
         error: Option<&str>,
+        probe: bool,
     ) -> PlatformResult<()> {
         self.statement(
-            "INSERT INTO notification_attempts (notification_id, attempt, at, http_status, error) \
-             VALUES (?1, (SELECT COUNT(*) + 1 FROM notification_attempts WHERE notification_id = ?1), ?2, ?3, ?4)",
-            &[text(id), int(at.secs()), http_status.map_or(JsValue::NULL, |s| int(s.into())), error.map_or(JsValue::NULL, text)],
+            "INSERT INTO notification_attempts (notification_id, attempt, at, http_status, error, probe) \
+             VALUES (?1, (SELECT COUNT(*) + 1 FROM notification_attempts WHERE notification_id = ?1), ?2, ?3, ?4, ?5)",
+            &[text(id), int(at.secs()), http_status.map_or(JsValue::NULL, |s| int(s.into())), error.map_or(JsValue::NULL, text), int(probe as i64)],
         )?
         .run()
         .await?;
         Ok(())
     }
+
+    /// Real (non-probe) attempts made so far.
+    pub async fn attempt_count(&self, id: &str) -> PlatformResult<usize> {
+        let n: Option<i64> = self
+            .statement("SELECT COUNT(*) AS n FROM notification_attempts WHERE notification_id = ?1 AND probe = 0", &[text(id)])?
+            .first(Some("n"))
+            .await?;
+        Ok(n.unwrap_or(0) as usize)
+    }
+
+    pub async fn due_notifications(&self, now_ms: i64) -> PlatformResult<Vec<NotificationRow>> {
+        let sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE state = 'pending' AND next_attempt_ms <= ?1 ORDER BY next_attempt_ms, created_at");
+        Ok(self
+            .statement(&sql, &[int(now_ms)])?
+            .all()
+            .await?
+            .results()?)
+    }
+
+    pub async fn next_due_ms(&self) -> PlatformResult<Option<i64>> {
+        Ok(self
+            .statement(
+                "SELECT MIN(next_attempt_ms) AS t FROM notifications WHERE state = 'pending'",
+                &[],
+            )?
+            .first::<Option<i64>>(Some("t"))
+            .await?
+            .flatten())
+    }
+
+    pub async fn reschedule(
+        &self,
+        id: &str,
+        state: &str,
+        next_attempt_ms: Option<i64>,
+    ) -> PlatformResult<()> {
+        self.statement(
+            "UPDATE notifications SET state = ?2, next_attempt_ms = ?3 WHERE id = ?1",
+            &[text(id), text(state), opt_int(next_attempt_ms)],
+        )?
+        .run()
+        .await?;
+        Ok(())
+    }
+
+    /// Releases the merchant's held notification (reorder fault) to go out at `at_ms`.
+    pub async fn release_held(&self, mchid: &str, at_ms: i64) -> PlatformResult<bool> {
+        let result = self
+            .statement("UPDATE notifications SET state = 'pending', next_attempt_ms = ?2 WHERE mchid = ?1 AND state = 'held'", &[text(mchid), int(at_ms)])?
+            .run()
+            .await?;
+        changed(&result)
+    }
+
+    /// Consumes one use of the oldest matching fault: `Some(param)` if there was one.
+    pub async fn take_fault(&self, kind: &str, mchid: &str) -> PlatformResult<Option<Option<i64>>> {
+        #[derive(Deserialize)]
+        struct Hit {
+            param: Option<i64>,
+        }
+        let hit: Option<Hit> = self
+            .statement(
+                "UPDATE faults SET uses = uses - 1 WHERE seq = (SELECT seq FROM faults WHERE kind = ?1 AND (mchid IS NULL OR mchid = ?2) AND uses > 0 ORDER BY seq LIMIT 1) RETURNING param",
+                &[text(kind), text(mchid)],
+            )?
+            .first(None)
+            .await?;
+        Ok(hit.map(|h| h.param))
+    }
+
+    pub async fn setting(&self, name: &str) -> PlatformResult<Option<String>> {
+        Ok(self
+            .statement("SELECT value FROM settings WHERE name = ?1", &[text(name)])?
+            .first(Some("value"))
+            .await?)
+    }
+
+    pub async fn fee_rate_ppm(&self) -> PlatformResult<i64> {
+        Ok(self
+            .setting("fee_rate_ppm")
+            .await?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(6000))
+    }
+
+    pub async fn set_setting(&self, name: &str, value: &str) -> PlatformResult<()> {
+        self.statement("INSERT INTO settings (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = excluded.value", &[text(name), text(value)])?
+            .run()
+            .await?;
+        Ok(())
+    }
+
+    pub async fn add_fault(&self, fault: &Fault) -> PlatformResult<()> {
+        self.statement(
+            "INSERT INTO faults (mchid, kind, uses, param) VALUES (?1, ?2, ?3, ?4)",
+            &[
+                fault.mchid.as_deref().map_or(JsValue::NULL, text),
+                text(&fault.kind),
+                int(fault.uses),
+                opt_int(fault.param),
+            ],
+        )?
+        .run()
+        .await
+        .map_err(|e| PlatformError::Param(format!("fault not accepted: {e}")))?;
+        Ok(())
+    }
+
+    pub async fn faults(&self) -> PlatformResult<Vec<Fault>> {
+        Ok(self
+            .statement(
+                "SELECT mchid, kind, uses, param FROM faults WHERE uses > 0 ORDER BY seq",
+                &[],
+            )?
+            .all()
+            .await?
+            .results()?)
+    }
+
+    pub async fn clear_faults(&self) -> PlatformResult<()> {
+        self.statement("UPDATE faults SET uses = 0", &[])?
+            .run()
+            .await?;
+        Ok(())
+    }
+
+    /// Each account's balance, from the ledger.
+    pub async fn balances(&self) -> PlatformResult<Vec<Balance>> {
+        Ok(self.statement("SELECT account, SUM(amount_fen) AS balance_fen FROM ledger GROUP BY account ORDER BY account", &[])?.all().await?.results()?)
+    }
+
+    pub async fn time_scale(&self) -> PlatformResult<f64> {
+        Ok(self
+            .setting("time_scale")
+            .await?
+            .and_then(|v| v.parse().ok())
+            .filter(|v: &f64| *v >= 0.0)
+            .unwrap_or(1.0))
+    }
 }
+
+/// A notification to store, with its delivery plan.
+pub struct NewNotification {
+    pub id: String,
+    pub mchid: String,
+    pub out_trade_no: String,
+    pub event_type: String,
+    pub notify_url: String,
+    pub body: String,
+    pub state: &'static str,
+    pub next_attempt_ms: Option<i64>,
+    pub copies: i64,
+    pub probe_first: bool,
+}
+
+const NOTIFICATION_COLUMNS: &str = "id, mchid, out_trade_no, event_type, notify_url, body, created_at, state, next_attempt_ms, copies, probe_first";
 
 #[derive(Debug, Clone, serde::Serialize, Deserialize)]
 pub struct NotificationRow {
     pub id: String,
+    pub mchid: String,
     pub out_trade_no: String,
     pub event_type: String,
     pub notify_url: String,
     pub body: String,
     pub created_at: i64,
+    pub state: String,
+    pub next_attempt_ms: Option<i64>,
+    pub copies: i64,
+    pub probe_first: i64,
 }
 
 #[derive(Debug, Clone, serde::Serialize, Deserialize)]
@@ -173,6 +471,7 @@ pub struct AttemptRow {
     pub at: i64,
     pub http_status: Option<i64>,
     pub error: Option<String>,
+    pub probe: i64,
 }
 
 impl Store {
@@ -180,21 +479,21 @@ impl Store {
         &self,
         out_trade_no: &str,
     ) -> PlatformResult<Vec<NotificationRow>> {
-        let sql = "SELECT id, out_trade_no, event_type, notify_url, body, created_at FROM notifications WHERE out_trade_no = ?1 ORDER BY created_at, id";
+        let sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE out_trade_no = ?1 ORDER BY created_at, id");
         Ok(self
-            .statement(sql, &[text(out_trade_no)])?
+            .statement(&sql, &[text(out_trade_no)])?
             .all()
             .await?
             .results()?)
     }
 
     pub async fn notification(&self, id: &str) -> PlatformResult<Option<NotificationRow>> {
-        let sql = "SELECT id, out_trade_no, event_type, notify_url, body, created_at FROM notifications WHERE id = ?1";
-        Ok(self.statement(sql, &[text(id)])?.first(None).await?)
+        let sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE id = ?1");
+        Ok(self.statement(&sql, &[text(id)])?.first(None).await?)
     }
 
     pub async fn attempts(&self, notification_id: &str) -> PlatformResult<Vec<AttemptRow>> {
-        let sql = "SELECT notification_id, attempt, at, http_status, error FROM notification_attempts WHERE notification_id = ?1 ORDER BY attempt";
+        let sql = "SELECT notification_id, attempt, at, http_status, error, probe FROM notification_attempts WHERE notification_id = ?1 ORDER BY attempt";
         Ok(self
             .statement(sql, &[text(notification_id)])?
             .all()

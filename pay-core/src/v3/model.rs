@@ -15,7 +15,7 @@ pub fn cny() -> String {
     "CNY".to_string()
 }
 
-/// `POST /v3/pay/transactions/native` (JSAPI and H5 add `payer` / `scene_info`).
+/// `POST /v3/pay/transactions/{jsapi,h5,native}`: JSAPI adds `payer`, H5 adds `scene_info`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrepayRequest {
     pub appid: String,
@@ -28,11 +28,149 @@ pub struct PrepayRequest {
     pub attach: Option<String>,
     pub notify_url: String,
     pub amount: OrderAmount,
+    /// JSAPI: who pays (`openid` under `appid`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payer: Option<Payer>,
+    /// H5: the payer's real IP and the H5 kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scene_info: Option<SceneInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SceneInfo {
+    pub payer_client_ip: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub h5_info: Option<H5Info>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct H5Info {
+    /// `Wap`, `iOS` or `Android`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_url: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NativePrepayResponse {
     pub code_url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JsapiPrepayResponse {
+    pub prepay_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct H5PrepayResponse {
+    pub h5_url: String,
+}
+
+/// `POST /v3/pay/transactions/out-trade-no/{out_trade_no}/close`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CloseRequest {
+    pub mchid: String,
+}
+
+/// `POST /v3/refund/domestic/refunds`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_trade_no: Option<String>,
+    pub out_refund_no: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_url: Option<String>,
+    pub amount: RefundAmountRequest,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundAmountRequest {
+    pub refund: Fen,
+    pub total: Fen,
+    #[serde(default = "cny")]
+    pub currency: String,
+}
+
+/// `status` of a refund.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RefundStatus {
+    Success,
+    Closed,
+    Processing,
+    Abnormal,
+}
+
+/// A refund as the refund API returns it and as a `REFUND.*` resource decrypts (the resource
+/// uses `refund_status` and a flatter amount; both shapes are served by their own types).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refund {
+    pub refund_id: String,
+    pub out_refund_no: String,
+    pub transaction_id: String,
+    pub out_trade_no: String,
+    pub channel: String,
+    pub user_received_account: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success_time: Option<String>,
+    pub create_time: String,
+    pub status: RefundStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub funds_account: Option<String>,
+    pub amount: RefundAmount,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundAmount {
+    pub total: Fen,
+    pub refund: Fen,
+    pub payer_total: Fen,
+    pub payer_refund: Fen,
+    pub settlement_refund: Fen,
+    pub settlement_total: Fen,
+    pub discount_refund: Fen,
+    #[serde(default = "cny")]
+    pub currency: String,
+}
+
+/// The decrypted resource of a `REFUND.SUCCESS | REFUND.ABNORMAL | REFUND.CLOSED` notification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundNotice {
+    pub mchid: String,
+    pub out_trade_no: String,
+    pub transaction_id: String,
+    pub out_refund_no: String,
+    pub refund_id: String,
+    pub refund_status: RefundStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub success_time: Option<String>,
+    pub user_received_account: String,
+    pub amount: RefundNoticeAmount,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundNoticeAmount {
+    pub total: Fen,
+    pub refund: Fen,
+    pub payer_total: Fen,
+    pub payer_refund: Fen,
+}
+
+/// `GET /v3/bill/tradebill` and `/v3/bill/fundflowbill`: where to download the bill.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillLocation {
+    pub hash_type: String,
+    pub hash_value: String,
+    pub download_url: String,
 }
 
 /// `trade_state` of a transaction. Unknown future states read as `Other` and are never paid.
@@ -48,6 +186,27 @@ pub enum TradeState {
     Payerror,
     #[serde(other)]
     Other,
+}
+
+impl TradeState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TradeState::Success => "SUCCESS",
+            TradeState::Refund => "REFUND",
+            TradeState::Notpay => "NOTPAY",
+            TradeState::Closed => "CLOSED",
+            TradeState::Revoked => "REVOKED",
+            TradeState::Userpaying => "USERPAYING",
+            TradeState::Payerror => "PAYERROR",
+            TradeState::Other => "OTHER",
+        }
+    }
+
+    /// Reads a state name as stored or sent; unknown names are `Other`.
+    pub fn parse(text: &str) -> Self {
+        serde_json::from_value(serde_json::Value::String(text.to_string()))
+            .unwrap_or(TradeState::Other)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,6 +269,15 @@ mod tests {
         assert_eq!(t, TradeState::Userpaying);
         let t: TradeState = serde_json::from_str("\"SOMETHING_NEW\"").unwrap();
         assert_eq!(t, TradeState::Other);
+        for t in [
+            TradeState::Success,
+            TradeState::Refund,
+            TradeState::Notpay,
+            TradeState::Closed,
+            TradeState::Payerror,
+        ] {
+            assert_eq!(TradeState::parse(t.as_str()), t);
+        }
     }
 
     #[test]
@@ -126,6 +294,8 @@ mod tests {
                 total: Fen::new(1),
                 currency: cny(),
             },
+            payer: None,
+            scene_info: None,
         };
         assert_eq!(
             serde_json::to_string(&req).unwrap(),

@@ -19,6 +19,20 @@ pub mod event_type {
     pub const REFUND_CLOSED: &str = "REFUND.CLOSED";
 }
 
+/// WeChat Pay's retry schedule for a notification not answered with 2xx: the waits before
+/// attempts 2 to 16 (15 retries, 24 h 4 min in all), as documented for API v2 and v3.
+pub const RETRY_SCHEDULE_SECS: [i64; 15] = [
+    15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600,
+];
+
+/// The wait before the next attempt after `attempts_made` attempts, in milliseconds scaled by
+/// `time_scale` (1.0 is real time; the simulator's tests run the schedule in seconds), or
+/// `None` when the schedule is exhausted.
+pub fn next_retry_delay_ms(attempts_made: usize, time_scale: f64) -> Option<i64> {
+    let secs = *RETRY_SCHEDULE_SECS.get(attempts_made.checked_sub(1)?)?;
+    Some(((secs as f64) * 1000.0 * time_scale).round().max(0.0) as i64)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EncryptedResource {
     pub original_type: String,
@@ -168,6 +182,21 @@ mod tests {
             NOW,
             &RustCryptoVerifier,
         ))
+    }
+
+    #[test]
+    fn the_official_retry_schedule_scaled() {
+        assert_eq!(RETRY_SCHEDULE_SECS.iter().sum::<i64>(), 24 * 3600 + 4 * 60);
+        assert_eq!(
+            next_retry_delay_ms(0, 1.0),
+            None,
+            "no attempt made yet: nothing to retry"
+        );
+        assert_eq!(next_retry_delay_ms(1, 1.0), Some(15_000));
+        assert_eq!(next_retry_delay_ms(4, 1.0), Some(180_000));
+        assert_eq!(next_retry_delay_ms(15, 1.0), Some(21_600_000));
+        assert_eq!(next_retry_delay_ms(16, 1.0), None, "16 attempts in all");
+        assert_eq!(next_retry_delay_ms(1, 0.001), Some(15));
     }
 
     #[test]

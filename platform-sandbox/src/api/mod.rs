@@ -1,0 +1,190 @@
+//! The merchant-facing API v3. Every request's Authorization is verified against the
+//! merchant's registered key; every answer, errors included, is signed with `Wechatpay-*`
+//! headers under the simulator's WeChat Pay public key ID.
+
+mod pay;
+
+use pay_core::crypto::webcrypto::{random_hex, WebCryptoVerifier};
+use pay_core::v3::AuthorizationHeader;
+use serde::Serialize;
+use worker::{Delay, Method, Request, Response, Url};
+
+use crate::config::Merchant;
+use crate::error::{PlatformError, PlatformResult};
+use crate::App;
+
+pub use pay::transaction_view;
+
+/// How long the `prepay_no_answer` fault holds a prepay before answering (clients time out first).
+const NO_ANSWER_MS: u64 = 30_000;
+
+pub async fn handle(mut req: Request, app: &App, segments: &[&str]) -> Response {
+    let (status, body) = match route(&mut req, app, segments).await {
+        Ok((status, body)) => (status, body),
+        Err(e) => (
+            e.status(),
+            serde_json::to_vec(&e.body()).unwrap_or_default(),
+        ),
+    };
+    match signed_response(app, status, body).await {
+        Ok(response) => response,
+        Err(e) => Response::error(
+            format!("simulator could not sign its answer: {}", e.message()),
+            500,
+        )
+        .expect("static"),
+    }
+}
+
+/// A verified request: who sent it, what it asked for.
+pub struct Call<'a> {
+    pub merchant: &'a Merchant,
+    pub url: Url,
+    pub body: Vec<u8>,
+}
+
+impl Call<'_> {
+    pub fn query(&self, name: &str) -> Option<String> {
+        self.url
+            .query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.to_string())
+    }
+
+    /// Most GETs name the merchant again in `?mchid=`; it must be the caller.
+    pub fn require_own_mchid(&self) -> PlatformResult<()> {
+        if self.query("mchid").as_deref() == Some(self.merchant.mchid.as_str()) {
+            Ok(())
+        } else {
+            Err(PlatformError::Param(
+                "mchid query parameter must be the requesting merchant's".into(),
+            ))
+        }
+    }
+
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> PlatformResult<T> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| PlatformError::Param(format!("请求体格式错误: {e}")))
+    }
+}
+
+async fn route(req: &mut Request, app: &App, segments: &[&str]) -> PlatformResult<(u16, Vec<u8>)> {
+    let method = req.method();
+    let url = req.url()?;
+    let path_and_query = match url.query() {
+        Some(q) => format!("{}?{q}", url.path()),
+        None => url.path().to_string(),
+    };
+    let body = req.bytes().await?;
+    let merchant = authenticate(req, app, method.as_ref(), &path_and_query, &body).await?;
+    if app
+        .store
+        .take_fault("system_error_once", &merchant.mchid)
+        .await?
+        .is_some()
+    {
+        return Err(PlatformError::System(
+            "injected fault: system_error_once".into(),
+        ));
+    }
+    let call = Call {
+        merchant,
+        url,
+        body,
+    };
+    match (method, segments) {
+        (Method::Post, ["v3", "pay", "transactions", scene @ ("native" | "jsapi" | "h5")]) => {
+            if app
+                .store
+                .take_fault("prepay_5xx", &merchant.mchid)
+                .await?
+                .is_some()
+            {
+                return Err(PlatformError::System("injected fault: prepay_5xx".into()));
+            }
+            let answer = pay::prepay(app, &call, scene).await;
+            if app
+                .store
+                .take_fault("prepay_no_answer", &merchant.mchid)
+                .await?
+                .is_some()
+            {
+                Delay::from(std::time::Duration::from_millis(NO_ANSWER_MS)).await;
+            }
+            answer
+        }
+        (Method::Get, ["v3", "pay", "transactions", "out-trade-no", no]) => {
+            pay::query(app, &call, Some(no), None).await
+        }
+        (Method::Get, ["v3", "pay", "transactions", "id", id]) => {
+            pay::query(app, &call, None, Some(id)).await
+        }
+        (Method::Post, ["v3", "pay", "transactions", "out-trade-no", no, "close"]) => {
+            pay::close(app, &call, no).await
+        }
+        _ => Err(PlatformError::NoSuchPath),
+    }
+}
+
+/// Verifies `Authorization: WECHATPAY2-SHA256-RSA2048 …` as the real platform does.
+async fn authenticate<'a>(
+    req: &Request,
+    app: &'a App,
+    method: &str,
+    path_and_query: &str,
+    body: &[u8],
+) -> PlatformResult<&'a Merchant> {
+    let value = req
+        .headers()
+        .get("Authorization")?
+        .ok_or_else(|| PlatformError::Sign("Authorization header is missing".into()))?;
+    let header =
+        AuthorizationHeader::parse(&value).map_err(|e| PlatformError::Sign(e.to_string()))?;
+    let merchant = app
+        .config
+        .merchant(&header.mchid)
+        .ok_or_else(|| PlatformError::Sign(format!("unknown mchid {}", header.mchid)))?;
+    if !header.serial_no.eq_ignore_ascii_case(&merchant.serial) {
+        return Err(PlatformError::Sign(format!(
+            "serial_no {} is not this merchant's API certificate",
+            header.serial_no
+        )));
+    }
+    header
+        .verify(
+            method,
+            path_and_query,
+            body,
+            &merchant.public_key,
+            app.now,
+            &*WebCryptoVerifier::shared(),
+        )
+        .await
+        .map_err(|e| PlatformError::Sign(e.to_string()))?;
+    Ok(merchant)
+}
+
+pub fn json<T: Serialize>(status: u16, value: &T) -> PlatformResult<(u16, Vec<u8>)> {
+    Ok((
+        status,
+        serde_json::to_vec(value).map_err(|e| PlatformError::System(e.to_string()))?,
+    ))
+}
+
+/// Signs `body` as the platform signs every answer.
+async fn signed_response(app: &App, status: u16, body: Vec<u8>) -> PlatformResult<Response> {
+    let signed = app.sign_as_platform(&body).await?;
+    let mut response = if body.is_empty() {
+        Response::empty()?
+    } else {
+        Response::from_bytes(body)?
+    }
+    .with_status(status);
+    let headers = response.headers_mut();
+    headers.set("Content-Type", "application/json; charset=utf-8")?;
+    headers.set("Request-ID", &format!("sandbox-{}", random_hex(8)?))?;
+    for (name, value) in signed.pairs() {
+        headers.set(name, value)?;
+    }
+    Ok(response)
+}
