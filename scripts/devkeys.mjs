@@ -2,16 +2,21 @@
 // (simulator), unless both exist already (pass --force to regenerate). Never real keys: the
 // merchant key pair, the simulator's "WeChat Pay" key pair, the API v3 key and the merchant
 // secret key are all made here, on this machine.
+import { execFileSync } from "node:child_process";
 import { generateKeyPairSync, randomBytes, randomInt } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const edgeVars = join(root, ".dev.vars");
 const sandboxVars = join(root, "platform-sandbox", ".dev.vars");
+// Every test merchant's credentials, private keys included, for tests that act as a merchant
+// with an established SDK (tests/oracle/sandbox_sdk.py).
+const testMerchants = join(root, "platform-sandbox", ".test-merchants.json");
 
-if (!process.argv.includes("--force") && existsSync(edgeVars) && existsSync(sandboxVars)) {
+if (!process.argv.includes("--force") && [edgeVars, sandboxVars, testMerchants].every(existsSync)) {
   console.log("[devkeys] .dev.vars present: keeping the existing test keys");
   process.exit(0);
 }
@@ -34,12 +39,27 @@ const alnum = (n) => {
 };
 const digits = (n) => Array.from({ length: n }, () => randomInt(10)).join("");
 
+const serial = () => randomBytes(20).toString("hex").toUpperCase();
 const merchant = rsa();
 const platform = rsa();
-const merchantSerial = randomBytes(20).toString("hex").toUpperCase();
+const merchantSerial = serial();
 const publicKeyId = `PUB_KEY_ID_01${mchid}${digits(14)}`;
 const apiV3Key = alnum(32);
 const merchantSecretKey = `sk_test_${randomBytes(24).toString("hex")}`;
+
+// The platform's X.509 certificate over the same key, for merchants in certificate mode
+// (what /v3/certificates serves). openssl ships with Debian; Node cannot issue certificates.
+const platformSerial = serial();
+const work = mkdtempSync(join(process.env.TMPDIR ?? tmpdir(), "devkeys-"));
+writeFileSync(join(work, "platform.pem"), platform.privateKey, { mode: 0o600 });
+const platformCertificate = execFileSync("openssl", [
+  "req", "-x509", "-new", "-key", join(work, "platform.pem"), "-days", "1825", "-set_serial", `0x${platformSerial}`,
+  "-subj", "/C=CN/ST=Guangdong/L=Shenzhen/O=Tenpay.com/OU=Tenpay.com CA Center/CN=Tenpay.com sign",
+], { encoding: "utf8" });
+rmSync(work, { recursive: true, force: true });
+
+// A second merchant, in platform-certificate mode, for the SDK conformance tests.
+const certMerchant = { mchid: String(Number(mchid) + 1), appid: "wx2421b1c4370ec43b", key: rsa(), serial: serial(), apiV3Key: alnum(32) };
 
 // Double-quoted values: dotenv turns \n back into newlines. JSON goes single-quoted (literal).
 const pemVar = (pem) => `"${pem.trim().replaceAll("\n", "\\n")}"`;
@@ -58,15 +78,34 @@ writeFileSync(
     ].join("\n") + "\n",
   { mode: 0o600 },
 );
-const merchants = [{ mchid, appids: [appid], serial: merchantSerial, public_key: merchant.publicKey, api_v3_key: apiV3Key }];
+const merchants = [
+  { mchid, appids: [appid], serial: merchantSerial, public_key: merchant.publicKey, api_v3_key: apiV3Key, trust_mode: "public_key" },
+  { mchid: certMerchant.mchid, appids: [certMerchant.appid], serial: certMerchant.serial, public_key: certMerchant.key.publicKey, api_v3_key: certMerchant.apiV3Key, trust_mode: "certificate" },
+];
 writeFileSync(
   sandboxVars,
   header +
     [
       `SANDBOX_PLATFORM_PRIVATE_KEY=${pemVar(platform.privateKey)}`,
       `SANDBOX_PUBLIC_KEY_ID="${publicKeyId}"`,
+      `SANDBOX_PLATFORM_CERTIFICATE=${pemVar(platformCertificate)}`,
       `SANDBOX_MERCHANTS='${JSON.stringify(merchants)}'`,
     ].join("\n") + "\n",
+  { mode: 0o600 },
+);
+writeFileSync(
+  testMerchants,
+  JSON.stringify(
+    {
+      platform: { public_key_id: publicKeyId, public_key: platform.publicKey, certificate_serial: platformSerial },
+      merchants: [
+        { mchid, appid, serial: merchantSerial, private_key: merchant.privateKey, api_v3_key: apiV3Key, trust_mode: "public_key" },
+        { mchid: certMerchant.mchid, appid: certMerchant.appid, serial: certMerchant.serial, private_key: certMerchant.key.privateKey, api_v3_key: certMerchant.apiV3Key, trust_mode: "certificate" },
+      ],
+    },
+    null,
+    2,
+  ),
   { mode: 0o600 },
 );
 console.log(`[devkeys] wrote fresh test keys for merchant ${mchid} to .dev.vars and platform-sandbox/.dev.vars`);

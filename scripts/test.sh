@@ -40,4 +40,4 @@ cargo build -p pay-core --example wire --quiet
 
 step "end to end: wrangler dev (simulator + edge-worker) and headless Chromium"
 node "$WXC_ROOT/scripts/devkeys.mjs"
-node --test --test-reporter=spec --test-timeout=600000 tests/e2e/*.test.mjs
+node --test --test-concurrency=1 --test-reporter=spec --test-timeout=900000 tests/e2e/*.test.mjs

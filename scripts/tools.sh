@@ -37,6 +37,17 @@ if [ ! -x node_modules/.bin/wrangler ] || [ package-lock.json -nt node_modules/.
   npm install --no-fund --no-audit --loglevel=error
 fi
 
+if ! command -v openssl >/dev/null; then
+  # scripts/devkeys.mjs issues the simulator's platform certificate with it.
+  if [ "$(id -u)" = 0 ]; then
+    say "installing openssl"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+  else
+    echo "openssl is missing; install it (apt-get install openssl)" >&2
+    exit 1
+  fi
+fi
+
 if [ "${1:-}" = "--browser" ]; then
   if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
     if [ "$(id -u)" = 0 ]; then

@@ -6,6 +6,7 @@
 //! passed in, so the same code runs natively in tests and inside both Workers.
 
 pub mod aead;
+pub mod bill;
 pub mod checkout;
 pub mod crypto;
 pub mod error;

@@ -29,6 +29,7 @@ CREATE TABLE ledger (
   account    TEXT NOT NULL,
   amount_fen INTEGER NOT NULL CHECK (amount_fen <> 0),
   kind       TEXT NOT NULL CHECK (kind IN ('payment', 'fee', 'refund', 'fee_refund', 'settlement')),
+  -- 'settlement' moves a merchant's balance to its bank account (merchant:<mchid>:bank).
   reference  TEXT NOT NULL,
   mchid      TEXT NOT NULL
 );
@@ -84,6 +85,8 @@ CREATE TRIGGER refund_moves_money AFTER UPDATE OF status ON refunds
 WHEN old.status = 'PROCESSING' AND new.status = 'SUCCESS'
 BEGIN
   UPDATE bank_cards SET balance_fen = balance_fen + new.amount_fen WHERE id = new.card_id;
+  UPDATE transactions SET trade_state = 'REFUND', refunded_fen = refunded_fen + new.amount_fen
+    WHERE mchid = new.mchid AND out_trade_no = new.out_trade_no;
   INSERT INTO ledger (movement, at, account, amount_fen, kind, reference, mchid) VALUES
     ('R' || new.refund_id, new.success_time, 'merchant:' || new.mchid || ':basic', -new.amount_fen, 'refund', new.refund_id, new.mchid),
     ('R' || new.refund_id, new.success_time, 'clearing', new.amount_fen, 'refund', new.refund_id, new.mchid),
@@ -109,7 +112,18 @@ CREATE TABLE faults (
   seq   INTEGER PRIMARY KEY AUTOINCREMENT,
   mchid TEXT,
   kind  TEXT NOT NULL CHECK (kind IN ('drop_notification', 'duplicate_notification', 'delay_notification',
-          'reorder_notifications', 'signtest_first', 'prepay_5xx', 'prepay_no_answer', 'system_error_once')),
+          'reorder_notifications', 'signtest_first', 'prepay_5xx', 'prepay_no_answer', 'system_error_once',
+          'refund_abnormal', 'refund_closed')),
   uses  INTEGER NOT NULL DEFAULT 1 CHECK (uses >= 0),
   param INTEGER
+);
+
+-- Bills as generated on request: the download serves exactly these bytes, so the SHA1 given
+-- with the download_url holds.
+CREATE TABLE bills (
+  token      TEXT PRIMARY KEY,
+  mchid      TEXT NOT NULL,
+  content    TEXT NOT NULL,
+  gzip       INTEGER NOT NULL CHECK (gzip IN (0, 1)),
+  created_at INTEGER NOT NULL
 );

@@ -2,6 +2,7 @@
 
 use pay_core::aead::ApiV3Key;
 use pay_core::crypto::{RsaPrivateKeyDer, RsaPublicKey};
+use pay_core::v3::PlatformCertificate;
 use serde::Deserialize;
 use worker::Env;
 
@@ -15,6 +16,17 @@ pub struct Merchant {
     pub serial: String,
     pub public_key: RsaPublicKey,
     pub api_v3_key: ApiV3Key,
+    pub trust_mode: TrustMode,
+}
+
+/// How a merchant verifies the platform: which key ID `Wechatpay-Serial` carries for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrustMode {
+    /// The WeChat Pay public key (`PUB_KEY_ID_…`), the only mode of merchants since 2024.
+    PublicKey,
+    /// Platform certificates from `/v3/certificates`, named by their serial.
+    Certificate,
 }
 
 #[derive(Deserialize)]
@@ -24,12 +36,21 @@ struct MerchantSetting {
     serial: String,
     public_key: String,
     api_v3_key: String,
+    #[serde(default = "public_key_mode")]
+    trust_mode: TrustMode,
+}
+
+fn public_key_mode() -> TrustMode {
+    TrustMode::PublicKey
 }
 
 pub struct Config {
     /// The WeChat Pay public key ID the simulator signs under (`Wechatpay-Serial`).
     pub public_key_id: String,
     pub platform_key: RsaPrivateKeyDer,
+    /// The same key's X.509 certificate, and its PEM as `/v3/certificates` serves it.
+    pub platform_certificate: PlatformCertificate,
+    pub platform_certificate_pem: String,
     pub merchants: Vec<Merchant>,
 }
 
@@ -61,10 +82,15 @@ impl Config {
                     mchid: m.mchid,
                     appids: m.appids,
                     serial: m.serial,
+                    trust_mode: m.trust_mode,
                 })
             })
             .collect::<Result<_, PlatformError>>()?;
+        let certificate_pem = setting(env, "SANDBOX_PLATFORM_CERTIFICATE")?.replace("\\n", "\n");
         Ok(Config {
+            platform_certificate: PlatformCertificate::from_pem(&certificate_pem)
+                .map_err(|e| bad("SANDBOX_PLATFORM_CERTIFICATE", e))?,
+            platform_certificate_pem: certificate_pem,
             public_key_id: setting(env, "SANDBOX_PUBLIC_KEY_ID")?,
             platform_key: RsaPrivateKeyDer::from_pem(&setting(
                 env,
@@ -77,5 +103,14 @@ impl Config {
 
     pub fn merchant(&self, mchid: &str) -> Option<&Merchant> {
         self.merchants.iter().find(|m| m.mchid == mchid)
+    }
+
+    /// The key ID the platform's signatures name for `merchant` (the public key ID when the
+    /// merchant is unknown, as for an unauthenticated request).
+    pub fn serial_for(&self, merchant: Option<&Merchant>) -> &str {
+        match merchant.map(|m| m.trust_mode) {
+            Some(TrustMode::Certificate) => &self.platform_certificate.serial,
+            _ => &self.public_key_id,
+        }
     }
 }

@@ -41,18 +41,23 @@ impl DurableObject for Dispatcher {
             worker::console_error!("dispatcher pass failed: {}", e.message());
         }
         match app.store.next_due_ms().await {
+            // `set_alarm` takes an i64 as an offset from now, in milliseconds.
             Ok(Some(at)) => {
                 self.state
                     .storage()
-                    .set_alarm(at.max(app.now_ms + 1))
+                    .set_alarm((at - now_ms()).max(1))
                     .await?
             }
             Ok(None) => {}
             // Try again shortly rather than lose the schedule.
-            Err(_) => self.state.storage().set_alarm(app.now_ms + 1000).await?,
+            Err(_) => self.state.storage().set_alarm(1000).await?,
         }
         Response::empty()
     }
+}
+
+fn now_ms() -> i64 {
+    worker::Date::now().as_millis() as i64
 }
 
 /// Asks the dispatcher to run now (after a notification was queued or released).
@@ -96,7 +101,9 @@ async fn deliver_due(app: &App) -> PlatformResult<()> {
 /// One POST to the merchant, freshly signed (or deliberately mis-signed for a probe), logged.
 /// Returns whether the merchant answered 2xx.
 pub async fn post(app: &App, n: &NotificationRow, probe: bool) -> PlatformResult<bool> {
-    let mut signed = app.sign_as_platform(n.body.as_bytes()).await?;
+    let mut signed = app
+        .sign_as_platform(n.body.as_bytes(), app.config.merchant(&n.mchid))
+        .await?;
     if probe {
         signed = SignedHeaders {
             signature: format!("WECHATPAY/SIGNTEST/{}", signed.signature),

@@ -17,7 +17,7 @@ use pay_core::v3::SignedHeaders;
 use pay_core::UnixTime;
 use worker::{event, Context, Env, Request, Response};
 
-use crate::config::Config;
+use crate::config::{Config, Merchant};
 use crate::error::PlatformResult;
 use crate::store::Store;
 
@@ -65,17 +65,16 @@ impl App {
         })
     }
 
-    /// Signs `body` as the platform signs every answer and notification: under the
-    /// simulator's WeChat Pay public key ID, with a fresh nonce and this request's time.
-    pub async fn sign_as_platform(&self, body: &[u8]) -> PlatformResult<SignedHeaders> {
+    /// Signs `body` as the platform signs every answer and notification: under the key ID
+    /// `merchant` trusts (public key ID or certificate serial), with a fresh nonce and this
+    /// request's time.
+    pub async fn sign_as_platform(
+        &self,
+        body: &[u8],
+        merchant: Option<&Merchant>,
+    ) -> PlatformResult<SignedHeaders> {
         let signer = WebCryptoSigner::cached(&self.config.platform_key).await?;
-        Ok(SignedHeaders::sign(
-            &*signer,
-            &self.config.public_key_id,
-            self.now,
-            &random_hex(16)?,
-            body,
-        )
-        .await?)
+        let serial = self.config.serial_for(merchant);
+        Ok(SignedHeaders::sign(&*signer, serial, self.now, &random_hex(16)?, body).await?)
     }
 }

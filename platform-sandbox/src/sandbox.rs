@@ -8,12 +8,14 @@
 //! | `GET /sandbox/faults`, `DELETE /sandbox/faults` | the faults not used up yet; clear them |
 //! | `PUT /sandbox/settings` `{"time_scale"?, "fee_rate_ppm"?}`, `GET /sandbox/settings` | retry-schedule speed (1 = real time), fee rate |
 //! | `GET /sandbox/balances` | every account's balance from the ledger, and the test cards' balances |
+//! | `POST /sandbox/settlements` `{"mchid"}` | a settlement run: the merchant's balance goes to its bank account |
 //!
 //! Fault kinds: `drop_notification`, `duplicate_notification` (param: copies, default 2),
 //! `delay_notification` (param: ms, default 3000), `reorder_notifications` (the next one is held
 //! until the one after it has gone out), `signtest_first` (a `WECHATPAY/SIGNTEST/` probe before
 //! the real delivery), `prepay_5xx`, `prepay_no_answer` (the order is created but the answer
-//! takes 30 s), `system_error_once` (any API call answers 500 SYSTEM_ERROR).
+//! takes 30 s), `system_error_once` (any API call answers 500 SYSTEM_ERROR), `refund_abnormal`
+//! and `refund_closed` (the bank's answer to the next refund).
 
 use serde::Deserialize;
 use serde_json::json;
@@ -51,6 +53,7 @@ async fn route(
             .map(|_| json!({ "faults": [] })),
         (Method::Put, ["sandbox", "settings"]) => put_settings(req, app).await,
         (Method::Get, ["sandbox", "settings"]) => settings(app).await,
+        (Method::Post, ["sandbox", "settlements"]) => settle(req, app).await,
         (Method::Get, ["sandbox", "balances"]) => Ok(
             json!({ "ledger": app.store.balances().await?, "cards": app.store.bank_cards().await? }),
         ),
@@ -94,6 +97,23 @@ async fn add_fault(req: &mut Request, app: &App) -> PlatformResult<serde_json::V
         .map_err(|e| PlatformError::Param(format!("fault: {e}")))?;
     app.store.add_fault(&fault).await?;
     Ok(json!({ "faults": app.store.faults().await? }))
+}
+
+#[derive(Deserialize)]
+struct SettlementRun {
+    mchid: String,
+}
+
+async fn settle(req: &mut Request, app: &App) -> PlatformResult<serde_json::Value> {
+    let run: SettlementRun = req
+        .json()
+        .await
+        .map_err(|e| PlatformError::Param(format!("settlement: {e}")))?;
+    app.config
+        .merchant(&run.mchid)
+        .ok_or_else(|| PlatformError::Param(format!("unknown mchid {}", run.mchid)))?;
+    let settled = app.store.settle_to_bank(&run.mchid, app.now).await?;
+    Ok(json!({ "mchid": run.mchid, "settled_fen": settled }))
 }
 
 #[derive(Deserialize)]

@@ -1,5 +1,6 @@
 //! The simulator's D1: transactions and the notification delivery log.
 
+use pay_core::v3::model::RefundStatus;
 use pay_core::{Fen, UnixTime};
 use serde::Deserialize;
 use worker::wasm_bindgen::JsValue;
@@ -27,10 +28,11 @@ pub struct TransactionRow {
     pub fee_fen: Option<i64>,
     pub refunded_fen: i64,
     pub bank_type: Option<String>,
+    pub card_id: Option<String>,
 }
 
 const COLUMNS: &str = "mchid, out_trade_no, appid, trade_type, request_json, description, amount_fen, notify_url, \
-     time_expire, prepay_token, trade_state, transaction_id, payer_openid, success_time, created_at, fee_fen, refunded_fen, bank_type";
+     time_expire, prepay_token, trade_state, transaction_id, payer_openid, success_time, created_at, fee_fen, refunded_fen, bank_type, card_id";
 
 fn int(v: i64) -> JsValue {
     JsValue::from_f64(v as f64)
@@ -48,6 +50,57 @@ fn opt_int(v: Option<i64>) -> JsValue {
 /// triggers wrote (ledger rows), so only "more than none" is meaningful.
 fn changed(result: &D1Result) -> PlatformResult<bool> {
     Ok(result.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LedgerRow {
+    pub seq: i64,
+    pub movement: String,
+    pub at: i64,
+    pub amount_fen: i64,
+    pub kind: String,
+    pub reference: String,
+    pub balance_fen: i64,
+}
+
+/// A refund to create.
+pub struct NewRefund {
+    pub refund_id: String,
+    pub mchid: String,
+    pub out_refund_no: String,
+    pub out_trade_no: String,
+    pub transaction_id: String,
+    pub request_json: String,
+    pub reason: Option<String>,
+    pub notify_url: Option<String>,
+    pub amount_fen: i64,
+    pub total_fen: i64,
+    pub fee_refund_fen: i64,
+    pub card_id: String,
+    pub created_at: i64,
+}
+
+const REFUND_COLUMNS: &str = "refund_id, mchid, out_refund_no, out_trade_no, transaction_id, request_json, reason, notify_url, \
+     amount_fen, total_fen, fee_refund_fen, status, card_id, user_received_account, created_at, success_time";
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RefundRow {
+    pub refund_id: String,
+    pub mchid: String,
+    pub out_refund_no: String,
+    pub out_trade_no: String,
+    pub transaction_id: String,
+    pub request_json: String,
+    pub reason: Option<String>,
+    pub notify_url: Option<String>,
+    pub amount_fen: i64,
+    pub total_fen: i64,
+    pub fee_refund_fen: i64,
+    pub status: String,
+    pub card_id: String,
+    pub user_received_account: String,
+    pub created_at: i64,
+    pub success_time: Option<i64>,
 }
 
 /// A fault to inject: `kind` for the next `uses` matching events (`mchid` None: any merchant).
@@ -109,6 +162,15 @@ impl Store {
 
     fn statement(&self, sql: &str, args: &[JsValue]) -> PlatformResult<D1PreparedStatement> {
         Ok(self.db.prepare(sql).bind(args)?)
+    }
+
+    /// Every row `sql` selects, as `T`.
+    async fn rows<T: for<'de> Deserialize<'de>>(
+        &self,
+        sql: &str,
+        args: &[JsValue],
+    ) -> PlatformResult<Vec<T>> {
+        Ok(self.statement(sql, args)?.all().await?.results()?)
     }
 
     async fn transaction_where(
@@ -237,15 +299,187 @@ impl Store {
         changed(&result)
     }
 
-    pub async fn bank_cards(&self) -> PlatformResult<Vec<BankCard>> {
+    pub async fn refund(
+        &self,
+        mchid: &str,
+        out_refund_no: &str,
+    ) -> PlatformResult<Option<RefundRow>> {
+        let sql =
+            format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE mchid = ?1 AND out_refund_no = ?2");
         Ok(self
+            .statement(&sql, &[text(mchid), text(out_refund_no)])?
+            .first(None)
+            .await?)
+    }
+
+    pub async fn refund_count(&self, mchid: &str, out_trade_no: &str) -> PlatformResult<i64> {
+        let n: Option<i64> = self
             .statement(
-                "SELECT id, label, bank_type, balance_fen FROM bank_cards ORDER BY balance_fen DESC, id",
-                &[],
+                "SELECT COUNT(*) AS n FROM refunds WHERE mchid = ?1 AND out_trade_no = ?2",
+                &[text(mchid), text(out_trade_no)],
             )?
-            .all()
-            .await?
-            .results()?)
+            .first(Some("n"))
+            .await?;
+        Ok(n.unwrap_or(0))
+    }
+
+    /// Inserts a PROCESSING refund only if the order still has that much left to refund
+    /// (counting refunds in progress) and the out_refund_no is new: one statement, no race.
+    pub async fn insert_refund(&self, r: &NewRefund) -> PlatformResult<bool> {
+        let result = self
+            .statement(
+                "INSERT OR IGNORE INTO refunds (refund_id, mchid, out_refund_no, out_trade_no, transaction_id, request_json, reason, notify_url, \
+                 amount_fen, total_fen, fee_refund_fen, status, card_id, user_received_account, created_at) \
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'PROCESSING', ?12, \
+                   COALESCE((SELECT label FROM bank_cards WHERE id = ?12), '支付用户零钱'), ?13 \
+                 WHERE (SELECT COALESCE(SUM(amount_fen), 0) FROM refunds \
+                        WHERE mchid = ?2 AND out_trade_no = ?4 AND status IN ('PROCESSING', 'SUCCESS')) + ?9 <= ?10",
+                &[
+                    text(&r.refund_id),
+                    text(&r.mchid),
+                    text(&r.out_refund_no),
+                    text(&r.out_trade_no),
+                    text(&r.transaction_id),
+                    text(&r.request_json),
+                    r.reason.as_deref().map_or(JsValue::NULL, text),
+                    r.notify_url.as_deref().map_or(JsValue::NULL, text),
+                    int(r.amount_fen),
+                    int(r.total_fen),
+                    int(r.fee_refund_fen),
+                    text(&r.card_id),
+                    int(r.created_at),
+                ],
+            )?
+            .run()
+            .await?;
+        changed(&result)
+    }
+
+    /// PROCESSING → the bank's outcome. SUCCESS moves the money back by trigger.
+    pub async fn finish_refund(
+        &self,
+        refund_id: &str,
+        status: RefundStatus,
+        at: UnixTime,
+    ) -> PlatformResult<bool> {
+        let status = match status {
+            RefundStatus::Success => "SUCCESS",
+            RefundStatus::Abnormal => "ABNORMAL",
+            RefundStatus::Closed => "CLOSED",
+            RefundStatus::Processing => return Ok(false),
+        };
+        let result = self
+            .statement(
+                "UPDATE refunds SET status = ?2, success_time = CASE WHEN ?2 = 'SUCCESS' THEN ?3 END WHERE refund_id = ?1 AND status = 'PROCESSING'",
+                &[text(refund_id), text(status), int(at.secs())],
+            )?
+            .run()
+            .await?;
+        changed(&result)
+    }
+
+    /// Payments whose success time falls in `[start, end)`.
+    pub async fn paid_between(
+        &self,
+        mchid: &str,
+        start: UnixTime,
+        end: UnixTime,
+    ) -> PlatformResult<Vec<TransactionRow>> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM transactions WHERE mchid = ?1 AND transaction_id IS NOT NULL AND success_time >= ?2 AND success_time < ?3 ORDER BY success_time"
+        );
+        self.rows(&sql, &[text(mchid), int(start.secs()), int(end.secs())])
+            .await
+    }
+
+    pub async fn refunds_succeeded_between(
+        &self,
+        mchid: &str,
+        start: UnixTime,
+        end: UnixTime,
+    ) -> PlatformResult<Vec<RefundRow>> {
+        let sql = format!(
+            "SELECT {REFUND_COLUMNS} FROM refunds WHERE mchid = ?1 AND status = 'SUCCESS' AND success_time >= ?2 AND success_time < ?3 ORDER BY success_time"
+        );
+        self.rows(&sql, &[text(mchid), int(start.secs()), int(end.secs())])
+            .await
+    }
+
+    /// An account's movements in `[start, end)`, each with the balance after it.
+    pub async fn ledger_between(
+        &self,
+        account: &str,
+        start: UnixTime,
+        end: UnixTime,
+    ) -> PlatformResult<Vec<LedgerRow>> {
+        let sql = "SELECT seq, movement, at, amount_fen, kind, reference, \
+                   (SELECT SUM(b.amount_fen) FROM ledger b WHERE b.account = l.account AND b.seq <= l.seq) AS balance_fen \
+                   FROM ledger l WHERE account = ?1 AND at >= ?2 AND at < ?3 ORDER BY seq";
+        self.rows(sql, &[text(account), int(start.secs()), int(end.secs())])
+            .await
+    }
+
+    /// Moves the merchant's whole WeChat Pay balance to its bank account (a settlement run).
+    pub async fn settle_to_bank(&self, mchid: &str, at: UnixTime) -> PlatformResult<i64> {
+        let basic = format!("merchant:{mchid}:basic");
+        let bank = format!("merchant:{mchid}:bank");
+        let movement = format!("T{}{mchid}", at.secs());
+        let amount: Option<i64> = self
+            .statement(
+                "SELECT COALESCE(SUM(amount_fen), 0) AS n FROM ledger WHERE account = ?1",
+                &[text(&basic)],
+            )?
+            .first(Some("n"))
+            .await?;
+        let amount = amount.unwrap_or(0);
+        if amount <= 0 {
+            return Ok(0);
+        }
+        self.statement(
+            "INSERT INTO ledger (movement, at, account, amount_fen, kind, reference, mchid) VALUES \
+             (?1, ?2, ?3, ?5, 'settlement', ?1, ?6), (?1, ?2, ?4, ?7, 'settlement', ?1, ?6)",
+            &[text(&movement), int(at.secs()), text(&basic), text(&bank), int(-amount), text(mchid), int(amount)],
+        )?
+        .run()
+        .await?;
+        Ok(amount)
+    }
+
+    pub async fn insert_bill(
+        &self,
+        token: &str,
+        mchid: &str,
+        content: &str,
+        gzip: bool,
+        at: UnixTime,
+    ) -> PlatformResult<()> {
+        self.statement(
+            "INSERT INTO bills (token, mchid, content, gzip, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            &[text(token), text(mchid), text(content), int(gzip as i64), int(at.secs())],
+        )?
+        .run()
+        .await?;
+        Ok(())
+    }
+
+    pub async fn bill(&self, token: &str, mchid: &str) -> PlatformResult<Option<(String, bool)>> {
+        #[derive(Deserialize)]
+        struct Bill {
+            content: String,
+            gzip: i64,
+        }
+        let bill: Option<Bill> = self
+            .statement(
+                "SELECT content, gzip FROM bills WHERE token = ?1 AND mchid = ?2",
+                &[text(token), text(mchid)],
+            )?
+            .first(None)
+            .await?;
+        Ok(bill.map(|b| (b.content, b.gzip == 1)))
+    }
+
+    pub async fn bank_cards(&self) -> PlatformResult<Vec<BankCard>> {
+        self.rows("SELECT id, label, bank_type, balance_fen FROM bank_cards ORDER BY balance_fen DESC, id", &[]).await
     }
 
     pub async fn insert_notification(
@@ -304,11 +538,7 @@ impl Store {
 
     pub async fn due_notifications(&self, now_ms: i64) -> PlatformResult<Vec<NotificationRow>> {
         let sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE state = 'pending' AND next_attempt_ms <= ?1 ORDER BY next_attempt_ms, created_at");
-        Ok(self
-            .statement(&sql, &[int(now_ms)])?
-            .all()
-            .await?
-            .results()?)
+        self.rows(&sql, &[int(now_ms)]).await
     }
 
     pub async fn next_due_ms(&self) -> PlatformResult<Option<i64>> {
@@ -401,14 +631,11 @@ impl Store {
     }
 
     pub async fn faults(&self) -> PlatformResult<Vec<Fault>> {
-        Ok(self
-            .statement(
-                "SELECT mchid, kind, uses, param FROM faults WHERE uses > 0 ORDER BY seq",
-                &[],
-            )?
-            .all()
-            .await?
-            .results()?)
+        self.rows(
+            "SELECT mchid, kind, uses, param FROM faults WHERE uses > 0 ORDER BY seq",
+            &[],
+        )
+        .await
     }
 
     pub async fn clear_faults(&self) -> PlatformResult<()> {
@@ -420,7 +647,7 @@ impl Store {
 
     /// Each account's balance, from the ledger.
     pub async fn balances(&self) -> PlatformResult<Vec<Balance>> {
-        Ok(self.statement("SELECT account, SUM(amount_fen) AS balance_fen FROM ledger GROUP BY account ORDER BY account", &[])?.all().await?.results()?)
+        self.rows("SELECT account, SUM(amount_fen) AS balance_fen FROM ledger GROUP BY account ORDER BY account", &[]).await
     }
 
     pub async fn time_scale(&self) -> PlatformResult<f64> {
@@ -480,11 +707,7 @@ impl Store {
         out_trade_no: &str,
     ) -> PlatformResult<Vec<NotificationRow>> {
         let sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE out_trade_no = ?1 ORDER BY created_at, id");
-        Ok(self
-            .statement(&sql, &[text(out_trade_no)])?
-            .all()
-            .await?
-            .results()?)
+        self.rows(&sql, &[text(out_trade_no)]).await
     }
 
     pub async fn notification(&self, id: &str) -> PlatformResult<Option<NotificationRow>> {
@@ -494,10 +717,6 @@ impl Store {
 
     pub async fn attempts(&self, notification_id: &str) -> PlatformResult<Vec<AttemptRow>> {
         let sql = "SELECT notification_id, attempt, at, http_status, error, probe FROM notification_attempts WHERE notification_id = ?1 ORDER BY attempt";
-        Ok(self
-            .statement(sql, &[text(notification_id)])?
-            .all()
-            .await?
-            .results()?)
+        self.rows(sql, &[text(notification_id)]).await
     }
 }

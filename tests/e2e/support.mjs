@@ -10,14 +10,15 @@ import { buildAll, readDevVars, root, run, startStack } from "../../scripts/stac
 export const outputDir = join(root, "test-output");
 mkdirSync(outputDir, { recursive: true });
 
-export async function startAll() {
+/** Builds, starts both Workers on their own ports with fresh state, and a headless Chromium. */
+export async function startAll({ edgePort = 18787, sandboxPort = 18788 } = {}) {
   buildAll();
   const persistTo = mkdtempSync(join(process.env.TMPDIR ?? "/tmp", "e2e-state-"));
   const stack = await startStack({
-    edgePort: Number(process.env.E2E_EDGE_PORT ?? 18787),
-    sandboxPort: Number(process.env.E2E_SANDBOX_PORT ?? 18788),
+    edgePort,
+    sandboxPort,
     persistTo,
-    logDir: join(outputDir, "logs"),
+    logDir: join(outputDir, `logs-${edgePort}`),
     timeLimitSecs: 900,
   });
   const browser = await chromium.launch({

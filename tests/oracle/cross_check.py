@@ -15,7 +15,6 @@ import os
 import random
 import string
 import subprocess
-import sys
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -23,6 +22,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from wechatpayv3 import utils as v3
 from wechatpy.pay import utils as v2
 from wechatpy.crypto import WeChatRefundCrypto
+
+from checks import Checks
 
 CASES = int(os.environ.get("ORACLE_CASES", "150"))
 SEED = int(os.environ.get("ORACLE_SEED", random.SystemRandom().randrange(1 << 32)))
@@ -41,16 +42,7 @@ def ours(op, **fields):
     return json.loads(wire.stdout.readline())
 
 
-passed = 0
-failures = []
-
-
-def check(name, condition, detail=""):
-    global passed
-    if condition:
-        passed += 1
-    else:
-        failures.append(f"{name}: {detail}")
+check = Checks()
 
 
 def text(n):
@@ -163,11 +155,4 @@ for i in range(CASES):
 
 wire.stdin.close()
 wire.wait()
-for f in failures[:20]:
-    print("FAIL -", f)
-if failures:
-    import collections
-    print("failures by check:", dict(collections.Counter(f.split(":")[0] for f in failures)))
-print(f"oracle cross-check (seed {SEED}, {CASES} random cases, wechatpayv3 + wechatpy): {passed} checks passed, {len(failures)} failed")
-print(f"{passed} passed, {len(failures)} failed")
-sys.exit(1 if failures else 0)
+check.finish(f"oracle cross-check (seed {SEED}, {CASES} random cases, wechatpayv3 + wechatpy)")

@@ -2,7 +2,10 @@
 //! merchant's registered key; every answer, errors included, is signed with `Wechatpay-*`
 //! headers under the simulator's WeChat Pay public key ID.
 
+mod bill;
+mod certificates;
 mod pay;
+mod refund;
 
 use pay_core::crypto::webcrypto::{random_hex, WebCryptoVerifier};
 use pay_core::v3::AuthorizationHeader;
@@ -19,6 +22,32 @@ pub use pay::transaction_view;
 const NO_ANSWER_MS: u64 = 30_000;
 
 pub async fn handle(mut req: Request, app: &App, segments: &[&str]) -> Response {
+    // Who asked decides which key ID the answer is signed under; read it before routing.
+    let caller = req
+        .headers()
+        .get("Authorization")
+        .ok()
+        .flatten()
+        .and_then(|v| AuthorizationHeader::parse(&v).ok())
+        .and_then(|h| app.config.merchant(&h.mchid));
+    if segments == ["v3", "billdownload", "file"] {
+        // The bill file itself is the one answer the platform does not sign.
+        let download = match verified_call(&mut req, app).await {
+            Ok(call) => bill::download(app, &call).await,
+            Err(e) => Err(e),
+        };
+        return match download.and_then(|(bytes, gzip)| bill_file(bytes, gzip)) {
+            Ok(response) => response,
+            Err(e) => signed_response(
+                app,
+                e.status(),
+                serde_json::to_vec(&e.body()).unwrap_or_default(),
+                caller,
+            )
+            .await
+            .unwrap_or_else(|_| Response::error("internal", 500).expect("static")),
+        };
+    }
     let (status, body) = match route(&mut req, app, segments).await {
         Ok((status, body)) => (status, body),
         Err(e) => (
@@ -26,7 +55,7 @@ pub async fn handle(mut req: Request, app: &App, segments: &[&str]) -> Response 
             serde_json::to_vec(&e.body()).unwrap_or_default(),
         ),
     };
-    match signed_response(app, status, body).await {
+    match signed_response(app, status, body, caller).await {
         Ok(response) => response,
         Err(e) => Response::error(
             format!("simulator could not sign its answer: {}", e.message()),
@@ -68,15 +97,26 @@ impl Call<'_> {
     }
 }
 
-async fn route(req: &mut Request, app: &App, segments: &[&str]) -> PlatformResult<(u16, Vec<u8>)> {
-    let method = req.method();
+/// Reads and authenticates a request: the merchant it comes from, its URL and body.
+async fn verified_call<'a>(req: &mut Request, app: &'a App) -> PlatformResult<Call<'a>> {
     let url = req.url()?;
     let path_and_query = match url.query() {
         Some(q) => format!("{}?{q}", url.path()),
         None => url.path().to_string(),
     };
     let body = req.bytes().await?;
-    let merchant = authenticate(req, app, method.as_ref(), &path_and_query, &body).await?;
+    let merchant = authenticate(req, app, req.method().as_ref(), &path_and_query, &body).await?;
+    Ok(Call {
+        merchant,
+        url,
+        body,
+    })
+}
+
+async fn route(req: &mut Request, app: &App, segments: &[&str]) -> PlatformResult<(u16, Vec<u8>)> {
+    let method = req.method();
+    let call = verified_call(req, app).await?;
+    let merchant = call.merchant;
     if app
         .store
         .take_fault("system_error_once", &merchant.mchid)
@@ -87,11 +127,6 @@ async fn route(req: &mut Request, app: &App, segments: &[&str]) -> PlatformResul
             "injected fault: system_error_once".into(),
         ));
     }
-    let call = Call {
-        merchant,
-        url,
-        body,
-    };
     match (method, segments) {
         (Method::Post, ["v3", "pay", "transactions", scene @ ("native" | "jsapi" | "h5")]) => {
             if app
@@ -121,6 +156,13 @@ async fn route(req: &mut Request, app: &App, segments: &[&str]) -> PlatformResul
         }
         (Method::Post, ["v3", "pay", "transactions", "out-trade-no", no, "close"]) => {
             pay::close(app, &call, no).await
+        }
+        (Method::Post, ["v3", "refund", "domestic", "refunds"]) => refund::create(app, &call).await,
+        (Method::Get, ["v3", "certificates"]) => certificates::list(app, &call),
+        (Method::Get, ["v3", "bill", "tradebill"]) => bill::trade_bill(app, &call).await,
+        (Method::Get, ["v3", "bill", "fundflowbill"]) => bill::fund_flow_bill(app, &call).await,
+        (Method::Get, ["v3", "refund", "domestic", "refunds", no]) => {
+            refund::query(app, &call, no).await
         }
         _ => Err(PlatformError::NoSuchPath),
     }
@@ -171,9 +213,25 @@ pub fn json<T: Serialize>(status: u16, value: &T) -> PlatformResult<(u16, Vec<u8
     ))
 }
 
+fn bill_file(bytes: Vec<u8>, gzip: bool) -> PlatformResult<Response> {
+    let mut response = Response::from_bytes(bytes)?;
+    let content_type = if gzip {
+        "application/x-gzip"
+    } else {
+        "text/plain; charset=utf-8"
+    };
+    response.headers_mut().set("Content-Type", content_type)?;
+    Ok(response)
+}
+
 /// Signs `body` as the platform signs every answer.
-async fn signed_response(app: &App, status: u16, body: Vec<u8>) -> PlatformResult<Response> {
-    let signed = app.sign_as_platform(&body).await?;
+async fn signed_response(
+    app: &App,
+    status: u16,
+    body: Vec<u8>,
+    caller: Option<&Merchant>,
+) -> PlatformResult<Response> {
+    let signed = app.sign_as_platform(&body, caller).await?;
     let mut response = if body.is_empty() {
         Response::empty()?
     } else {

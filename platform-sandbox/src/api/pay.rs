@@ -96,6 +96,7 @@ pub async fn prepay(app: &App, call: &Call<'_>, scene: &str) -> PlatformResult<(
         fee_fen: None,
         refunded_fen: 0,
         bank_type: None,
+        card_id: None,
     };
     let row = if app.store.insert_transaction(&row).await? {
         row

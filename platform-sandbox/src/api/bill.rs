@@ -1,0 +1,197 @@
+//! Bills: `GET /v3/bill/tradebill` and `/v3/bill/fundflowbill` answer where to download a
+//! bill and its SHA1; `GET /v3/billdownload/file` serves it (gzip when `tar_type=GZIP`). The
+//! simulator serves any date, today included, from what has happened so far; the real platform
+//! serves yesterday's after 10:00. `bill_type` SUCCESS and REFUND select lines but keep the ALL
+//! layout.
+
+use std::io::Write;
+
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use pay_core::bill::{self, FundFlowRow, RefundLine, TradeBillRow};
+use pay_core::crypto::webcrypto::random_hex;
+use pay_core::v3::model::BillLocation;
+use pay_core::{Fen, UnixTime};
+use sha1::{Digest, Sha1};
+
+use super::{json, Call};
+use crate::error::{PlatformError, PlatformResult};
+use crate::App;
+
+/// The CST day `YYYY-MM-DD` as `[start, end)` in Unix seconds.
+fn day(call: &Call<'_>) -> PlatformResult<(UnixTime, UnixTime)> {
+    let date = call
+        .query("bill_date")
+        .ok_or_else(|| PlatformError::Param("bill_date is required (YYYY-MM-DD)".into()))?;
+    let start = UnixTime::parse_rfc3339(&format!("{date}T00:00:00+08:00"))
+        .ok()
+        .filter(|_| date.len() == 10)
+        .ok_or_else(|| PlatformError::Param(format!("bill_date {date:?} is not YYYY-MM-DD")))?;
+    Ok((start, start.plus(86_400)))
+}
+
+fn gzip_wanted(call: &Call<'_>) -> PlatformResult<bool> {
+    match call.query("tar_type").as_deref() {
+        None | Some("") => Ok(false),
+        Some("GZIP") => Ok(true),
+        Some(other) => Err(PlatformError::Param(format!(
+            "tar_type {other:?}: only GZIP or none"
+        ))),
+    }
+}
+
+pub async fn trade_bill(app: &App, call: &Call<'_>) -> PlatformResult<(u16, Vec<u8>)> {
+    let (start, end) = day(call)?;
+    let bill_type = call.query("bill_type").unwrap_or_else(|| "ALL".into());
+    if !matches!(bill_type.as_str(), "ALL" | "SUCCESS" | "REFUND") {
+        return Err(PlatformError::Param(
+            "bill_type must be ALL, SUCCESS or REFUND".into(),
+        ));
+    }
+    let mchid = &call.merchant.mchid;
+    let rate = app.store.fee_rate_ppm().await?;
+    let mut rows = Vec::new();
+    if bill_type != "REFUND" {
+        for t in app.store.paid_between(mchid, start, end).await? {
+            rows.push(TradeBillRow {
+                time: UnixTime(t.success_time.unwrap_or(0)),
+                appid: t.appid.clone(),
+                mchid: t.mchid.clone(),
+                transaction_id: t.transaction_id.clone().unwrap_or_default(),
+                out_trade_no: t.out_trade_no.clone(),
+                openid: t.payer_openid.clone().unwrap_or_default(),
+                trade_type: t.trade_type.clone(),
+                bank_type: t.bank_type.clone().unwrap_or_default(),
+                description: t.description.clone(),
+                refund: None,
+                fee: Fen::new(t.fee_fen.unwrap_or(0)),
+                fee_rate_ppm: rate,
+                order_amount: Fen::new(t.amount_fen),
+            });
+        }
+    }
+    if bill_type != "SUCCESS" {
+        for r in app
+            .store
+            .refunds_succeeded_between(mchid, start, end)
+            .await?
+        {
+            let t = app
+                .store
+                .transaction(mchid, &r.out_trade_no)
+                .await?
+                .ok_or(PlatformError::OrderNotExist)?;
+            rows.push(TradeBillRow {
+                time: UnixTime(r.success_time.unwrap_or(0)),
+                appid: t.appid.clone(),
+                mchid: t.mchid.clone(),
+                transaction_id: r.transaction_id.clone(),
+                out_trade_no: r.out_trade_no.clone(),
+                openid: t.payer_openid.clone().unwrap_or_default(),
+                trade_type: t.trade_type.clone(),
+                bank_type: t.bank_type.clone().unwrap_or_default(),
+                description: t.description.clone(),
+                refund: Some(RefundLine {
+                    refund_id: r.refund_id.clone(),
+                    out_refund_no: r.out_refund_no.clone(),
+                    amount: Fen::new(r.amount_fen),
+                    status: r.status.clone(),
+                }),
+                fee: Fen::new(-r.fee_refund_fen),
+                fee_rate_ppm: rate,
+                order_amount: Fen::new(0),
+            });
+        }
+    }
+    rows.sort_by_key(|r| r.time);
+    publish(app, call, bill::write_trade_bill(&rows)).await
+}
+
+pub async fn fund_flow_bill(app: &App, call: &Call<'_>) -> PlatformResult<(u16, Vec<u8>)> {
+    let (start, end) = day(call)?;
+    let account_type = call.query("account_type").unwrap_or_else(|| "BASIC".into());
+    let account = match account_type.as_str() {
+        "BASIC" => format!("merchant:{}:basic", call.merchant.mchid),
+        "OPERATION" | "FEES" => String::new(), // no movements in these accounts here
+        _ => {
+            return Err(PlatformError::Param(
+                "account_type must be BASIC, OPERATION or FEES".into(),
+            ))
+        }
+    };
+    let rows: Vec<FundFlowRow> = app
+        .store
+        .ledger_between(&account, start, end)
+        .await?
+        .into_iter()
+        .map(|l| {
+            let (name, kind) = match l.kind.as_str() {
+                "payment" => ("交易", "交易"),
+                "fee" => ("扣除交易手续费", "扣除交易手续费"),
+                "refund" => ("退款", "退款"),
+                "fee_refund" => ("退还交易手续费", "退还交易手续费"),
+                _ => ("提现", "提现"),
+            };
+            FundFlowRow {
+                time: UnixTime(l.at),
+                business_id: l.reference.clone(),
+                flow_id: format!("{}{:010}", l.movement, l.seq),
+                name: name.into(),
+                kind: kind.into(),
+                amount: Fen::new(l.amount_fen),
+                balance: Fen::new(l.balance_fen),
+                voucher: l.reference,
+            }
+        })
+        .collect();
+    publish(app, call, bill::write_fund_flow_bill(&rows)).await
+}
+
+/// The bytes a download serves: the CSV, or its gzip.
+fn file_bytes(content: &str, gzip: bool) -> PlatformResult<Vec<u8>> {
+    if !gzip {
+        return Ok(content.as_bytes().to_vec());
+    }
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+    encoder
+        .write_all(content.as_bytes())
+        .map_err(|e| PlatformError::System(e.to_string()))?;
+    encoder
+        .finish()
+        .map_err(|e| PlatformError::System(e.to_string()))
+}
+
+async fn publish(app: &App, call: &Call<'_>, content: String) -> PlatformResult<(u16, Vec<u8>)> {
+    let gzip = gzip_wanted(call)?;
+    let token = random_hex(16)?;
+    let hash = pay_core::to_hex(&Sha1::digest(file_bytes(&content, gzip)?));
+    app.store
+        .insert_bill(&token, &call.merchant.mchid, &content, gzip, app.now)
+        .await?;
+    let origin = call.url.origin().ascii_serialization();
+    let download_url = format!("{origin}/v3/billdownload/file?token={token}");
+    json(
+        200,
+        &BillLocation {
+            hash_type: "SHA1".into(),
+            hash_value: hash,
+            download_url,
+        },
+    )
+}
+
+/// The bill file for `?token=`, to its own merchant only. Not signed, as on the real platform.
+pub async fn download(app: &App, call: &Call<'_>) -> PlatformResult<(Vec<u8>, bool)> {
+    let token = call
+        .query("token")
+        .ok_or_else(|| PlatformError::Param("token is required".into()))?;
+    let (content, gzip) =
+        app.store
+            .bill(&token, &call.merchant.mchid)
+            .await?
+            .ok_or(PlatformError::OrderState {
+                code: "RESOURCE_NOT_EXISTS",
+                message: "账单不存在或下载链接已失效".into(),
+            })?;
+    Ok((file_bytes(&content, gzip)?, gzip))
+}
