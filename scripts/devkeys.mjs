@@ -46,6 +46,8 @@ const merchantSerial = serial();
 const publicKeyId = `PUB_KEY_ID_01${mchid}${digits(14)}`;
 const apiV3Key = alnum(32);
 const merchantSecretKey = `sk_test_${randomBytes(24).toString("hex")}`;
+// The official account's AppSecret, for WeChat OAuth (the payer's openid in JSAPI).
+const appSecret = randomBytes(16).toString("hex");
 
 // The platform's X.509 certificate over the same key, for merchants in certificate mode
 // (what /v3/certificates serves). openssl ships with Debian; Node cannot issue certificates.
@@ -75,11 +77,12 @@ writeFileSync(
       `WECHATPAY_PUBLIC_KEY_ID="${publicKeyId}"`,
       `WECHATPAY_PUBLIC_KEY=${pemVar(platform.publicKey)}`,
       `MERCHANT_SECRET_KEY="${merchantSecretKey}"`,
+      `WECHAT_APP_SECRET="${appSecret}"`,
     ].join("\n") + "\n",
   { mode: 0o600 },
 );
 const merchants = [
-  { mchid, appids: [appid], serial: merchantSerial, public_key: merchant.publicKey, api_v3_key: apiV3Key, trust_mode: "public_key" },
+  { mchid, appids: [appid], serial: merchantSerial, public_key: merchant.publicKey, api_v3_key: apiV3Key, trust_mode: "public_key", app_secrets: { [appid]: appSecret } },
   { mchid: certMerchant.mchid, appids: [certMerchant.appid], serial: certMerchant.serial, public_key: certMerchant.key.publicKey, api_v3_key: certMerchant.apiV3Key, trust_mode: "certificate" },
 ];
 writeFileSync(
@@ -99,7 +102,7 @@ writeFileSync(
     {
       platform: { public_key_id: publicKeyId, public_key: platform.publicKey, certificate_serial: platformSerial },
       merchants: [
-        { mchid, appid, serial: merchantSerial, private_key: merchant.privateKey, api_v3_key: apiV3Key, trust_mode: "public_key" },
+        { mchid, appid, serial: merchantSerial, private_key: merchant.privateKey, api_v3_key: apiV3Key, trust_mode: "public_key", app_secret: appSecret },
         { mchid: certMerchant.mchid, appid: certMerchant.appid, serial: certMerchant.serial, private_key: certMerchant.key.privateKey, api_v3_key: certMerchant.apiV3Key, trust_mode: "certificate" },
       ],
     },

@@ -49,13 +49,14 @@ if ! command -v openssl >/dev/null; then
 fi
 
 if [ "${1:-}" = "--browser" ]; then
-  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  # A CJK font too, so zh-CN pages render (and screenshot) as payers see them.
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! fc-list 2>/dev/null | grep -qi wqy; then
     if [ "$(id -u)" = 0 ]; then
-      say "installing Debian's chromium and chromium-driver"
+      say "installing Debian's chromium, chromium-driver and a CJK font"
       apt-get update -qq
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-wqy-microhei >/dev/null
     else
-      echo "chromium and chromium-driver are missing; install them (apt-get install chromium chromium-driver) or run as root" >&2
+      echo "chromium, chromium-driver or a CJK font is missing; install them (apt-get install chromium chromium-driver fonts-wqy-microhei) or run as root" >&2
       exit 1
     fi
   fi

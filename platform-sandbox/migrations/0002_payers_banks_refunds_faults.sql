@@ -127,3 +127,12 @@ CREATE TABLE bills (
   gzip       INTEGER NOT NULL CHECK (gzip IN (0, 1)),
   created_at INTEGER NOT NULL
 );
+
+-- WeChat OAuth (snsapi_base) codes: single use, five minutes.
+CREATE TABLE oauth_codes (
+  code       TEXT PRIMARY KEY,
+  appid      TEXT NOT NULL,
+  openid     TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  used       INTEGER NOT NULL DEFAULT 0 CHECK (used IN (0, 1))
+);

@@ -6,7 +6,7 @@
 use pay_core::crypto::webcrypto::random_hex;
 use pay_core::v3::model::TradeState;
 use pay_core::v3::notification::event_type;
-use pay_core::{Fen, UnixTime};
+use pay_core::Fen;
 use worker::{FormEntry, Method, Request, Response, Url};
 
 use crate::api::transaction_view;
@@ -14,11 +14,6 @@ use crate::error::{PlatformError, PlatformResult};
 use crate::notify::{self, Subject};
 use crate::store::{Payment, PaymentOutcome, TransactionRow};
 use crate::App;
-
-/// The stable openid of test payer `n` under `appid` (WeChat gives each app its own openid).
-pub fn test_openid(appid: &str, n: u32) -> String {
-    format!("oSbx{}{n:04}", &appid[appid.len().saturating_sub(10)..])
-}
 
 pub async fn handle(mut req: Request, app: &App, segments: &[&str]) -> Response {
     let result = match (req.method(), segments) {
@@ -97,7 +92,7 @@ fn token_from(url: &Url) -> PlatformResult<String> {
     param(&inner, "pr").ok_or_else(|| PlatformError::Param("code_url has no pr parameter".into()))
 }
 
-async fn transaction(app: &App, token: &str) -> PlatformResult<TransactionRow> {
+pub async fn transaction(app: &App, token: &str) -> PlatformResult<TransactionRow> {
     app.store
         .transaction_by_token(token)
         .await?
@@ -171,7 +166,24 @@ async fn pay(req: &mut Request, app: &App) -> PlatformResult<Answer> {
     })
 }
 
-async fn approve(app: &App, row: &TransactionRow, card_id: &str) -> PlatformResult<String> {
+/// What became of a payer's approval.
+pub enum Approval {
+    Paid {
+        transaction_id: String,
+        amount: Fen,
+    },
+    InsufficientBalance,
+    /// Already paid, closed or expired: the state it is in.
+    NotPayable(TradeState),
+}
+
+/// The payer approves with `card_id`: the transaction is settled (money moves by trigger) and
+/// its TRANSACTION.SUCCESS notification queued. Used by the cashier page and the JSAPI bridge.
+pub async fn pay_with_card(
+    app: &App,
+    row: &TransactionRow,
+    card_id: &str,
+) -> PlatformResult<Approval> {
     let merchant = app
         .config
         .merchant(&row.mchid)
@@ -180,7 +192,7 @@ async fn approve(app: &App, row: &TransactionRow, card_id: &str) -> PlatformResu
     let openid = row
         .payer_openid
         .clone()
-        .unwrap_or_else(|| test_openid(&row.appid, 1));
+        .unwrap_or_else(|| crate::oauth::test_openid(&row.appid, 1));
     let fee = Fen::new(row.amount_fen).fee_at(app.store.fee_rate_ppm().await?);
     let payment = Payment {
         transaction_id: &transaction_id,
@@ -191,12 +203,12 @@ async fn approve(app: &App, row: &TransactionRow, card_id: &str) -> PlatformResu
     };
     match app.store.settle_payment(row, &payment).await? {
         PaymentOutcome::Paid => {}
-        PaymentOutcome::InsufficientBalance => {
-            return Ok("<h1 id=\"state\">PAYERROR</h1><p>余额不足 / Insufficient balance on this card. Try another card.</p>".into());
-        }
+        PaymentOutcome::InsufficientBalance => return Ok(Approval::InsufficientBalance),
         PaymentOutcome::NotPayable => {
             let now = transaction(app, &row.prepay_token).await?;
-            return Ok(state_page(transaction_view(&now, app.now)?.trade_state));
+            return Ok(Approval::NotPayable(
+                transaction_view(&now, app.now)?.trade_state,
+            ));
         }
     }
     let paid = transaction(app, &row.prepay_token).await?;
@@ -208,10 +220,23 @@ async fn approve(app: &App, row: &TransactionRow, card_id: &str) -> PlatformResu
         notify_url: &paid.notify_url,
     };
     notify::enqueue(app, merchant, subject, &transaction_view(&paid, app.now)?).await?;
-    Ok(format!(
-        "<h1 id=\"state\">SUCCESS</h1><p>支付成功 / Payment successful: {}</p><p>transaction_id <code>{}</code> at {}</p>",
-        Fen::new(paid.amount_fen).display_cny(),
-        escape(&transaction_id),
-        UnixTime(paid.success_time.unwrap_or(app.now.secs())).to_rfc3339_cst()
-    ))
+    Ok(Approval::Paid {
+        transaction_id,
+        amount: Fen::new(paid.amount_fen),
+    })
+}
+
+async fn approve(app: &App, row: &TransactionRow, card_id: &str) -> PlatformResult<String> {
+    Ok(match pay_with_card(app, row, card_id).await? {
+        Approval::Paid { transaction_id, amount } => format!(
+            "<h1 id=\"state\">SUCCESS</h1><p>支付成功 / Payment successful: {}</p><p>transaction_id <code>{}</code> at {}</p>",
+            amount.display_cny(),
+            escape(&transaction_id),
+            app.now.to_rfc3339_cst()
+        ),
+        Approval::InsufficientBalance => {
+            "<h1 id=\"state\">PAYERROR</h1><p>余额不足 / Insufficient balance on this card. Try another card.</p>".into()
+        }
+        Approval::NotPayable(state) => state_page(state),
+    })
 }

@@ -17,6 +17,8 @@ pub struct Merchant {
     pub public_key: RsaPublicKey,
     pub api_v3_key: ApiV3Key,
     pub trust_mode: TrustMode,
+    /// Official-account AppSecrets by appid, for WeChat OAuth.
+    pub app_secrets: std::collections::BTreeMap<String, String>,
 }
 
 /// How a merchant verifies the platform: which key ID `Wechatpay-Serial` carries for it.
@@ -38,6 +40,8 @@ struct MerchantSetting {
     api_v3_key: String,
     #[serde(default = "public_key_mode")]
     trust_mode: TrustMode,
+    #[serde(default)]
+    app_secrets: std::collections::BTreeMap<String, String>,
 }
 
 fn public_key_mode() -> TrustMode {
@@ -83,6 +87,7 @@ impl Config {
                     appids: m.appids,
                     serial: m.serial,
                     trust_mode: m.trust_mode,
+                    app_secrets: m.app_secrets,
                 })
             })
             .collect::<Result<_, PlatformError>>()?;
@@ -103,6 +108,13 @@ impl Config {
 
     pub fn merchant(&self, mchid: &str) -> Option<&Merchant> {
         self.merchants.iter().find(|m| m.mchid == mchid)
+    }
+
+    /// The merchant an appid is bound to.
+    pub fn merchant_for_app(&self, appid: &str) -> Option<&Merchant> {
+        self.merchants
+            .iter()
+            .find(|m| m.appids.iter().any(|a| a == appid))
     }
 
     /// The key ID the platform's signatures name for `merchant` (the public key ID when the

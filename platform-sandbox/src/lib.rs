@@ -6,7 +6,9 @@ mod cashier;
 mod config;
 mod dispatch;
 mod error;
+mod jsapi;
 mod notify;
+mod oauth;
 mod sandbox;
 mod store;
 
@@ -49,6 +51,8 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         Some(&"v3") => Ok(api::handle(req, &app, &segments).await),
         Some(&"cashier") | Some(&"cgi-bin") => Ok(cashier::handle(req, &app, &segments).await),
         Some(&"sandbox") => Ok(sandbox::handle(req, &app, &segments).await),
+        Some(&"jsapi") => Ok(jsapi::handle(req, &app, &segments).await),
+        Some(&"connect") | Some(&"sns") => Ok(oauth::handle(req, &app, &segments).await),
         _ => Response::error("not found", 404),
     }
 }

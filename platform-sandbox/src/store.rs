@@ -478,6 +478,38 @@ impl Store {
         Ok(bill.map(|b| (b.content, b.gzip == 1)))
     }
 
+    pub async fn insert_oauth_code(
+        &self,
+        code: &str,
+        appid: &str,
+        openid: &str,
+        expires_at: i64,
+    ) -> PlatformResult<()> {
+        self.statement(
+            "INSERT INTO oauth_codes (code, appid, openid, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            &[text(code), text(appid), text(openid), int(expires_at)],
+        )?
+        .run()
+        .await?;
+        Ok(())
+    }
+
+    /// Uses a code once: its openid if it is this app's, unused and unexpired.
+    pub async fn use_oauth_code(
+        &self,
+        code: &str,
+        appid: &str,
+        now: i64,
+    ) -> PlatformResult<Option<String>> {
+        Ok(self
+            .statement(
+                "UPDATE oauth_codes SET used = 1 WHERE code = ?1 AND appid = ?2 AND used = 0 AND expires_at > ?3 RETURNING openid",
+                &[text(code), text(appid), int(now)],
+            )?
+            .first(Some("openid"))
+            .await?)
+    }
+
     pub async fn bank_cards(&self) -> PlatformResult<Vec<BankCard>> {
         self.rows("SELECT id, label, bank_type, balance_fen FROM bank_cards ORDER BY balance_fen DESC, id", &[]).await
     }

@@ -2,7 +2,7 @@
 // Debian Chromium through playwright-core, and the test keys (to forge notifications the way an
 // independent implementation, Node's own crypto, would build them).
 import { createCipheriv, createSign, randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { buildAll, readDevVars, root, run, startStack } from "../../scripts/stack.mjs";
@@ -40,6 +40,38 @@ export function edgeRows(persistTo, sql) {
 }
 
 const unescapePem = (v) => v.replaceAll("\\n", "\n");
+
+/** The test merchants' credentials (platform-sandbox/.test-merchants.json, from devkeys.mjs). */
+export const testMerchants = () => JSON.parse(readFileSync(join(root, "platform-sandbox", ".test-merchants.json"), "utf8"));
+
+const rsaSign = (privateKey, message) => createSign("RSA-SHA256").update(message).sign(privateKey, "base64");
+
+/** An API v3 call signed by Node's crypto as `merchant` (an independent implementation). */
+export async function merchantRequest(baseUrl, merchant, method, path, body) {
+  const text = body === undefined ? "" : JSON.stringify(body);
+  const timestamp = Math.floor(Date.now() / 1000);
+  const nonce = randomBytes(16).toString("hex");
+  const signature = rsaSign(merchant.private_key, `${method}\n${path}\n${timestamp}\n${nonce}\n${text}\n`);
+  const res = await fetch(baseUrl + path, {
+    method,
+    headers: {
+      Authorization: `WECHATPAY2-SHA256-RSA2048 mchid="${merchant.mchid}",nonce_str="${nonce}",timestamp="${timestamp}",serial_no="${merchant.serial}",signature="${signature}"`,
+      "Content-Type": "application/json",
+      Accept: "application/json",
+    },
+    body: body === undefined ? undefined : text,
+  });
+  return { status: res.status, body: res.status === 204 ? null : await res.json() };
+}
+
+/** The JSAPI bridge parameters, paySign computed by Node's crypto. */
+export function jsapiPayParams(merchant, prepayId) {
+  const timeStamp = String(Math.floor(Date.now() / 1000));
+  const nonceStr = randomBytes(16).toString("hex");
+  const pkg = `prepay_id=${prepayId}`;
+  const paySign = rsaSign(merchant.private_key, `${merchant.appid}\n${timeStamp}\n${nonceStr}\n${pkg}\n`);
+  return { appId: merchant.appid, timeStamp, nonceStr, package: pkg, signType: "RSA", paySign };
+}
 
 /**
  * A TRANSACTION.SUCCESS notification built with Node's crypto, not ours: AES-256-GCM under

@@ -2,14 +2,14 @@
 //! key. Field names are exactly what each client reads (the casing is a classic failure).
 
 use base64::Engine;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::crypto::RsaSigner;
+use crate::crypto::{RsaPublicKey, RsaSigner, RsaVerifier};
 use crate::{Error, UnixTime};
 
 /// For `WeixinJSBridge.invoke('getBrandWCPayRequest', …)` (JSAPI, and mini programs), in API v3
 /// and v2 alike; only how `paySign` is computed differs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JsapiPayParams {
     #[serde(rename = "appId")]
     pub app_id: String,
@@ -46,10 +46,44 @@ pub struct AppPayParams {
     pub sign: String,
 }
 
+fn message(lines: [&str; 4]) -> String {
+    lines.iter().map(|l| format!("{l}\n")).collect()
+}
+
 async fn sign_lines<S: RsaSigner>(signer: &S, lines: [&str; 4]) -> Result<String, Error> {
-    let message: String = lines.iter().map(|l| format!("{l}\n")).collect();
     Ok(base64::engine::general_purpose::STANDARD
-        .encode(signer.sign_sha256(message.as_bytes()).await?))
+        .encode(signer.sign_sha256(message(lines).as_bytes()).await?))
+}
+
+impl JsapiPayParams {
+    /// What the WeChat client checks before it opens the payment sheet: `signType` RSA and
+    /// `paySign` valid under the merchant's key.
+    pub async fn verify<V: RsaVerifier>(
+        &self,
+        merchant_key: &RsaPublicKey,
+        verifier: &V,
+    ) -> Result<(), Error> {
+        if self.sign_type != "RSA" {
+            return Err(Error::UnsupportedAlgorithm(self.sign_type.clone()));
+        }
+        let signature = base64::engine::general_purpose::STANDARD
+            .decode(&self.pay_sign)
+            .map_err(|_| Error::BadSignature)?;
+        let lines = message([
+            &self.app_id,
+            &self.time_stamp,
+            &self.nonce_str,
+            &self.package,
+        ]);
+        if verifier
+            .verify_sha256(merchant_key, lines.as_bytes(), &signature)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(Error::BadSignature)
+        }
+    }
 }
 
 /// Signs `appId\ntimeStamp\nnonceStr\nprepay_id=…\n` with the merchant key.
@@ -140,6 +174,26 @@ mod tests {
             "prepay_id=wx201410272009395522657a690389285100"
         );
         assert_eq!(json["signType"], "RSA");
+        let key = crate::test_support::official_public_key();
+        let verifier = crate::crypto::rustcrypto::RustCryptoVerifier;
+        assert_eq!(block_on(p.verify(&key, &verifier)), Ok(()));
+        let wrong_casing: Result<JsapiPayParams, _> =
+            serde_json::from_str(&json.to_string().replace("timeStamp", "timestamp"));
+        assert!(
+            wrong_casing.is_err(),
+            "the bridge reads timeStamp, not timestamp"
+        );
+        for alter in [
+            |p: &mut JsapiPayParams| p.package = p.package.replace("prepay_id=", ""),
+            |p: &mut JsapiPayParams| p.time_stamp.push('0'),
+        ] {
+            let mut bad = p.clone();
+            alter(&mut bad);
+            assert_eq!(
+                block_on(bad.verify(&key, &verifier)),
+                Err(Error::BadSignature)
+            );
+        }
     }
 
     #[test]
