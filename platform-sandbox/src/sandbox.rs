@@ -14,7 +14,7 @@
 //! `delay_notification` (param: ms, default 3000), `reorder_notifications` (the next one is held
 //! until the one after it has gone out), `signtest_first` (a `WECHATPAY/SIGNTEST/` probe before
 //! the real delivery), `prepay_5xx`, `prepay_no_answer` (the order is created but the answer
-//! takes 30 s), `system_error_once` (any API call answers 500 SYSTEM_ERROR), `refund_abnormal`
+//! takes 30 s, or param ms), `system_error_once` (any API call answers 500 SYSTEM_ERROR), `refund_abnormal`
 //! and `refund_closed` (the bank's answer to the next refund).
 
 use serde::Deserialize;

@@ -289,6 +289,47 @@ code, msg = wx.refund(out_refund_no=f"RA{no}", amount={"refund": 50, "total": 10
 notified(mchid, "REFUND.ABNORMAL", "out_refund_no", f"RA{no}")
 check("abnormal refund reads ABNORMAL", json.loads(wx.query_refund(out_refund_no=f"RA{no}")[1])["status"] == "ABNORMAL")
 
+fault("prepay_5xx")
+no = f"F5{run}{random.randrange(10**8):08d}"
+code, msg = wx.pay(description="5xx", out_trade_no=no, amount={"total": 100}, pay_type=WeChatPayType.NATIVE)
+code2, msg2 = wx.pay(description="5xx", out_trade_no=no, amount={"total": 100}, pay_type=WeChatPayType.NATIVE)
+check("prepay answers 5xx once; the retry with the same parameters succeeds", code == 500 and code2 == 200, f"{code} {code2} {msg2}")
+
+fault("prepay_no_answer", param=2500)
+no = f"NA{run}{random.randrange(10**8):08d}"
+wx._core._timeout = 1
+try:
+    wx.pay(description="no answer", out_trade_no=no, amount={"total": 100}, pay_type=WeChatPayType.NATIVE)
+    timed_out = False
+except requests.exceptions.Timeout:
+    timed_out = True
+wx._core._timeout = None
+code, msg = wx.pay(description="no answer", out_trade_no=no, amount={"total": 100}, pay_type=WeChatPayType.NATIVE)
+check("a prepay without answer times out; re-sending the same parameters finds the order", timed_out and code == 200 and "code_url" in json.loads(msg), f"{timed_out} {code} {msg}")
+
+fault("delay_notification", param=1500)
+no = paid_order()
+time.sleep(0.5)
+early = [a["http_status"] for a in log_of(no)[0]["attempts"]]
+notified(mchid, "TRANSACTION.SUCCESS", "out_trade_no", no)
+check("a delayed notification waits", early == [], early)
+
+fault("reorder_notifications")
+first_no = paid_order()
+time.sleep(0.3)
+second_no = paid_order()
+notified(mchid, "TRANSACTION.SUCCESS", "out_trade_no", first_no)
+order = [n["resource"]["out_trade_no"] for who, n in received if n["resource"].get("out_trade_no") in (first_no, second_no)]
+check("reordered: the later payment is notified first", order == [second_no, first_no], order)
+
+# time_expire: an order that expired can no longer be paid, and reads CLOSED.
+no = f"TE{run}{random.randrange(10**8):08d}"
+expire = time.strftime("%Y-%m-%dT%H:%M:%S+08:00", time.gmtime(time.time() + 8 * 3600 + 2))
+code, msg = wx.pay(description="expires", out_trade_no=no, amount={"total": 100}, time_expire=expire, pay_type=WeChatPayType.NATIVE)
+time.sleep(3)
+r = cashier_pay(token_of(json.loads(msg)["code_url"]))
+check("an expired order cannot be paid and reads CLOSED", "CLOSED" in r.text and json.loads(wx.query(out_trade_no=no)[1])["trade_state"] == "CLOSED", r.text[:200])
+
 # ---- bills and the ledger ------------------------------------------------------------------
 today = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 8 * 3600))
 

@@ -18,8 +18,9 @@ use crate::App;
 
 pub use pay::transaction_view;
 
-/// How long the `prepay_no_answer` fault holds a prepay before answering (clients time out first).
-const NO_ANSWER_MS: u64 = 30_000;
+/// How long the `prepay_no_answer` fault holds a prepay before answering, unless its param says
+/// otherwise (ms): long enough that clients time out first. The order is created all the same.
+const NO_ANSWER_MS: i64 = 30_000;
 
 pub async fn handle(mut req: Request, app: &App, segments: &[&str]) -> Response {
     // Who asked decides which key ID the answer is signed under; read it before routing.
@@ -138,13 +139,13 @@ async fn route(req: &mut Request, app: &App, segments: &[&str]) -> PlatformResul
                 return Err(PlatformError::System("injected fault: prepay_5xx".into()));
             }
             let answer = pay::prepay(app, &call, scene).await;
-            if app
+            if let Some(hold) = app
                 .store
                 .take_fault("prepay_no_answer", &merchant.mchid)
                 .await?
-                .is_some()
             {
-                Delay::from(std::time::Duration::from_millis(NO_ANSWER_MS)).await;
+                let ms = hold.unwrap_or(NO_ANSWER_MS).clamp(0, 120_000) as u64;
+                Delay::from(std::time::Duration::from_millis(ms)).await;
             }
             answer
         }
