@@ -100,7 +100,8 @@ async function stopGroup(child) {
 
 /**
  * Starts the simulator and the edge-worker. Returns their URLs and `stop()`.
- * Options: edgePort, sandboxPort, persistTo (state folder), logDir, timeLimitSecs, echo.
+ * Options: edgePort, sandboxPort, persistTo (state folder), logDir, timeLimitSecs, echo, and
+ * edgeVars (extra wrangler vars for the edge-worker).
  */
 export async function startStack(opts) {
   const { edgePort, sandboxPort, persistTo, logDir } = opts;
@@ -123,6 +124,7 @@ export async function startStack(opts) {
         "--var", `WECHATPAY_API_BASE:${sandboxUrl}`,
         "--var", `NOTIFY_URL:${edgeUrl}/v1/wechatpay/notify`,
         "--var", `SANDBOX_CASHIER_URL:${sandboxUrl}/cashier`,
+        ...Object.entries(opts.edgeVars ?? {}).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
       ],
       { ...opts, persistTo: join(persistTo, "edge") },
     );

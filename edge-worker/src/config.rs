@@ -21,6 +21,10 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     pub sandbox_cashier_url: Option<String>,
     pub demo_shop: bool,
+    /// Shortest session life accepted (default 300 s; tests lower it).
+    pub min_session_ttl_secs: i64,
+    /// How long after its prepay an unpaid session is queried by the scheduled run (default 60 s).
+    pub query_after_secs: i64,
 }
 
 fn get(env: &Env, name: &str) -> Result<String, ApiError> {
@@ -39,6 +43,15 @@ fn optional(env: &Env, name: &str) -> Option<String> {
         .ok()
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
+}
+
+fn number(env: &Env, name: &str, default: i64) -> Result<i64, ApiError> {
+    match optional(env, name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse()
+            .map_err(|_| ApiError::Config(format!("{name} must be a whole number of seconds"))),
+    }
 }
 
 impl Config {
@@ -81,6 +94,12 @@ impl Config {
                 .unwrap_or_default(),
             sandbox_cashier_url: optional(env, "SANDBOX_CASHIER_URL"),
             demo_shop: optional(env, "DEMO_SHOP").as_deref() == Some("on"),
+            min_session_ttl_secs: number(
+                env,
+                "MIN_SESSION_TTL_SECS",
+                pay_core::checkout::MIN_TTL_SECS,
+            )?,
+            query_after_secs: number(env, "QUERY_PENDING_AFTER_SECS", 60)?,
         })
     }
 }

@@ -22,6 +22,12 @@ pub enum ApiError {
     /// The session cannot be paid in its current state.
     SessionNotPayable(SessionStatus),
     SessionExpired,
+    /// A request that conflicts with the state it meets (idempotency, a paid order, …).
+    Conflict {
+        status: u16,
+        code: &'static str,
+        message: String,
+    },
     /// A rule of the payment domain refused the input (bad signature, mismatch, …).
     Domain(pay_core::Error),
     /// WeChat Pay (or the simulator) answered with an error.
@@ -53,6 +59,7 @@ impl ApiError {
             ApiError::InvalidRequest { .. } => 400,
             ApiError::SessionNotPayable(_) => 409,
             ApiError::SessionExpired => 410,
+            ApiError::Conflict { status, .. } => *status,
             ApiError::Domain(e) => match e {
                 E::InvalidAmount { .. }
                 | E::InvalidField { .. }
@@ -78,6 +85,7 @@ impl ApiError {
             ApiError::InvalidRequest { code, .. } => (*code).into(),
             ApiError::SessionNotPayable(_) => "session_not_payable".into(),
             ApiError::SessionExpired => "session_expired".into(),
+            ApiError::Conflict { code, .. } => (*code).into(),
             ApiError::Domain(e) => e.code().into(),
             ApiError::Upstream { .. } => "wechatpay_error".into(),
             ApiError::Config(_) => "misconfigured".into(),
@@ -99,6 +107,7 @@ impl ApiError {
             ApiError::SessionExpired => {
                 "the session has expired; ask the merchant for a new one".into()
             }
+            ApiError::Conflict { message, .. } => message.clone(),
             ApiError::Domain(e) => e.to_string(),
             ApiError::Upstream {
                 status,

@@ -47,8 +47,11 @@ pub async fn body_bytes(req: &mut Request) -> ApiResult<Vec<u8>> {
 /// Parses a JSON body into `T`; any failure is a 400 with serde's description.
 pub async fn json_body<T: DeserializeOwned>(req: &mut Request) -> ApiResult<T> {
     require_json(req)?;
-    let bytes = body_bytes(req).await?;
-    serde_json::from_slice(&bytes)
+    parse_json(&body_bytes(req).await?)
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+    serde_json::from_slice(bytes)
         .map_err(|e| ApiError::invalid("invalid_json", format!("request body: {e}")))
 }
 

@@ -1,7 +1,8 @@
 //! The merchant's Worker. Handlers are thin: parse → decide in pay-core → persist → answer.
 //!
 //! Routes:
-//! - `POST /v1/checkout/sessions`, `GET /v1/checkout/sessions/{id}`: merchant API (secret key)
+//! - `POST /v1/checkout/sessions`, `GET /v1/checkout/sessions[/{id}]`, `POST …/{id}/close`,
+//!   `POST /v1/refunds`, `GET /v1/refunds/{id}`, `POST /v1/admin/run-scheduled`: merchant API (secret key)
 //! - `GET /v1/widget/sessions/{id}`, `POST /v1/widget/sessions/{id}/pay`: widget API (client secret, CORS)
 //! - `POST /v1/wechatpay/notify`: WeChat Pay notifications
 //! - `GET /demo/products`, `POST /demo/checkout`: the demo shop's server side (DEMO_SHOP=on)
@@ -11,9 +12,12 @@ mod config;
 mod demo;
 mod error;
 mod http;
+mod idempotency;
 mod merchant;
 mod notify;
 mod orders;
+mod refunds;
+mod scheduled;
 mod store;
 mod wechatpay;
 mod widget;
@@ -38,6 +42,18 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     Ok(route(req, env).await)
 }
 
+#[event(scheduled)]
+async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
+    match App::load(&env) {
+        Ok(app) => {
+            if let Err(e) = scheduled::run(&app).await {
+                worker::console_error!("scheduled run failed: {e:?}");
+            }
+        }
+        Err(e) => worker::console_error!("scheduled run could not start: {e:?}"),
+    }
+}
+
 async fn route(mut req: Request, env: Env) -> Response {
     let path = req.path();
     let method = req.method();
@@ -55,6 +71,16 @@ async fn route(mut req: Request, env: Env) -> Response {
     }
     let result = match (method, segments.as_slice()) {
         (Method::Post, ["v1", "checkout", "sessions"]) => merchant::create(&mut req, &app).await,
+        (Method::Get, ["v1", "checkout", "sessions"]) => merchant::list(&req, &app).await,
+        (Method::Post, ["v1", "checkout", "sessions", id, "close"]) => {
+            merchant::close(&req, &app, id).await
+        }
+        (Method::Post, ["v1", "refunds"]) => refunds::create(&mut req, &app).await,
+        (Method::Get, ["v1", "refunds", id]) => refunds::retrieve(&req, &app, id).await,
+        (Method::Post, ["v1", "admin", "run-scheduled"]) => match merchant::authorize(&req, &app) {
+            Ok(()) => scheduled::run(&app).await.map(|v| http::json(200, &v)),
+            Err(e) => Err(e),
+        },
         (Method::Get, ["v1", "checkout", "sessions", id]) => {
             merchant::retrieve(&req, &app, id).await
         }

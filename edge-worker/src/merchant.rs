@@ -1,6 +1,8 @@
 //! The merchant API, authenticated with the merchant's secret key: checkout sessions.
 
-use pay_core::checkout::{self, validate_description, validate_out_trade_no, validate_ttl};
+use pay_core::checkout::{
+    self, validate_description, validate_out_trade_no, validate_ttl, SessionStatus,
+};
 use pay_core::Fen;
 use serde::Deserialize;
 use serde_json::json;
@@ -8,7 +10,7 @@ use worker::{Request, Response};
 
 use crate::error::{ApiError, ApiResult};
 use crate::store::SessionRow;
-use crate::{http, sha256_hex, App};
+use crate::{http, idempotency, orders, sha256_hex, App};
 use pay_core::crypto::webcrypto::random_hex;
 
 /// `POST /v1/checkout/sessions`: the amount is decided here, on the merchant's side, never by
@@ -25,7 +27,8 @@ pub struct NewSession {
     pub expires_in: Option<i64>,
 }
 
-fn authorize(req: &Request, app: &App) -> ApiResult<()> {
+/// The merchant API's credential: `Authorization: Bearer <MERCHANT_SECRET_KEY>`.
+pub fn authorize(req: &Request, app: &App) -> ApiResult<()> {
     if http::same_secret(&http::bearer(req)?, &app.config.merchant_secret_key) {
         Ok(())
     } else {
@@ -35,20 +38,29 @@ fn authorize(req: &Request, app: &App) -> ApiResult<()> {
 
 pub async fn create(req: &mut Request, app: &App) -> ApiResult<Response> {
     authorize(req, app)?;
-    let params: NewSession = http::json_body(req).await?;
-    let (row, client_secret) = create_session(app, params).await?;
-    let mut body = merchant_view(&row);
-    body["client_secret"] = json!(client_secret);
-    Ok(http::json(201, &body))
+    http::require_json(req)?;
+    let bytes = http::body_bytes(req).await?;
+    idempotency::once(req, app, "create_session", &bytes, || async {
+        let params: NewSession = http::parse_json(&bytes)?;
+        let (row, client_secret) = create_session(app, params).await?;
+        let mut body = merchant_view(&row);
+        body["client_secret"] = json!(client_secret);
+        Ok((201, body))
+    })
+    .await
+}
+
+/// The session with this id, or a 404.
+async fn existing_session(app: &App, id: &str) -> ApiResult<SessionRow> {
+    app.store
+        .session_by_id(id)
+        .await?
+        .ok_or(ApiError::NotFound("checkout session"))
 }
 
 pub async fn retrieve(req: &Request, app: &App, id: &str) -> ApiResult<Response> {
     authorize(req, app)?;
-    let row = app
-        .store
-        .session_by_id(id)
-        .await?
-        .ok_or(ApiError::NotFound("checkout session"))?;
+    let row = existing_session(app, id).await?;
     Ok(http::json(200, &merchant_view(&row)))
 }
 
@@ -57,7 +69,7 @@ pub async fn retrieve(req: &Request, app: &App, id: &str) -> ApiResult<Response>
 pub async fn create_session(app: &App, params: NewSession) -> ApiResult<(SessionRow, String)> {
     let amount = Fen::chargeable(params.amount_fen)?;
     validate_description(&params.description)?;
-    let ttl = validate_ttl(params.expires_in)?;
+    let ttl = validate_ttl(params.expires_in, app.config.min_session_ttl_secs)?;
     let out_trade_no = match params.out_trade_no {
         Some(no) => {
             validate_out_trade_no(&no)?;
@@ -94,7 +106,7 @@ pub async fn create_session(app: &App, params: NewSession) -> ApiResult<(Session
     Ok((row, client_secret))
 }
 
-fn merchant_view(row: &SessionRow) -> serde_json::Value {
+pub(crate) fn merchant_view(row: &SessionRow) -> serde_json::Value {
     json!({
         "id": row.id,
         "out_trade_no": row.out_trade_no,
@@ -108,4 +120,77 @@ fn merchant_view(row: &SessionRow) -> serde_json::Value {
         "created_at": row.created_at,
         "expires_at": row.expires_at,
     })
+}
+
+/// `GET /v1/checkout/sessions?status=&limit=&starting_after=`: newest first, cursor paging.
+pub async fn list(req: &Request, app: &App) -> ApiResult<Response> {
+    authorize(req, app)?;
+    let (mut status, mut limit, mut starting_after) = (None, None, None);
+    for (k, v) in req.url()?.query_pairs() {
+        match k.as_ref() {
+            "status" => status = Some(v.into_owned()),
+            "limit" => {
+                limit = Some(v.parse::<u32>().map_err(|_| {
+                    ApiError::invalid("invalid_limit", "limit must be a whole number")
+                })?)
+            }
+            "starting_after" => starting_after = Some(v.into_owned()),
+            other => {
+                return Err(ApiError::invalid(
+                    "unknown_parameter",
+                    format!("unknown query parameter {other:?}"),
+                ))
+            }
+        }
+    }
+    if let Some(status) = &status {
+        SessionStatus::parse(status).map_err(|_| {
+            ApiError::invalid("invalid_status", "status must be open, paid or closed")
+        })?;
+    }
+    let limit = limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::invalid("invalid_limit", "limit must be 1 to 100"));
+    }
+    let after = match &starting_after {
+        Some(id) => Some(
+            app.store
+                .session_by_id(id)
+                .await?
+                .ok_or(ApiError::NotFound("checkout session for starting_after"))?,
+        ),
+        None => None,
+    };
+    let rows = app
+        .store
+        .list_sessions(status.as_deref(), after.as_ref(), limit + 1)
+        .await?;
+    let has_more = rows.len() > limit as usize;
+    let data: Vec<_> = rows
+        .iter()
+        .take(limit as usize)
+        .map(merchant_view)
+        .collect();
+    Ok(http::json(
+        200,
+        &json!({ "data": data, "has_more": has_more }),
+    ))
+}
+
+/// `POST /v1/checkout/sessions/{id}/close`: at WeChat Pay first, then locally.
+pub async fn close(req: &Request, app: &App, id: &str) -> ApiResult<Response> {
+    authorize(req, app)?;
+    let row = existing_session(app, id).await?;
+    if row.status()? == SessionStatus::Open {
+        orders::close_session(app, &row).await?;
+    }
+    let now = existing_session(app, id).await?;
+    match now.status()? {
+        SessionStatus::Closed => Ok(http::json(200, &merchant_view(&now))),
+        other => Err(ApiError::Conflict {
+            status: 409,
+            code: "session_not_closable",
+            message: format!("the session is {}", other.as_str()),
+        }),
+    }
 }

@@ -1,7 +1,7 @@
 //! `POST /v1/wechatpay/notify`: WeChat Pay's notifications, verified on the raw bytes.
 
 use pay_core::crypto::webcrypto::WebCryptoVerifier;
-use pay_core::v3::model::Transaction;
+use pay_core::v3::model::{RefundNotice, Transaction};
 use pay_core::v3::notification::event_type;
 use pay_core::v3::{Notification, SignedHeaders};
 use worker::{Request, Response};
@@ -22,15 +22,19 @@ pub async fn receive(req: &mut Request, app: &App) -> ApiResult<Response> {
         &*WebCryptoVerifier::shared(),
     )
     .await?;
-    match notification.envelope.event_type.as_str() {
+    let envelope = &notification.envelope;
+    match envelope.event_type.as_str() {
         event_type::TRANSACTION_SUCCESS => {
-            let tx: Transaction = notification.resource()?;
-            orders::apply_transaction(app, &tx).await?;
+            orders::apply_transaction(app, &notification.resource::<Transaction>()?).await?
         }
-        other => worker::console_log!(
-            "notification {} of type {other} acknowledged",
-            notification.envelope.id
-        ),
+        event_type::REFUND_SUCCESS | event_type::REFUND_ABNORMAL | event_type::REFUND_CLOSED => {
+            orders::apply_refund_notice(app, &notification.resource::<RefundNotice>()?).await?
+        }
+        other => worker::console_log!("notification {} of type {other} acknowledged", envelope.id),
     }
+    // Applying is idempotent by itself; the ids are kept as a record of what arrived.
+    app.store
+        .first_sight_of_notification(&envelope.id, &envelope.event_type, app.now)
+        .await?;
     Ok(http::empty(204))
 }

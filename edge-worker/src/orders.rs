@@ -1,9 +1,11 @@
 //! Applying what WeChat Pay says about a transaction to our books, whichever way it arrived.
 
 use pay_core::checkout::{decide_payment, OrderFacts, PaymentDecision};
-use pay_core::v3::model::Transaction;
+use pay_core::v3::model::{RefundNotice, RefundStatus, TradeState, Transaction};
 
 use crate::error::{ApiError, ApiResult};
+use crate::store::SessionRow;
+use crate::wechatpay::WechatPayClient;
 use crate::App;
 
 /// Cross-checks `tx` against the stored order and records the outcome. Safe to call any number
@@ -55,4 +57,92 @@ pub async fn apply_transaction(app: &App, tx: &Transaction) -> ApiResult<()> {
         "order {} kept changing under us",
         tx.out_trade_no
     )))
+}
+
+/// Closes an open session: at WeChat Pay first, then locally. If WeChat Pay says it was paid
+/// meanwhile, the payment is applied instead (a paid order is never closed).
+pub async fn close_session(app: &App, row: &SessionRow) -> ApiResult<()> {
+    let client = WechatPayClient::new(&app.config);
+    if row.prepay_created_at.is_some() {
+        match client.close(&row.out_trade_no, app.now).await {
+            Ok(()) => {}
+            Err(ApiError::Upstream { code, .. }) if code == "ORDER_PAID" => {
+                let tx = client.query(&row.out_trade_no, app.now).await?;
+                return apply_transaction(app, &tx).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    app.store.mark_closed(&row.id).await?;
+    Ok(())
+}
+
+/// Asks WeChat Pay about an open session and applies the answer: heals a notification that
+/// never arrived. An unpaid order past its expiry is closed.
+pub async fn settle_by_query(app: &App, row: &SessionRow) -> ApiResult<()> {
+    if row.prepay_created_at.is_some() {
+        let tx = WechatPayClient::new(&app.config)
+            .query(&row.out_trade_no, app.now)
+            .await;
+        match tx {
+            Ok(tx) if tx.trade_state == TradeState::Success => {
+                return apply_transaction(app, &tx).await
+            }
+            Ok(_) => {}
+            Err(ApiError::Upstream { code, .. }) if code == "ORDER_NOT_EXIST" => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if app.now.secs() >= row.expires_at {
+        close_session(app, row).await?;
+    }
+    Ok(())
+}
+
+/// Applies a REFUND.* notification to the refund it names.
+pub async fn apply_refund_notice(app: &App, notice: &RefundNotice) -> ApiResult<()> {
+    let refund = app
+        .store
+        .refund_by_out_refund_no(&notice.out_refund_no)
+        .await?
+        .ok_or(ApiError::NotFound("refund"))?;
+    let session = app
+        .store
+        .session_by_id(&refund.session_id)
+        .await?
+        .ok_or(ApiError::NotFound("order"))?;
+    if session.out_trade_no != notice.out_trade_no
+        || refund.amount_fen != notice.amount.refund.get()
+        || notice.mchid != app.config.mchid
+    {
+        return Err(pay_core::Error::Mismatch {
+            field: "refund",
+            ours: format!(
+                "{} {} {}",
+                session.out_trade_no, refund.amount_fen, app.config.mchid
+            ),
+            theirs: format!(
+                "{} {} {}",
+                notice.out_trade_no,
+                notice.amount.refund.get(),
+                notice.mchid
+            ),
+        }
+        .into());
+    }
+    let to = match notice.refund_status {
+        RefundStatus::Success => "succeeded",
+        RefundStatus::Processing => return Ok(()),
+        RefundStatus::Closed | RefundStatus::Abnormal => "failed",
+    };
+    app.store
+        .update_refund(
+            &refund.id,
+            &["pending", "processing"],
+            to,
+            Some(&notice.refund_id),
+            app.now,
+        )
+        .await?;
+    Ok(())
 }

@@ -59,6 +59,33 @@ pub struct Store {
     db: D1Database,
 }
 
+/// The outcome of claiming an Idempotency-Key.
+pub enum Claim {
+    New,
+    Existing {
+        request_hash: String,
+        status: Option<u16>,
+        response: Option<String>,
+    },
+}
+
+/// One row of `refunds`.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct RefundRow {
+    pub id: String,
+    pub session_id: String,
+    pub out_refund_no: String,
+    pub amount_fen: i64,
+    pub reason: Option<String>,
+    pub status: String,
+    pub refund_id: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const REFUND_COLUMNS: &str =
+    "id, session_id, out_refund_no, amount_fen, reason, status, refund_id, created_at, updated_at";
+
 const SESSION_COLUMNS: &str =
     "id, client_secret_hash, out_trade_no, mchid, appid, amount_fen, currency, description, \
      status, scene, code_url, prepay_created_at, transaction_id, paid_at, created_at, expires_at";
@@ -159,6 +186,221 @@ impl Store {
             .statement(
                 "UPDATE checkout_sessions SET status = 'paid', transaction_id = ?2, paid_at = ?3 WHERE id = ?1 AND status = 'open'",
                 &[text(id), text(transaction_id), int(paid_at.secs())],
+            )?
+            .run()
+            .await?;
+        changed(&result)
+    }
+
+    pub async fn claim_idempotency_key(
+        &self,
+        key: &str,
+        request_hash: &str,
+        now: UnixTime,
+    ) -> ApiResult<Claim> {
+        let inserted = self
+            .statement(
+                "INSERT OR IGNORE INTO idempotency_keys (key, request_hash, created_at) VALUES (?1, ?2, ?3)",
+                &[text(key), text(request_hash), int(now.secs())],
+            )?
+            .run()
+            .await?;
+        if changed(&inserted)? {
+            return Ok(Claim::New);
+        }
+        #[derive(Deserialize)]
+        struct Row {
+            request_hash: String,
+            status: Option<u16>,
+            response: Option<String>,
+        }
+        let row: Option<Row> = self
+            .statement(
+                "SELECT request_hash, status, response FROM idempotency_keys WHERE key = ?1",
+                &[text(key)],
+            )?
+            .first(None)
+            .await?;
+        let row = row.ok_or_else(|| ApiError::Internal("idempotency key vanished".into()))?;
+        Ok(Claim::Existing {
+            request_hash: row.request_hash,
+            status: row.status,
+            response: row.response,
+        })
+    }
+
+    pub async fn finish_idempotency_key(
+        &self,
+        key: &str,
+        status: u16,
+        response: &str,
+    ) -> ApiResult<()> {
+        self.statement(
+            "UPDATE idempotency_keys SET status = ?2, response = ?3 WHERE key = ?1",
+            &[text(key), int(status.into()), text(response)],
+        )?
+        .run()
+        .await?;
+        Ok(())
+    }
+
+    pub async fn release_idempotency_key(&self, key: &str) -> ApiResult<()> {
+        self.statement(
+            "DELETE FROM idempotency_keys WHERE key = ?1 AND status IS NULL",
+            &[text(key)],
+        )?
+        .run()
+        .await?;
+        Ok(())
+    }
+
+    /// Newest first (insertion order breaks ties within a second); `after` is the last
+    /// session of the previous page.
+    pub async fn list_sessions(
+        &self,
+        status: Option<&str>,
+        after: Option<&SessionRow>,
+        limit: u32,
+    ) -> ApiResult<Vec<SessionRow>> {
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS} FROM checkout_sessions WHERE (?1 IS NULL OR status = ?1) \
+             AND (?2 IS NULL OR (created_at, rowid) < (?2, (SELECT rowid FROM checkout_sessions WHERE id = ?3))) \
+             ORDER BY created_at DESC, rowid DESC LIMIT ?4"
+        );
+        let args = [
+            status.map_or(JsValue::NULL, text),
+            after.map_or(JsValue::NULL, |a| int(a.created_at)),
+            after.map_or(JsValue::NULL, |a| text(&a.id)),
+            int(limit.into()),
+        ];
+        Ok(self.statement(&sql, &args)?.all().await?.results()?)
+    }
+
+    /// `open` → `closed`, only if still open.
+    pub async fn mark_closed(&self, id: &str) -> ApiResult<bool> {
+        let result = self
+            .statement(
+                "UPDATE checkout_sessions SET status = 'closed' WHERE id = ?1 AND status = 'open'",
+                &[text(id)],
+            )?
+            .run()
+            .await?;
+        changed(&result)
+    }
+
+    /// Open sessions past their expiry, or still unpaid `older_than` seconds after their prepay.
+    pub async fn sessions_to_settle(
+        &self,
+        now: UnixTime,
+        older_than: i64,
+        limit: u32,
+    ) -> ApiResult<Vec<SessionRow>> {
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS} FROM checkout_sessions WHERE status = 'open' AND (expires_at <= ?1 OR \
+             (prepay_created_at IS NOT NULL AND prepay_created_at <= ?2)) ORDER BY expires_at LIMIT ?3"
+        );
+        Ok(self
+            .statement(
+                &sql,
+                &[
+                    int(now.secs()),
+                    int(now.secs() - older_than),
+                    int(limit.into()),
+                ],
+            )?
+            .all()
+            .await?
+            .results()?)
+    }
+
+    /// A new refund, refused by the schema if it would take refunds above the amount paid.
+    pub async fn insert_refund(&self, row: &RefundRow) -> ApiResult<()> {
+        let result = self
+            .statement(
+                &format!("INSERT INTO refunds ({REFUND_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, 'pending', NULL, ?6, ?6)"),
+                &[text(&row.id), text(&row.session_id), text(&row.out_refund_no), int(row.amount_fen), row.reason.as_deref().map_or(JsValue::NULL, text), int(row.created_at)],
+            )?
+            .run()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.to_string().contains("refund exceeds the amount paid") => {
+                Err(ApiError::Conflict {
+                    status: 409,
+                    code: "refund_exceeds_payment",
+                    message:
+                        "refunds of this session would exceed the amount paid (or it is not paid)"
+                            .into(),
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn refund_by_id(&self, id: &str) -> ApiResult<Option<RefundRow>> {
+        Ok(self
+            .statement(
+                &format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE id = ?1"),
+                &[text(id)],
+            )?
+            .first(None)
+            .await?)
+    }
+
+    pub async fn refund_by_out_refund_no(
+        &self,
+        out_refund_no: &str,
+    ) -> ApiResult<Option<RefundRow>> {
+        Ok(self
+            .statement(
+                &format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE out_refund_no = ?1"),
+                &[text(out_refund_no)],
+            )?
+            .first(None)
+            .await?)
+    }
+
+    /// Moves a refund on from one of `from`; the status change logs itself by trigger.
+    pub async fn update_refund(
+        &self,
+        id: &str,
+        from: &[&str],
+        to: &str,
+        refund_id: Option<&str>,
+        now: UnixTime,
+    ) -> ApiResult<bool> {
+        let placeholders = (0..from.len())
+            .map(|i| format!("?{}", i + 5))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut args = vec![
+            text(id),
+            text(to),
+            refund_id.map_or(JsValue::NULL, text),
+            int(now.secs()),
+        ];
+        args.extend(from.iter().map(|s| text(s)));
+        let result = self
+            .statement(
+                &format!("UPDATE refunds SET status = ?2, refund_id = COALESCE(?3, refund_id), updated_at = ?4 WHERE id = ?1 AND status IN ({placeholders})"),
+                &args,
+            )?
+            .run()
+            .await?;
+        changed(&result)
+    }
+
+    /// Records a notification id; false if it was seen before.
+    pub async fn first_sight_of_notification(
+        &self,
+        id: &str,
+        event_type: &str,
+        now: UnixTime,
+    ) -> ApiResult<bool> {
+        let result = self
+            .statement(
+                "INSERT OR IGNORE INTO notifications_received (id, event_type, received_at) VALUES (?1, ?2, ?3)",
+                &[text(id), text(event_type), int(now.secs())],
             )?
             .run()
             .await?;

@@ -2,7 +2,10 @@
 //! imported once per isolate), every 2xx response verified before it is believed.
 
 use pay_core::crypto::webcrypto::{random_hex, WebCryptoSigner, WebCryptoVerifier};
-use pay_core::v3::model::{ApiErrorBody, NativePrepayResponse, PrepayRequest};
+use pay_core::v3::model::{
+    ApiErrorBody, CloseRequest, NativePrepayResponse, PrepayRequest, Refund, RefundRequest,
+    Transaction,
+};
 use pay_core::v3::{AuthorizationHeader, RequestToSign, SignedHeaders};
 use pay_core::UnixTime;
 use serde::de::DeserializeOwned;
@@ -27,9 +30,43 @@ impl<'a> WechatPayClient<'a> {
         request: &PrepayRequest,
         now: UnixTime,
     ) -> ApiResult<NativePrepayResponse> {
-        let body = serde_json::to_vec(request).map_err(|e| ApiError::Internal(e.to_string()))?;
-        self.call(Method::Post, "/v3/pay/transactions/native", &body, now)
+        self.call(
+            Method::Post,
+            "/v3/pay/transactions/native",
+            &json_bytes(request)?,
+            now,
+        )
+        .await
+    }
+
+    /// The transaction as WeChat Pay has it (unpaid orders are only found by out_trade_no).
+    pub async fn query(&self, out_trade_no: &str, now: UnixTime) -> ApiResult<Transaction> {
+        let path = format!(
+            "/v3/pay/transactions/out-trade-no/{out_trade_no}?mchid={}",
+            self.config.mchid
+        );
+        self.call(Method::Get, &path, b"", now).await
+    }
+
+    /// Closes an unpaid order (204). A paid one answers ORDER_PAID, returned as the error.
+    pub async fn close(&self, out_trade_no: &str, now: UnixTime) -> ApiResult<()> {
+        let path = format!("/v3/pay/transactions/out-trade-no/{out_trade_no}/close");
+        let body = json_bytes(&CloseRequest {
+            mchid: self.config.mchid.clone(),
+        })?;
+        self.call_raw(Method::Post, &path, &body, now)
             .await
+            .map(|_| ())
+    }
+
+    pub async fn refund(&self, request: &RefundRequest, now: UnixTime) -> ApiResult<Refund> {
+        self.call(
+            Method::Post,
+            "/v3/refund/domestic/refunds",
+            &json_bytes(request)?,
+            now,
+        )
+        .await
     }
 
     async fn call<T: DeserializeOwned>(
@@ -39,6 +76,22 @@ impl<'a> WechatPayClient<'a> {
         body: &[u8],
         now: UnixTime,
     ) -> ApiResult<T> {
+        let (status, bytes) = self.call_raw(method, path_and_query, body, now).await?;
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::Upstream {
+            status,
+            code: "UNEXPECTED_BODY".into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Signs and sends one request; answers the status and the verified body of a 2xx.
+    async fn call_raw(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: &[u8],
+        now: UnixTime,
+    ) -> ApiResult<(u16, Vec<u8>)> {
         let signer = WebCryptoSigner::cached(&self.config.merchant_key).await?;
         let nonce = random_hex(16)?;
         let authorization = AuthorizationHeader::sign(
@@ -94,10 +147,10 @@ impl<'a> WechatPayClient<'a> {
                 &*WebCryptoVerifier::shared(),
             )
             .await?;
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::Upstream {
-            status,
-            code: "UNEXPECTED_BODY".into(),
-            message: e.to_string(),
-        })
+        Ok((status, bytes))
     }
+}
+
+fn json_bytes<T: serde::Serialize>(value: &T) -> ApiResult<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| ApiError::Internal(e.to_string()))
 }

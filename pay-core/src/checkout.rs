@@ -70,15 +70,16 @@ pub fn validate_out_trade_no(text: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// The session's lifetime in seconds, checked against the bounds above.
-pub fn validate_ttl(ttl_secs: Option<i64>) -> Result<i64, Error> {
+/// The session's lifetime in seconds, at least `min_secs` (normally [`MIN_TTL_SECS`]; a test
+/// deployment may allow less) and at most [`MAX_TTL_SECS`].
+pub fn validate_ttl(ttl_secs: Option<i64>, min_secs: i64) -> Result<i64, Error> {
     let ttl = ttl_secs.unwrap_or(DEFAULT_TTL_SECS);
-    if (MIN_TTL_SECS..=MAX_TTL_SECS).contains(&ttl) {
+    if (min_secs..=MAX_TTL_SECS).contains(&ttl) {
         Ok(ttl)
     } else {
         Err(Error::InvalidField {
             field: "expires_in",
-            reason: format!("must be {MIN_TTL_SECS} to {MAX_TTL_SECS} seconds (got {ttl})"),
+            reason: format!("must be {min_secs} to {MAX_TTL_SECS} seconds (got {ttl})"),
         })
     }
 }
@@ -292,8 +293,10 @@ mod tests {
         assert!(validate_out_trade_no("abc").is_err());
         assert!(validate_out_trade_no("abc def").is_err());
         assert!(validate_out_trade_no(&"a".repeat(33)).is_err());
-        assert_eq!(validate_ttl(None), Ok(DEFAULT_TTL_SECS));
-        assert!(validate_ttl(Some(60)).is_err());
+        assert_eq!(validate_ttl(None, MIN_TTL_SECS), Ok(DEFAULT_TTL_SECS));
+        assert!(validate_ttl(Some(60), MIN_TTL_SECS).is_err());
+        assert_eq!(validate_ttl(Some(60), 1), Ok(60));
+        assert!(validate_ttl(Some(MAX_TTL_SECS + 1), 1).is_err());
         let no = generate_out_trade_no(UnixTime(1_795_000_000), [0xab; 8]);
         assert_eq!(no, "CS1795000000abababababababab");
         assert!(validate_out_trade_no(&no).is_ok());

@@ -11,7 +11,7 @@ export const outputDir = join(root, "test-output");
 mkdirSync(outputDir, { recursive: true });
 
 /** Builds, starts both Workers on their own ports with fresh state, and a headless Chromium. */
-export async function startAll({ edgePort = 18787, sandboxPort = 18788 } = {}) {
+export async function startAll({ edgePort = 18787, sandboxPort = 18788, edgeVars = {} } = {}) {
   buildAll();
   const persistTo = mkdtempSync(join(process.env.TMPDIR ?? "/tmp", "e2e-state-"));
   const stack = await startStack({
@@ -19,6 +19,7 @@ export async function startAll({ edgePort = 18787, sandboxPort = 18788 } = {}) {
     sandboxPort,
     persistTo,
     logDir: join(outputDir, `logs-${edgePort}`),
+    edgeVars,
     timeLimitSecs: 900,
   });
   const browser = await chromium.launch({
@@ -31,13 +32,19 @@ export async function startAll({ edgePort = 18787, sandboxPort = 18788 } = {}) {
   return { stack, browser, persistTo, edgeVars: readDevVars(), sandboxVars: readDevVars(join(root, "platform-sandbox", ".dev.vars")) };
 }
 
-/** Rows of a query on the edge-worker's local D1 (read-only checks of the books). */
-export function edgeRows(persistTo, sql) {
+function d1Rows(database, config, persistTo, sql) {
   const out = run(join(root, "node_modules", ".bin", "wrangler"),
-    ["d1", "execute", "wechat-checkout", "--local", "--persist-to", join(persistTo, "edge"), "--json", "--command", sql],
+    ["d1", "execute", database, "--local", "--persist-to", persistTo, "-c", config, "--json", "--command", sql],
     { quiet: true });
   return JSON.parse(out)[0].results;
 }
+
+/** Rows of a query on the edge-worker's local D1 (read-only checks of the books). */
+export const edgeRows = (persistTo, sql) => d1Rows("wechat-checkout", join(root, "wrangler.toml"), join(persistTo, "edge"), sql);
+
+/** Rows of a query on the simulator's local D1 (what "WeChat Pay" has). */
+export const sandboxRows = (persistTo, sql) =>
+  d1Rows("wechatpay-sandbox", join(root, "platform-sandbox", "wrangler.toml"), join(persistTo, "sandbox"), sql);
 
 const unescapePem = (v) => v.replaceAll("\\n", "\n");
 

@@ -1,0 +1,83 @@
+//! Stripe-style `Idempotency-Key` for the merchant API's POSTs. The first request with a key
+//! claims it (one conditional insert) and its response is stored; the same key with the same
+//! parameters answers that response again (`Idempotent-Replayed: true`); the same key with
+//! other parameters is refused (422); a duplicate while the first is still running gets 409.
+//! A request that fails releases its key, so the merchant can retry it.
+
+use std::future::Future;
+
+use serde_json::json;
+use worker::{Request, Response};
+
+use crate::error::{ApiError, ApiResult};
+use crate::store::Claim;
+use crate::{http, sha256_hex, App};
+
+/// Runs `work` at most once per key. `scope` keeps keys of different routes apart; `body` is
+/// the raw request body, compared in a canonical JSON form (key order does not matter).
+pub async fn once<F, Fut>(
+    req: &Request,
+    app: &App,
+    scope: &str,
+    body: &[u8],
+    work: F,
+) -> ApiResult<Response>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = ApiResult<(u16, serde_json::Value)>>,
+{
+    let Some(key) = req.headers().get("Idempotency-Key")? else {
+        let (status, value) = work().await?;
+        return Ok(http::json(status, &value));
+    };
+    if key.is_empty() || key.len() > 255 {
+        return Err(ApiError::invalid(
+            "invalid_idempotency_key",
+            "Idempotency-Key must be 1 to 255 characters",
+        ));
+    }
+    let canonical = serde_json::from_slice::<serde_json::Value>(body)
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    let hash = sha256_hex(canonical.as_bytes());
+    let full_key = format!("{scope}:{key}");
+    match app
+        .store
+        .claim_idempotency_key(&full_key, &hash, app.now)
+        .await?
+    {
+        Claim::New => match work().await {
+            Ok((status, value)) => {
+                app.store
+                    .finish_idempotency_key(&full_key, status, &value.to_string())
+                    .await?;
+                Ok(http::json(status, &value))
+            }
+            Err(e) => {
+                app.store.release_idempotency_key(&full_key).await?;
+                Err(e)
+            }
+        },
+        Claim::Existing { request_hash, .. } if request_hash != hash => Err(ApiError::Conflict {
+            status: 422,
+            code: "idempotency_key_reused",
+            message: "this Idempotency-Key was used with other parameters".into(),
+        }),
+        Claim::Existing { status: None, .. } => Err(ApiError::Conflict {
+            status: 409,
+            code: "idempotency_in_progress",
+            message: "a request with this Idempotency-Key is still in progress; retry later".into(),
+        }),
+        Claim::Existing {
+            status: Some(status),
+            response,
+            ..
+        } => {
+            let value: serde_json::Value =
+                serde_json::from_str(&response.unwrap_or_default()).unwrap_or(json!({}));
+            let mut replay = http::json(status, &value);
+            replay.headers_mut().set("Idempotent-Replayed", "true")?;
+            Ok(replay)
+        }
+    }
+}

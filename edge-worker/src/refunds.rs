@@ -1,0 +1,130 @@
+//! Refunds through the merchant API: `POST /v1/refunds` (Idempotency-Key honoured) and
+//! `GET /v1/refunds/{id}`. The out_refund_no is fixed when the refund is first recorded and
+//! reused on every retry, so WeChat Pay refunds at most once; the schema refuses any refund
+//! that would take the total above what was paid.
+
+use pay_core::checkout::generate_out_trade_no;
+use pay_core::crypto::webcrypto::random_hex;
+use pay_core::v3::model::{RefundAmountRequest, RefundRequest, RefundStatus};
+use pay_core::Fen;
+use serde::Deserialize;
+use serde_json::json;
+use worker::{Request, Response};
+
+use crate::error::{ApiError, ApiResult};
+use crate::merchant::authorize as authorize_merchant;
+use crate::store::RefundRow;
+use crate::wechatpay::WechatPayClient;
+use crate::{http, idempotency, App};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewRefund {
+    session_id: String,
+    amount_fen: i64,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+pub async fn create(req: &mut Request, app: &App) -> ApiResult<Response> {
+    authorize_merchant(req, app)?;
+    http::require_json(req)?;
+    let bytes = http::body_bytes(req).await?;
+    idempotency::once(req, app, "create_refund", &bytes, || async {
+        let params: NewRefund = http::parse_json(&bytes)?;
+        let amount = Fen::chargeable(params.amount_fen)?;
+        if params
+            .reason
+            .as_ref()
+            .is_some_and(|r| r.chars().count() > 80)
+        {
+            return Err(ApiError::invalid(
+                "invalid_reason",
+                "reason is at most 80 characters",
+            ));
+        }
+        let session = app
+            .store
+            .session_by_id(&params.session_id)
+            .await?
+            .ok_or(ApiError::NotFound("checkout session"))?;
+        let mut random = [0u8; 8];
+        getrandom::fill(&mut random).map_err(|e| ApiError::Internal(format!("getrandom: {e}")))?;
+        let row = RefundRow {
+            id: format!("re_{}", random_hex(12)?),
+            session_id: session.id.clone(),
+            out_refund_no: generate_out_trade_no(app.now, random).replacen("CS", "RF", 1),
+            amount_fen: amount.get(),
+            reason: params.reason,
+            status: "pending".into(),
+            refund_id: None,
+            created_at: app.now.secs(),
+            updated_at: app.now.secs(),
+        };
+        app.store.insert_refund(&row).await?;
+        let request = RefundRequest {
+            transaction_id: session.transaction_id.clone(),
+            out_trade_no: None,
+            out_refund_no: row.out_refund_no.clone(),
+            reason: row.reason.clone(),
+            notify_url: Some(app.config.notify_url.clone()),
+            amount: RefundAmountRequest {
+                refund: amount,
+                total: session.amount(),
+                currency: "CNY".into(),
+            },
+        };
+        match WechatPayClient::new(&app.config)
+            .refund(&request, app.now)
+            .await
+        {
+            Ok(answer) => {
+                let to = match answer.status {
+                    RefundStatus::Success => "succeeded",
+                    RefundStatus::Processing => "processing",
+                    RefundStatus::Closed | RefundStatus::Abnormal => "failed",
+                };
+                app.store
+                    .update_refund(&row.id, &["pending"], to, Some(&answer.refund_id), app.now)
+                    .await?;
+            }
+            // WeChat Pay refused it: nothing was refunded, and the amount is free again.
+            Err(
+                e @ ApiError::Upstream {
+                    status: 400..=499, ..
+                },
+            ) => {
+                app.store
+                    .update_refund(&row.id, &["pending"], "failed", None, app.now)
+                    .await?;
+                return Err(e);
+            }
+            // Unknown outcome (5xx, network): the refund stays pending with its out_refund_no.
+            Err(e) => return Err(e),
+        }
+        let now = app
+            .store
+            .refund_by_id(&row.id)
+            .await?
+            .ok_or(ApiError::NotFound("refund"))?;
+        Ok((201, refund_view(&now)))
+    })
+    .await
+}
+
+pub async fn retrieve(req: &Request, app: &App, id: &str) -> ApiResult<Response> {
+    authorize_merchant(req, app)?;
+    let row = app
+        .store
+        .refund_by_id(id)
+        .await?
+        .ok_or(ApiError::NotFound("refund"))?;
+    Ok(http::json(200, &refund_view(&row)))
+}
+
+fn refund_view(r: &RefundRow) -> serde_json::Value {
+    json!({
+        "id": r.id, "session_id": r.session_id, "out_refund_no": r.out_refund_no, "amount_fen": r.amount_fen,
+        "reason": r.reason, "status": r.status, "refund_id": r.refund_id, "created_at": r.created_at, "updated_at": r.updated_at,
+    })
+}

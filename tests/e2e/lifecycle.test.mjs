@@ -1,0 +1,155 @@
+// The edge-worker's order lifecycle under `wrangler dev` against the simulator: idempotent
+// merchant requests, listing, healing a dropped notification by the scheduled query, closing
+// expired sessions at WeChat Pay and locally, refunds that can never exceed the payment, and
+// a storm of duplicate notifications that changes the books exactly once.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { edgeRows, forgeNotification, sandboxRows, startAll } from "./support.mjs";
+
+let env;
+const merchantHeaders = (extra = {}) => ({ Authorization: `Bearer ${env.edgeVars.MERCHANT_SECRET_KEY}`, "Content-Type": "application/json", ...extra });
+const api = (path, init = {}) => fetch(`${env.stack.edgeUrl}${path}`, init);
+const sandbox = (path, init = {}) => fetch(`${env.stack.sandboxUrl}${path}`, init);
+const post = (path, body, headers = {}) => api(path, { method: "POST", headers: merchantHeaders(headers), body: JSON.stringify(body) });
+const session = async (id) => (await api(`/v1/checkout/sessions/${id}`, { headers: merchantHeaders() })).json();
+const runScheduled = async () => (await post("/v1/admin/run-scheduled", {})).json();
+
+async function newSession(amount_fen, extra = {}) {
+  const res = await post("/v1/checkout/sessions", { amount_fen, description: "Lifecycle test", ...extra });
+  assert.equal(res.status, 201);
+  return res.json();
+}
+
+/** The payer's side without a browser: the widget's pay call, then the simulator's cashier. */
+async function payerPays(s) {
+  const pay = await api(`/v1/widget/sessions/${s.id}/pay`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${s.client_secret}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ scene: "native" }),
+  });
+  assert.equal(pay.status, 200);
+  const pr = new URL((await pay.json()).code_url).searchParams.get("pr");
+  const cashier = await sandbox("/cashier/pay", { method: "POST", body: new URLSearchParams({ pr, card: "icbc-debit", action: "approve" }) });
+  assert.match(await cashier.text(), /SUCCESS/);
+}
+
+async function until(what, predicate, timeoutMs = 10_000) {
+  const start = Date.now();
+  while (Date.now() - start < timeoutMs) {
+    const value = await predicate();
+    if (value) return value;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+describe("order lifecycle", { timeout: 900_000 }, () => {
+  before(async () => {
+    env = await startAll({ edgePort: 38787, sandboxPort: 38788, edgeVars: { MIN_SESSION_TTL_SECS: "2", QUERY_PENDING_AFTER_SECS: "0" } });
+  }, { timeout: 600_000 });
+  after(async () => {
+    await env?.browser.close();
+    await env?.stack.stop();
+  });
+
+  test("Idempotency-Key: same key and body answer the same; other parameters are refused", async () => {
+    const key = { "Idempotency-Key": `k-${Date.now()}` };
+    const first = await post("/v1/checkout/sessions", { amount_fen: 700, description: "Idempotent" }, key);
+    const again = await post("/v1/checkout/sessions", { description: "Idempotent", amount_fen: 700 }, key);
+    assert.equal(first.status, 201);
+    assert.equal(again.status, 201);
+    assert.equal(again.headers.get("idempotent-replayed"), "true");
+    assert.equal((await again.json()).id, (await first.json()).id);
+    const other = await post("/v1/checkout/sessions", { amount_fen: 701, description: "Idempotent" }, key);
+    assert.equal(other.status, 422);
+    assert.equal((await other.json()).error.code, "idempotency_key_reused");
+  });
+
+  test("listing pages newest first with a cursor and filters by status", async () => {
+    const made = [await newSession(101), await newSession(102), await newSession(103)];
+    const page1 = await (await api("/v1/checkout/sessions?status=open&limit=2", { headers: merchantHeaders() })).json();
+    assert.deepEqual(page1.data.map((s) => s.id), [made[2].id, made[1].id]);
+    assert.equal(page1.has_more, true);
+    const page2 = await (await api(`/v1/checkout/sessions?status=open&limit=2&starting_after=${made[1].id}`, { headers: merchantHeaders() })).json();
+    assert.equal(page2.data[0].id, made[0].id);
+    const bad = await api("/v1/checkout/sessions?limit=0", { headers: merchantHeaders() });
+    assert.equal(bad.status, 400);
+  });
+
+  test("a dropped notification is healed by the scheduled query", async () => {
+    await sandbox("/sandbox/faults", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ kind: "drop_notification" }) });
+    const s = await newSession(1999);
+    await payerPays(s);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal((await session(s.id)).status, "open", "the notification was dropped");
+    const run = await runScheduled();
+    assert.ok(run.checked >= 1, JSON.stringify(run));
+    const healed = await session(s.id);
+    assert.equal(healed.status, "paid");
+    assert.match(healed.transaction_id, /^4200/);
+  });
+
+  test("an expired session is closed at the simulator and locally", async () => {
+    const s = await newSession(300, { expires_in: 2 });
+    const pay = await api(`/v1/widget/sessions/${s.id}/pay`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${s.client_secret}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ scene: "native" }),
+    });
+    assert.equal(pay.status, 200);
+    await new Promise((r) => setTimeout(r, 2500));
+    await runScheduled();
+    assert.equal((await session(s.id)).status, "closed");
+    const log = edgeRows(env.persistTo, `SELECT kind FROM order_events WHERE session_id = '${s.id}' ORDER BY seq`).map((r) => r.kind);
+    assert.deepEqual(log, ["created", "prepay_created", "closed"]);
+    const [platform] = sandboxRows(env.persistTo, `SELECT trade_state, closed_at FROM transactions WHERE out_trade_no = '${s.out_trade_no}'`);
+    assert.equal(platform.trade_state, "CLOSED", "closed at WeChat Pay, not only locally");
+    assert.ok(platform.closed_at > 0);
+    const paying = await api(`/v1/widget/sessions/${s.id}/pay`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${s.client_secret}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ scene: "native" }),
+    });
+    assert.equal(paying.status, 409);
+  });
+
+  test("partial refunds adding up to more than was paid are refused", async () => {
+    const s = await newSession(1999);
+    await payerPays(s);
+    await until("paid", async () => (await session(s.id)).status === "paid");
+    const r1 = await post("/v1/refunds", { session_id: s.id, amount_fen: 1000, reason: "partial" });
+    assert.equal(r1.status, 201);
+    const over = await post("/v1/refunds", { session_id: s.id, amount_fen: 1000 });
+    assert.equal(over.status, 409);
+    assert.equal((await over.json()).error.code, "refund_exceeds_payment");
+    const r2 = await post("/v1/refunds", { session_id: s.id, amount_fen: 999 });
+    assert.equal(r2.status, 201);
+    const id2 = (await r2.json()).id;
+    await until("refund notified", async () => {
+      const r = await (await api(`/v1/refunds/${id2}`, { headers: merchantHeaders() })).json();
+      return r.status === "succeeded";
+    });
+    const open = await newSession(500);
+    assert.equal((await post("/v1/refunds", { session_id: open.id, amount_fen: 1 })).status, 409, "an unpaid session cannot be refunded");
+  });
+
+  test("200 copies of one notification, 20 at a time: one state change, one event, no 5xx", async () => {
+    const s = await newSession(4321);
+    const tx = {
+      appid: "wxd930ea5d5a258f4f", mchid: "1230000109", out_trade_no: s.out_trade_no, transaction_id: "4200000000000000000000000200",
+      trade_type: "NATIVE", trade_state: "SUCCESS", trade_state_desc: "支付成功", success_time: "2026-11-24T12:00:00+08:00",
+      amount: { total: 4321, payer_total: 4321, currency: "CNY", payer_currency: "CNY" },
+    };
+    const n = forgeNotification(env, tx);
+    const statuses = [];
+    for (let wave = 0; wave < 10; wave++) {
+      const answers = await Promise.all(Array.from({ length: 20 }, () => api("/v1/wechatpay/notify", { method: "POST", headers: n.headers, body: n.body })));
+      statuses.push(...answers.map((a) => a.status));
+    }
+    assert.equal(statuses.length, 200);
+    assert.deepEqual([...new Set(statuses)], [204], `statuses: ${[...new Set(statuses)]}`);
+    assert.equal((await session(s.id)).status, "paid");
+    const events = edgeRows(env.persistTo, `SELECT e.kind, (SELECT COUNT(*) FROM webhook_outbox o WHERE o.event_seq = e.seq) AS outbox FROM order_events e WHERE session_id = '${s.id}' ORDER BY seq`);
+    assert.deepEqual(events.filter((e) => e.kind === "paid"), [{ kind: "paid", outbox: 1 }]);
+  });
+});
