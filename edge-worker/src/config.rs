@@ -25,6 +25,10 @@ pub struct Config {
     pub min_session_ttl_secs: i64,
     /// How long after its prepay an unpaid session is queried by the scheduled run (default 60 s).
     pub query_after_secs: i64,
+    /// Where order events are posted, with the secret that signs them (both or neither).
+    pub webhook: Option<(String, String)>,
+    /// First retry wait of a failed webhook delivery, doubling (default 10 s).
+    pub webhook_retry_base_secs: i64,
 }
 
 fn get(env: &Env, name: &str) -> Result<String, ApiError> {
@@ -100,6 +104,19 @@ impl Config {
                 pay_core::checkout::MIN_TTL_SECS,
             )?,
             query_after_secs: number(env, "QUERY_PENDING_AFTER_SECS", 60)?,
+            webhook: match (
+                optional(env, "WEBHOOK_URL"),
+                optional(env, "WEBHOOK_SECRET"),
+            ) {
+                (Some(url), Some(secret)) if secret.len() >= 16 => Some((url, secret)),
+                (Some(_), _) => {
+                    return Err(ApiError::Config(
+                        "WEBHOOK_URL needs WEBHOOK_SECRET (16 characters or more)".into(),
+                    ))
+                }
+                (None, _) => None,
+            },
+            webhook_retry_base_secs: number(env, "WEBHOOK_RETRY_BASE_SECS", 10)?,
         })
     }
 }

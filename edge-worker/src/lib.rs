@@ -19,6 +19,7 @@ mod orders;
 mod refunds;
 mod scheduled;
 mod store;
+mod webhooks;
 mod wechatpay;
 mod widget;
 
@@ -38,8 +39,21 @@ pub struct App {
 }
 
 #[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    Ok(route(req, env).await)
+async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    let changes_state = req.method() == Method::Post;
+    let response = route(req, env.clone()).await;
+    if changes_state && (200..300).contains(&response.status_code()) {
+        // Deliver the events this request may have written, after answering: a notification
+        // is acknowledged in milliseconds, and the outbox keeps anything not delivered now.
+        ctx.wait_until(async move {
+            if let Ok(app) = App::load(&env) {
+                if let Err(e) = webhooks::deliver_due(&app).await {
+                    worker::console_warn!("webhook delivery deferred: {e:?}");
+                }
+            }
+        });
+    }
+    Ok(response)
 }
 
 #[event(scheduled)]

@@ -1,12 +1,12 @@
 //! The cron trigger's work, also runnable on demand (`POST /v1/admin/run-scheduled` with the
 //! merchant key): close sessions past their expiry (at WeChat Pay first, then locally), and
 //! query sessions still unpaid some minutes after their prepay, applying what WeChat Pay says
-//! (this heals a notification that never arrived).
+//! (this heals a notification that never arrived); then deliver the merchant webhooks due.
 
 use serde_json::json;
 
 use crate::error::ApiResult;
-use crate::{orders, App};
+use crate::{orders, webhooks, App};
 
 /// How many sessions one run looks at, so a run stays well inside the CPU limit.
 const BATCH: u32 = 50;
@@ -27,5 +27,6 @@ pub async fn run(app: &App) -> ApiResult<serde_json::Value> {
             }
         }
     }
-    Ok(json!({ "checked": settled + failed, "failed": failed }))
+    let webhooks = webhooks::deliver_due(app).await?;
+    Ok(json!({ "checked": settled + failed, "failed": failed, "webhooks": webhooks }))
 }

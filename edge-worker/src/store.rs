@@ -407,6 +407,66 @@ impl Store {
         changed(&result)
     }
 
+    /// Undelivered events whose time has come, oldest first.
+    pub async fn due_webhooks(
+        &self,
+        now: UnixTime,
+        limit: u32,
+    ) -> ApiResult<Vec<crate::webhooks::DueEvent>> {
+        let sql = "SELECT e.seq, e.session_id, e.kind, e.detail, e.created_at, o.attempts FROM webhook_outbox o \
+                   JOIN order_events e ON e.seq = o.event_seq WHERE o.delivered_at IS NULL AND o.next_attempt_at <= ?1 \
+                   ORDER BY o.event_seq LIMIT ?2";
+        Ok(self
+            .statement(sql, &[int(now.secs()), int(limit.into())])?
+            .all()
+            .await?
+            .results()?)
+    }
+
+    /// Takes an event for `lease_secs` so that a concurrent run skips it.
+    pub async fn lease_webhook(&self, seq: i64, now: UnixTime, lease_secs: i64) -> ApiResult<bool> {
+        let result = self
+            .statement(
+                "UPDATE webhook_outbox SET next_attempt_at = ?3 WHERE event_seq = ?1 AND delivered_at IS NULL AND next_attempt_at <= ?2",
+                &[int(seq), int(now.secs()), int(now.secs() + lease_secs)],
+            )?
+            .run()
+            .await?;
+        changed(&result)
+    }
+
+    pub async fn webhook_delivered(
+        &self,
+        seq: i64,
+        now: UnixTime,
+        status: Option<u16>,
+    ) -> ApiResult<()> {
+        self.statement(
+            "UPDATE webhook_outbox SET delivered_at = ?2, attempts = attempts + 1, last_status = ?3, last_error = NULL WHERE event_seq = ?1",
+            &[int(seq), int(now.secs()), status.map_or(JsValue::NULL, |s| int(s.into()))],
+        )?
+        .run()
+        .await?;
+        Ok(())
+    }
+
+    pub async fn webhook_failed(
+        &self,
+        seq: i64,
+        attempts: i64,
+        next_attempt_at: i64,
+        status: Option<u16>,
+        error: Option<&str>,
+    ) -> ApiResult<()> {
+        self.statement(
+            "UPDATE webhook_outbox SET attempts = ?2, next_attempt_at = ?3, last_status = ?4, last_error = ?5 WHERE event_seq = ?1",
+            &[int(seq), int(attempts), int(next_attempt_at), status.map_or(JsValue::NULL, |s| int(s.into())), error.map_or(JsValue::NULL, text)],
+        )?
+        .run()
+        .await?;
+        Ok(())
+    }
+
     /// Keeps a payment that arrived for a locally closed order, once per transaction.
     pub async fn record_payment_after_close(
         &self,

@@ -15,6 +15,7 @@ pub mod pem;
 pub mod time;
 pub mod v2;
 pub mod v3;
+pub mod webhook;
 
 pub use error::Error;
 pub use money::Fen;
