@@ -6,7 +6,7 @@
 //! - `GET /v1/widget/sessions/{id}`, `POST /v1/widget/sessions/{id}/pay`: widget API (client secret, CORS)
 //! - `POST /v1/wechatpay/notify`: WeChat Pay notifications
 //! - `GET /demo/products`, `POST /demo/checkout`: the demo shop's server side (DEMO_SHOP=on)
-//! - `GET /health`
+//! - `GET /health`, `GET /v1/openapi.json` (this API, described)
 
 mod config;
 mod demo;
@@ -30,6 +30,9 @@ use worker::{event, Context, Env, Method, Request, Response};
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
 use crate::store::Store;
+
+/// The API's OpenAPI 3.1 document; `tests/e2e/openapi.test.mjs` keeps it in step with `route`.
+const OPENAPI: &str = include_str!("../openapi.json");
 
 /// What every handler gets: settings, the books and the time of this request.
 pub struct App {
@@ -74,6 +77,13 @@ async fn route(mut req: Request, env: Env) -> Response {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     if segments == ["health"] {
         return http::json(200, &serde_json::json!({ "ok": true }));
+    }
+    if segments == ["v1", "openapi.json"] {
+        let mut response = Response::ok(OPENAPI).expect("static response");
+        let _ = response
+            .headers_mut()
+            .set("Content-Type", "application/json");
+        return response;
     }
     let app = match App::load(&env) {
         Ok(app) => app,

@@ -2,7 +2,9 @@
 // D1 → widget, in headless Chromium against both Workers under `wrangler dev`.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { root } from "../../scripts/stack.mjs";
 import { edgeRows, forgeNotification, outputDir, startAll } from "./support.mjs";
 
 let env;
@@ -117,6 +119,8 @@ describe("walking skeleton", { timeout: 900_000 }, () => {
       ["wrong amount", forgeNotification(env, { ...tx, amount: { ...tx.amount, total: 1 } }), 422, "order_mismatch"],
       ["wrong mchid", forgeNotification(env, { ...tx, mchid: "1230000110" }), 422, "order_mismatch"],
       ["unknown order", forgeNotification(env, { ...tx, out_trade_no: "NOSUCHORDER1" }), 404, "not_found"],
+      ["malformed JSON, validly signed", forgeNotification(env, tx, { signedBody: '{"id": "EV-1", "resource": ' }), 400, "malformed"],
+      ["oversized body", forgeNotification(env, tx, { signedBody: JSON.stringify({ pad: "x".repeat(70_000) }) }), 400, "body_too_large"],
     ];
     for (const [name, n, status, code] of refused) {
       const res = await post(n);
@@ -159,5 +163,35 @@ describe("walking skeleton", { timeout: 900_000 }, () => {
     });
     assert.equal(zero.status, 400);
     assert.equal((await zero.json()).error.code, "invalid_amount");
+  });
+
+  test("the OpenAPI document is served and matches the Worker's routes, both ways", async () => {
+    const file = JSON.parse(readFileSync(join(root, "edge-worker", "openapi.json"), "utf8"));
+    const served = await (await api("/v1/openapi.json")).json();
+    assert.deepEqual(served, file);
+    // The routes as the code has them: `(Method::Post, ["v1", "refunds", id])` → `POST /v1/refunds/{id}`.
+    const source = readFileSync(join(root, "edge-worker", "src", "lib.rs"), "utf8");
+    const inCode = new Set();
+    for (const [, method, segs] of source.matchAll(/\(Method::(Get|Post|Put|Delete|Patch), \[([^\]]*)\]\)/g)) {
+      const path = segs.split(",").map((p) => p.trim()).filter(Boolean).map((p) => (p.startsWith('"') ? p.slice(1, -1) : `{${p}}`));
+      inCode.add(`${method.toUpperCase()} /${path.join("/")}`);
+    }
+    for (const [, segs] of source.matchAll(/segments == \[([^\]]*)\]/g)) {
+      inCode.add(`GET /${segs.split(",").map((p) => p.trim().slice(1, -1)).join("/")}`);
+    }
+    const inDoc = new Set(Object.entries(file.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`)));
+    assert.deepEqual([...inCode].sort(), [...inDoc].sort());
+    // Every documented operation is routed: without credentials it may be refused, never "no such route".
+    for (const op of inDoc) {
+      const [method, path] = op.split(" ");
+      const res = await api(path.replace("{id}", "cs_none"), { method, headers: { "Content-Type": "application/json" }, body: method === "GET" ? undefined : "{}" });
+      const text = await res.text();
+      assert.ok(!/no such (route|page)/.test(text), `${op} answered ${res.status} ${text}`);
+      if (res.status >= 400 && path !== "/v1/wechatpay/notify") {
+        const body = JSON.parse(text);
+        assert.equal(typeof body.error.code, "string", `${op}: ${text}`);
+        assert.equal(typeof body.error.message, "string", `${op}: ${text}`);
+      }
+    }
   });
 });

@@ -82,7 +82,8 @@ export function jsapiPayParams(merchant, prepayId) {
 
 /**
  * A TRANSACTION.SUCCESS notification built with Node's crypto, not ours: AES-256-GCM under
- * the API v3 key, RSA-SHA256 under the simulator's platform key. `tamper` alters pieces.
+ * the API v3 key, RSA-SHA256 under the simulator's platform key. `tamper` alters pieces
+ * (`signedBody` replaces the body before it is signed).
  */
 export function forgeNotification({ edgeVars, sandboxVars }, transaction, tamper = {}) {
   const key = Buffer.from(edgeVars.WECHATPAY_API_V3_KEY, "utf8");
@@ -90,7 +91,7 @@ export function forgeNotification({ edgeVars, sandboxVars }, transaction, tamper
   const cipher = createCipheriv("aes-256-gcm", key, Buffer.from(nonce));
   cipher.setAAD(Buffer.from("transaction"));
   const sealed = Buffer.concat([cipher.update(JSON.stringify(transaction), "utf8"), cipher.final(), cipher.getAuthTag()]);
-  const body = JSON.stringify({
+  const body = tamper.signedBody ?? JSON.stringify({
     id: `EV-${randomBytes(8).toString("hex")}`,
     create_time: "2026-11-24T12:00:00+08:00",
     resource_type: "encrypt-resource",
