@@ -99,6 +99,15 @@ impl Store {
         Ok(self.db.prepare(sql).bind(args)?)
     }
 
+    /// Every row `sql` selects, as `T`.
+    async fn rows<T: for<'de> Deserialize<'de>>(
+        &self,
+        sql: &str,
+        args: &[JsValue],
+    ) -> ApiResult<Vec<T>> {
+        Ok(self.statement(sql, args)?.all().await?.results()?)
+    }
+
     /// Inserts a new open session and its `created` event in one transaction.
     pub async fn insert_session(&self, row: &SessionRow) -> ApiResult<()> {
         let insert = self.statement(
@@ -273,7 +282,7 @@ impl Store {
             after.map_or(JsValue::NULL, |a| text(&a.id)),
             int(limit.into()),
         ];
-        Ok(self.statement(&sql, &args)?.all().await?.results()?)
+        self.rows(&sql, &args).await
     }
 
     /// `open` → `closed`, only if still open.
@@ -299,18 +308,15 @@ impl Store {
             "SELECT {SESSION_COLUMNS} FROM checkout_sessions WHERE status = 'open' AND (expires_at <= ?1 OR \
              (prepay_created_at IS NOT NULL AND prepay_created_at <= ?2)) ORDER BY expires_at LIMIT ?3"
         );
-        Ok(self
-            .statement(
-                &sql,
-                &[
-                    int(now.secs()),
-                    int(now.secs() - older_than),
-                    int(limit.into()),
-                ],
-            )?
-            .all()
-            .await?
-            .results()?)
+        self.rows(
+            &sql,
+            &[
+                int(now.secs()),
+                int(now.secs() - older_than),
+                int(limit.into()),
+            ],
+        )
+        .await
     }
 
     /// A new refund, refused by the schema if it would take refunds above the amount paid.
@@ -416,11 +422,7 @@ impl Store {
         let sql = "SELECT e.seq, e.session_id, e.kind, e.detail, e.created_at, o.attempts FROM webhook_outbox o \
                    JOIN order_events e ON e.seq = o.event_seq WHERE o.delivered_at IS NULL AND o.next_attempt_at <= ?1 \
                    ORDER BY o.event_seq LIMIT ?2";
-        Ok(self
-            .statement(sql, &[int(now.secs()), int(limit.into())])?
-            .all()
-            .await?
-            .results()?)
+        self.rows(sql, &[int(now.secs()), int(limit.into())]).await
     }
 
     /// Takes an event for `lease_secs` so that a concurrent run skips it.
