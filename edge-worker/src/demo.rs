@@ -62,6 +62,10 @@ pub async fn checkout(req: &mut Request, app: &App) -> ApiResult<Response> {
             description: product.name.into(),
             out_trade_no: None,
             expires_in: None,
+            return_url: None,
+            metadata: [("product".to_string(), json!(product.id))]
+                .into_iter()
+                .collect(),
         },
     )
     .await?;

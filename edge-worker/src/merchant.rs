@@ -25,6 +25,12 @@ pub struct NewSession {
     /// Seconds until the session expires (default 30 minutes).
     #[serde(default)]
     pub expires_in: Option<i64>,
+    /// Where the payer goes after paying (the widget links back to it).
+    #[serde(default)]
+    pub return_url: Option<String>,
+    /// The merchant's own string key-values, returned with the session and in webhooks.
+    #[serde(default)]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
 }
 
 /// The merchant API's credential: `Authorization: Bearer <MERCHANT_SECRET_KEY>`.
@@ -70,6 +76,10 @@ pub async fn create_session(app: &App, params: NewSession) -> ApiResult<(Session
     let amount = Fen::chargeable(params.amount_fen)?;
     validate_description(&params.description)?;
     let ttl = validate_ttl(params.expires_in, app.config.min_session_ttl_secs)?;
+    if let Some(url) = &params.return_url {
+        checkout::validate_return_url(url)?;
+    }
+    checkout::validate_metadata(&params.metadata)?;
     let out_trade_no = match params.out_trade_no {
         Some(no) => {
             validate_out_trade_no(&no)?;
@@ -101,6 +111,8 @@ pub async fn create_session(app: &App, params: NewSession) -> ApiResult<(Session
         paid_at: None,
         created_at: app.now.secs(),
         expires_at: app.now.secs() + ttl,
+        return_url: params.return_url,
+        metadata: serde_json::Value::Object(params.metadata).to_string(),
     };
     app.store.insert_session(&row).await?;
     Ok((row, client_secret))
@@ -119,6 +131,8 @@ pub(crate) fn merchant_view(row: &SessionRow) -> serde_json::Value {
         "paid_at": row.paid_at,
         "created_at": row.created_at,
         "expires_at": row.expires_at,
+        "return_url": row.return_url,
+        "metadata": serde_json::from_str::<serde_json::Value>(&row.metadata).unwrap_or_default(),
     })
 }
 

@@ -28,6 +28,9 @@ pub struct SessionRow {
     pub paid_at: Option<i64>,
     pub created_at: i64,
     pub expires_at: i64,
+    pub return_url: Option<String>,
+    /// JSON object text.
+    pub metadata: String,
 }
 
 impl SessionRow {
@@ -88,7 +91,7 @@ const REFUND_COLUMNS: &str =
 
 const SESSION_COLUMNS: &str =
     "id, client_secret_hash, out_trade_no, mchid, appid, amount_fen, currency, description, \
-     status, scene, code_url, prepay_created_at, transaction_id, paid_at, created_at, expires_at";
+     status, scene, code_url, prepay_created_at, transaction_id, paid_at, created_at, expires_at, return_url, metadata";
 
 impl Store {
     pub fn new(db: D1Database) -> Self {
@@ -111,7 +114,7 @@ impl Store {
     /// Inserts a new open session and its `created` event in one transaction.
     pub async fn insert_session(&self, row: &SessionRow) -> ApiResult<()> {
         let insert = self.statement(
-            &format!("INSERT INTO checkout_sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'open', NULL, NULL, NULL, NULL, NULL, ?9, ?10)"),
+            &format!("INSERT INTO checkout_sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'open', NULL, NULL, NULL, NULL, NULL, ?9, ?10, ?11, ?12)"),
             &[
                 text(&row.id),
                 text(&row.client_secret_hash),
@@ -123,6 +126,8 @@ impl Store {
                 text(&row.description),
                 int(row.created_at),
                 int(row.expires_at),
+                row.return_url.as_deref().map_or(JsValue::NULL, text),
+                text(&row.metadata),
             ],
         )?;
         let event = self.statement(

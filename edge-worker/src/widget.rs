@@ -106,6 +106,7 @@ fn widget_view(row: &SessionRow, app: &App) -> serde_json::Value {
         "description": row.description,
         "status": row.status,
         "expires_at": row.expires_at,
+        "return_url": row.return_url,
         "server_time": app.now.secs(),
     })
 }

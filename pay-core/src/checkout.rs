@@ -84,6 +84,50 @@ pub fn validate_ttl(ttl_secs: Option<i64>, min_secs: i64) -> Result<i64, Error> 
     }
 }
 
+/// `return_url`: an absolute http(s) URL of at most 1024 characters (where the payer returns).
+pub fn validate_return_url(url: &str) -> Result<(), Error> {
+    let ok = (url.starts_with("https://") || url.starts_with("http://"))
+        && url.len() <= 1024
+        && url.len() > "https://".len()
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidField {
+            field: "return_url",
+            reason: "must be an absolute http(s) URL of at most 1024 characters".into(),
+        })
+    }
+}
+
+/// `metadata`: at most 20 keys of at most 40 characters, string values of at most 500, for the
+/// merchant's own references (an order id in its shop, say). Never shown to the payer.
+pub fn validate_metadata(
+    metadata: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(), Error> {
+    let bad = |reason: String| Error::InvalidField {
+        field: "metadata",
+        reason,
+    };
+    if metadata.len() > 20 {
+        return Err(bad(format!("{} keys; at most 20", metadata.len())));
+    }
+    for (k, v) in metadata {
+        if k.is_empty() || k.chars().count() > 40 {
+            return Err(bad(format!("key {k:?} must be 1 to 40 characters")));
+        }
+        match v.as_str() {
+            Some(text) if text.chars().count() <= 500 => {}
+            _ => {
+                return Err(bad(format!(
+                    "the value of {k:?} must be a string of at most 500 characters"
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A fresh out_trade_no from the clock and 8 random bytes: `CS` + seconds + 16 hex digits.
 pub fn generate_out_trade_no(now: UnixTime, random: [u8; 8]) -> String {
     let mut s = format!("CS{}", now.secs());
@@ -300,6 +344,36 @@ mod tests {
         let no = generate_out_trade_no(UnixTime(1_795_000_000), [0xab; 8]);
         assert_eq!(no, "CS1795000000abababababababab");
         assert!(validate_out_trade_no(&no).is_ok());
+    }
+
+    #[test]
+    fn return_urls_and_metadata() {
+        assert!(validate_return_url("https://shop.example/thanks?o=1").is_ok());
+        for bad in [
+            "",
+            "shop.example",
+            "javascript:alert(1)",
+            "https://",
+            "https://a b",
+            &format!("https://{}", "a".repeat(1020)),
+        ] {
+            assert!(validate_return_url(bad).is_err(), "{bad}");
+        }
+        let ok: serde_json::Map<_, _> =
+            serde_json::from_str(r#"{"order":"A-1","note":"茶"}"#).unwrap();
+        assert!(validate_metadata(&ok).is_ok());
+        for bad in [r#"{"n":1}"#, r#"{"":"x"}"#, r#"{"o":{"nested":"x"}}"#] {
+            let m: serde_json::Map<_, _> = serde_json::from_str(bad).unwrap();
+            assert!(validate_metadata(&m).is_err(), "{bad}");
+        }
+        let many: serde_json::Map<_, _> = (0..21)
+            .map(|i| (format!("k{i}"), serde_json::json!("v")))
+            .collect();
+        assert!(validate_metadata(&many).is_err());
+        let long: serde_json::Map<_, _> = [("k".to_string(), serde_json::json!("x".repeat(501)))]
+            .into_iter()
+            .collect();
+        assert!(validate_metadata(&long).is_err());
     }
 
     #[test]

@@ -76,6 +76,18 @@ describe("order lifecycle", { timeout: 900_000 }, () => {
     assert.equal((await other.json()).error.code, "idempotency_key_reused");
   });
 
+  test("sessions keep a return URL and the merchant's metadata; bad ones are refused", async () => {
+    const s = await newSession(250, { return_url: "https://shop.example/thanks?order=A-1", metadata: { order: "A-1", note: "茶" } });
+    const got = await session(s.id);
+    assert.equal(got.return_url, "https://shop.example/thanks?order=A-1");
+    assert.deepEqual(got.metadata, { order: "A-1", note: "茶" });
+    for (const bad of [{ return_url: "javascript:alert(1)" }, { metadata: { n: 1 } }, { metadata: Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`k${i}`, "v"])) }]) {
+      const res = await post("/v1/checkout/sessions", { amount_fen: 250, description: "bad", ...bad });
+      assert.equal(res.status, 400, JSON.stringify(bad));
+      assert.equal((await res.json()).error.code, "invalid_field");
+    }
+  });
+
   test("listing pages newest first with a cursor and filters by status", async () => {
     const made = [await newSession(101), await newSession(102), await newSession(103)];
     const page1 = await (await api("/v1/checkout/sessions?status=open&limit=2", { headers: merchantHeaders() })).json();
