@@ -2,6 +2,7 @@
 // on 127.0.0.1 with its own local D1, each in its own process group (so it can be stopped with
 // everything it spawned) and, for tests, under a time limit. Used by `make dev` and the tests.
 import { spawn, spawnSync } from "node:child_process";
+import { createConnection } from "node:net";
 import { createWriteStream, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -64,6 +65,19 @@ function startWrangler(name, args, { persistTo, logDir, timeLimitSecs, echo }) {
   return child;
 }
 
+/** Fails fast if something already listens on `port` (another run would answer our tests). */
+async function assertPortFree(port) {
+  const inUse = await new Promise((resolve) => {
+    const socket = createConnection({ host: "127.0.0.1", port });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+  if (inUse) throw new Error(`port ${port} on 127.0.0.1 is already in use: stop whatever runs there (another dev or test run?)`);
+}
+
 async function waitForHealth(url, child, name, deadlineMs = 90_000) {
   const start = Date.now();
   while (Date.now() - start < deadlineMs) {
@@ -108,6 +122,7 @@ export async function startStack(opts) {
   mkdirSync(logDir, { recursive: true });
   const edgeUrl = `http://127.0.0.1:${edgePort}`;
   const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
+  for (const port of [edgePort, sandboxPort, edgePort + 1000, sandboxPort + 1000]) await assertPortFree(port);
   const children = [];
   const stop = async () => Promise.all(children.map(stopGroup));
   try {
@@ -124,6 +139,8 @@ export async function startStack(opts) {
         "--var", `WECHATPAY_API_BASE:${sandboxUrl}`,
         "--var", `NOTIFY_URL:${edgeUrl}/v1/wechatpay/notify`,
         "--var", `SANDBOX_CASHIER_URL:${sandboxUrl}/cashier`,
+        "--var", `WECHAT_OAUTH_AUTHORIZE_BASE:${sandboxUrl}`,
+        "--var", `WECHAT_OAUTH_API_BASE:${sandboxUrl}`,
         ...Object.entries(opts.edgeVars ?? {}).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
       ],
       { ...opts, persistTo: join(persistTo, "edge") },

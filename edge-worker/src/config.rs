@@ -29,6 +29,11 @@ pub struct Config {
     pub webhook: Option<(String, String)>,
     /// First retry wait of a failed webhook delivery, doubling (default 10 s).
     pub webhook_retry_base_secs: i64,
+    /// The official account's AppSecret, for WeChat OAuth (JSAPI scene only).
+    pub app_secret: Option<String>,
+    /// WeChat OAuth: where the payer is sent to authorize, and where the code is exchanged.
+    pub oauth_authorize_base: String,
+    pub oauth_api_base: String,
 }
 
 fn get(env: &Env, name: &str) -> Result<String, ApiError> {
@@ -117,6 +122,11 @@ impl Config {
                 (None, _) => None,
             },
             webhook_retry_base_secs: number(env, "WEBHOOK_RETRY_BASE_SECS", 10)?,
+            app_secret: optional(env, "WECHAT_APP_SECRET"),
+            oauth_authorize_base: optional(env, "WECHAT_OAUTH_AUTHORIZE_BASE")
+                .unwrap_or_else(|| "https://open.weixin.qq.com".into()),
+            oauth_api_base: optional(env, "WECHAT_OAUTH_API_BASE")
+                .unwrap_or_else(|| "https://api.weixin.qq.com".into()),
         })
     }
 }

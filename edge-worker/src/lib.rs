@@ -15,6 +15,7 @@ mod http;
 mod idempotency;
 mod merchant;
 mod notify;
+mod oauth;
 mod orders;
 mod refunds;
 mod scheduled;
@@ -108,6 +109,10 @@ async fn route(mut req: Request, env: Env) -> Response {
         (Method::Get, ["v1", "checkout", "sessions", id]) => {
             merchant::retrieve(&req, &app, id).await
         }
+        (Method::Get, ["v1", "widget", "sessions", id, "oauth"]) => {
+            oauth::start(&req, &app, id).await
+        }
+        (Method::Get, ["v1", "widget", "oauth", "callback"]) => oauth::callback(&req, &app).await,
         (Method::Get, ["v1", "widget", "sessions", id]) => widget::retrieve(&req, &app, id).await,
         (Method::Post, ["v1", "widget", "sessions", id, "pay"]) => {
             widget::pay(&mut req, &app, id).await

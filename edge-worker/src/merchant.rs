@@ -112,6 +112,7 @@ pub async fn create_session(app: &App, params: NewSession) -> ApiResult<(Session
         created_at: app.now.secs(),
         expires_at: app.now.secs() + ttl,
         return_url: params.return_url,
+        payer_openid: None,
         metadata: serde_json::Value::Object(params.metadata).to_string(),
     };
     app.store.insert_session(&row).await?;

@@ -31,6 +31,7 @@ pub struct SessionRow {
     pub return_url: Option<String>,
     /// JSON object text.
     pub metadata: String,
+    pub payer_openid: Option<String>,
 }
 
 impl SessionRow {
@@ -91,7 +92,7 @@ const REFUND_COLUMNS: &str =
 
 const SESSION_COLUMNS: &str =
     "id, client_secret_hash, out_trade_no, mchid, appid, amount_fen, currency, description, \
-     status, scene, code_url, prepay_created_at, transaction_id, paid_at, created_at, expires_at, return_url, metadata";
+     status, scene, code_url, prepay_created_at, transaction_id, paid_at, created_at, expires_at, return_url, metadata, payer_openid";
 
 impl Store {
     pub fn new(db: D1Database) -> Self {
@@ -114,7 +115,7 @@ impl Store {
     /// Inserts a new open session and its `created` event in one transaction.
     pub async fn insert_session(&self, row: &SessionRow) -> ApiResult<()> {
         let insert = self.statement(
-            &format!("INSERT INTO checkout_sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'open', NULL, NULL, NULL, NULL, NULL, ?9, ?10, ?11, ?12)"),
+            &format!("INSERT INTO checkout_sessions ({SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'open', NULL, NULL, NULL, NULL, NULL, ?9, ?10, ?11, ?12, NULL)"),
             &[
                 text(&row.id),
                 text(&row.client_secret_hash),
@@ -187,6 +188,38 @@ impl Store {
         )?;
         let results = self.db.batch(vec![update, event]).await?;
         changed(&results[0])
+    }
+
+    pub async fn set_oauth_return_to(&self, id: &str, url: &str) -> ApiResult<()> {
+        self.statement(
+            "UPDATE checkout_sessions SET oauth_return_to = ?2 WHERE id = ?1 AND status = 'open'",
+            &[text(id), text(url)],
+        )?
+        .run()
+        .await?;
+        Ok(())
+    }
+
+    pub async fn oauth_return_to(&self, id: &str) -> ApiResult<Option<String>> {
+        Ok(self
+            .statement(
+                "SELECT oauth_return_to FROM checkout_sessions WHERE id = ?1",
+                &[text(id)],
+            )?
+            .first(Some("oauth_return_to"))
+            .await?)
+    }
+
+    /// Remembers the payer's openid on an open session.
+    pub async fn set_payer_openid(&self, id: &str, openid: &str) -> ApiResult<bool> {
+        let result = self
+            .statement(
+                "UPDATE checkout_sessions SET payer_openid = ?2 WHERE id = ?1 AND status = 'open'",
+                &[text(id), text(openid)],
+            )?
+            .run()
+            .await?;
+        changed(&result)
     }
 
     /// `open` → `paid`, only if still open. Returns whether this call made the change.

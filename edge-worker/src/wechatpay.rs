@@ -3,8 +3,8 @@
 
 use pay_core::crypto::webcrypto::{random_hex, WebCryptoSigner, WebCryptoVerifier};
 use pay_core::v3::model::{
-    ApiErrorBody, CloseRequest, NativePrepayResponse, PrepayRequest, Refund, RefundRequest,
-    Transaction,
+    ApiErrorBody, CloseRequest, H5PrepayResponse, JsapiPrepayResponse, NativePrepayResponse,
+    PrepayRequest, Refund, RefundRequest, Transaction,
 };
 use pay_core::v3::{AuthorizationHeader, RequestToSign, SignedHeaders};
 use pay_core::UnixTime;
@@ -37,6 +37,67 @@ impl<'a> WechatPayClient<'a> {
             now,
         )
         .await
+    }
+
+    pub async fn jsapi_prepay(
+        &self,
+        request: &PrepayRequest,
+        now: UnixTime,
+    ) -> ApiResult<JsapiPrepayResponse> {
+        self.call(
+            Method::Post,
+            "/v3/pay/transactions/jsapi",
+            &json_bytes(request)?,
+            now,
+        )
+        .await
+    }
+
+    pub async fn h5_prepay(
+        &self,
+        request: &PrepayRequest,
+        now: UnixTime,
+    ) -> ApiResult<H5PrepayResponse> {
+        self.call(
+            Method::Post,
+            "/v3/pay/transactions/h5",
+            &json_bytes(request)?,
+            now,
+        )
+        .await
+    }
+
+    /// WeChat OAuth (snsapi_base): the payer's openid for a code, with the app's AppSecret.
+    pub async fn oauth_openid(&self, code: &str) -> ApiResult<String> {
+        let secret = self.config.app_secret.as_deref().ok_or_else(|| {
+            ApiError::Config("WECHAT_APP_SECRET is not set (JSAPI needs it)".into())
+        })?;
+        let mut url = worker::Url::parse(&format!(
+            "{}/sns/oauth2/access_token",
+            self.config.oauth_api_base
+        ))
+        .map_err(|e| ApiError::Config(format!("WECHAT_OAUTH_API_BASE: {e}")))?;
+        url.query_pairs_mut()
+            .append_pair("appid", &self.config.appid)
+            .append_pair("secret", secret)
+            .append_pair("code", code)
+            .append_pair("grant_type", "authorization_code");
+        let answer: serde_json::Value = Fetch::Url(url).send().await?.json().await?;
+        match answer.get("openid").and_then(|o| o.as_str()) {
+            Some(openid) => Ok(openid.to_string()),
+            None => Err(ApiError::Upstream {
+                status: 400,
+                code: answer
+                    .get("errcode")
+                    .map(|c| c.to_string())
+                    .unwrap_or_default(),
+                message: answer
+                    .get("errmsg")
+                    .and_then(|m| m.as_str())
+                    .unwrap_or("no openid")
+                    .to_string(),
+            }),
+        }
     }
 
     /// The transaction as WeChat Pay has it (unpaid orders are only found by out_trade_no).

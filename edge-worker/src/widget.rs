@@ -1,8 +1,14 @@
 //! The widget API, authenticated by the session's client secret: what the payer's browser
 //! may see and do. It can pay the amount the merchant set, and nothing else.
+//!
+//! A session is paid in one scene: the first pay call fixes it (WeChat Pay refuses the same
+//! out_trade_no with another trade type). A payer who moves to another device gets a new
+//! session from the merchant.
 
 use pay_core::checkout::SessionStatus;
-use pay_core::v3::model::{OrderAmount, PrepayRequest};
+use pay_core::crypto::webcrypto::{random_hex, WebCryptoSigner};
+use pay_core::v3::model::{H5Info, OrderAmount, Payer, PrepayRequest, SceneInfo};
+use pay_core::v3::pay_params;
 use pay_core::UnixTime;
 use serde::Deserialize;
 use serde_json::json;
@@ -13,8 +19,10 @@ use crate::store::SessionRow;
 use crate::wechatpay::WechatPayClient;
 use crate::{http, sha256_hex, App};
 
-/// A `code_url` lives 2 hours at WeChat Pay; reuse ours while it has at least 10 minutes left.
+/// A `code_url` or `prepay_id` lives 2 hours at WeChat Pay; reuse ours while 10 minutes remain.
 const PREPAY_REUSE_SECS: i64 = 2 * 3600 - 600;
+/// An `h5_url` lives 5 minutes; past 4 a fresh one is asked for.
+const H5_REUSE_SECS: i64 = 4 * 60;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -42,10 +50,10 @@ pub async fn retrieve(req: &Request, app: &App, id: &str) -> ApiResult<Response>
 pub async fn pay(req: &mut Request, app: &App, id: &str) -> ApiResult<Response> {
     let row = authorized_session(req, app, id).await?;
     let PayRequest { scene } = http::json_body(req).await?;
-    if scene != "native" {
+    if !matches!(scene.as_str(), "native" | "h5" | "jsapi") {
         return Err(ApiError::invalid(
-            "scene_unsupported",
-            format!("scene {scene:?} is not available yet; use \"native\""),
+            "invalid_scene",
+            format!("scene {scene:?}: use native, h5 or jsapi"),
         ));
     }
     match row.status()? {
@@ -55,46 +63,112 @@ pub async fn pay(req: &mut Request, app: &App, id: &str) -> ApiResult<Response> 
         SessionStatus::Open => {}
         other => return Err(ApiError::SessionNotPayable(other)),
     }
-    let code_url = match (&row.code_url, row.prepay_created_at) {
-        (Some(code_url), Some(at)) if app.now.secs() - at < PREPAY_REUSE_SECS => code_url.clone(),
+    if let Some(fixed) = row.scene.as_deref().filter(|s| *s != scene) {
+        return Err(ApiError::Conflict {
+            status: 409,
+            code: "scene_locked",
+            message: format!("this session is being paid in the {fixed} scene; ask the merchant for a new session"),
+        });
+    }
+    let reuse_secs = if scene == "h5" {
+        H5_REUSE_SECS
+    } else {
+        PREPAY_REUSE_SECS
+    };
+    let prepay = match (&row.code_url, row.prepay_created_at) {
+        (Some(prepay), Some(at)) if app.now.secs() - at < reuse_secs => prepay.clone(),
         _ => {
-            let prepay = PrepayRequest {
-                appid: row.appid.clone(),
-                mchid: row.mchid.clone(),
-                description: row.description.clone(),
-                out_trade_no: row.out_trade_no.clone(),
-                time_expire: Some(UnixTime(row.expires_at).to_rfc3339_cst()),
-                attach: None,
-                notify_url: app.config.notify_url.clone(),
-                amount: OrderAmount {
-                    total: row.amount(),
-                    currency: row.currency.clone(),
-                },
-                payer: None,
-                scene_info: None,
-            };
-            let code_url = WechatPayClient::new(&app.config)
-                .native_prepay(&prepay, app.now)
-                .await?
-                .code_url;
+            let prepay = create_prepay(req, app, &row, &scene).await?;
             app.store
-                .record_prepay(&row.id, "native", &code_url, app.now)
+                .record_prepay(&row.id, &scene, &prepay, app.now)
                 .await?;
-            code_url
+            prepay
         }
     };
-    let cashier_url = match &app.config.sandbox_cashier_url {
-        Some(base) => Some(
-            Url::parse_with_params(base, &[("code_url", code_url.as_str())])
-                .map_err(|e| ApiError::Config(format!("SANDBOX_CASHIER_URL: {e}")))?
-                .to_string(),
-        ),
-        None => None,
+    let answer = match scene.as_str() {
+        "jsapi" => {
+            let signer = WebCryptoSigner::cached(&app.config.merchant_key).await?;
+            let params =
+                pay_params::jsapi(&*signer, &row.appid, &prepay, app.now, &random_hex(16)?).await?;
+            json!({ "scene": "jsapi", "jsapi": params })
+        }
+        "h5" => json!({ "scene": "h5", "h5_url": prepay }),
+        _ => {
+            json!({ "scene": "native", "code_url": prepay, "sandbox_cashier_url": sandbox_cashier_url(app, &prepay)? })
+        }
     };
-    Ok(http::json(
-        200,
-        &json!({ "scene": "native", "code_url": code_url, "sandbox_cashier_url": cashier_url }),
-    ))
+    Ok(http::json(200, &answer))
+}
+
+/// Asks WeChat Pay for the scene's prepay: a code_url, an h5_url or a prepay_id.
+async fn create_prepay(
+    req: &Request,
+    app: &App,
+    row: &SessionRow,
+    scene: &str,
+) -> ApiResult<String> {
+    let mut request = PrepayRequest {
+        appid: row.appid.clone(),
+        mchid: row.mchid.clone(),
+        description: row.description.clone(),
+        out_trade_no: row.out_trade_no.clone(),
+        time_expire: Some(UnixTime(row.expires_at).to_rfc3339_cst()),
+        attach: None,
+        notify_url: app.config.notify_url.clone(),
+        amount: OrderAmount {
+            total: row.amount(),
+            currency: row.currency.clone(),
+        },
+        payer: None,
+        scene_info: None,
+    };
+    let client = WechatPayClient::new(&app.config);
+    match scene {
+        "jsapi" => {
+            let openid = row.payer_openid.clone().ok_or_else(|| ApiError::Conflict {
+                status: 409,
+                code: "payer_unknown",
+                message: format!(
+                    "the payer's openid is not known yet: open /v1/widget/sessions/{}/oauth first",
+                    row.id
+                ),
+            })?;
+            request.payer = Some(Payer { openid });
+            Ok(client.jsapi_prepay(&request, app.now).await?.prepay_id)
+        }
+        "h5" => {
+            // The payer's real address, as Cloudflare saw it; WeChat Pay checks it.
+            let ip = req.headers().get("CF-Connecting-IP")?.ok_or_else(|| {
+                ApiError::invalid(
+                    "client_ip_unknown",
+                    "no CF-Connecting-IP: the H5 scene needs the payer's IP",
+                )
+            })?;
+            request.scene_info = Some(SceneInfo {
+                payer_client_ip: ip,
+                device_id: None,
+                h5_info: Some(H5Info {
+                    kind: "Wap".into(),
+                    app_name: None,
+                    app_url: None,
+                }),
+            });
+            Ok(client.h5_prepay(&request, app.now).await?.h5_url)
+        }
+        _ => Ok(client.native_prepay(&request, app.now).await?.code_url),
+    }
+}
+
+fn sandbox_cashier_url(app: &App, code_url: &str) -> ApiResult<Option<String>> {
+    app.config
+        .sandbox_cashier_url
+        .as_ref()
+        .map(|base| {
+            Url::parse_with_params(base, &[("code_url", code_url)])
+                .map(|u| u.to_string())
+                .map_err(|e| ApiError::Config(format!("SANDBOX_CASHIER_URL: {e}")))
+        })
+        .transpose()
 }
 
 fn widget_view(row: &SessionRow, app: &App) -> serde_json::Value {
@@ -105,6 +179,8 @@ fn widget_view(row: &SessionRow, app: &App) -> serde_json::Value {
         "currency": row.currency,
         "description": row.description,
         "status": row.status,
+        "scene": row.scene,
+        "payer_known": row.payer_openid.is_some(),
         "expires_at": row.expires_at,
         "return_url": row.return_url,
         "server_time": app.now.secs(),

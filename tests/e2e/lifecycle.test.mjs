@@ -88,6 +88,61 @@ describe("order lifecycle", { timeout: 900_000 }, () => {
     }
   });
 
+  test("the JSAPI scene: the Worker learns the openid by OAuth; the client's checks accept its paySign", async () => {
+    const s = await newSession(520);
+    const widget = { Authorization: `Bearer ${s.client_secret}`, "Content-Type": "application/json" };
+    const payJsapi = () => api(`/v1/widget/sessions/${s.id}/pay`, { method: "POST", headers: widget, body: JSON.stringify({ scene: "jsapi" }) });
+    const early = await payJsapi();
+    assert.equal(early.status, 409);
+    assert.equal((await early.json()).error.code, "payer_unknown");
+
+    const returnTo = `${env.stack.edgeUrl}/shop?after=oauth`;
+    const foreign = await api(`/v1/widget/sessions/${s.id}/oauth?client_secret=${s.client_secret}&return_to=${encodeURIComponent("https://evil.example/")}`, { redirect: "manual" });
+    assert.equal(foreign.status, 400, "no open redirect");
+    const start = await api(`/v1/widget/sessions/${s.id}/oauth?client_secret=${s.client_secret}&return_to=${encodeURIComponent(returnTo)}`, { redirect: "manual" });
+    assert.equal(start.status, 302);
+    const authorize = start.headers.get("location");
+    assert.ok(authorize.startsWith(`${env.stack.sandboxUrl}/connect/oauth2/authorize?appid=wxd930ea5d5a258f4f`), authorize);
+    const wechat = await fetch(authorize, { redirect: "manual" });
+    const callback = new URL(wechat.headers.get("location"));
+    assert.equal(callback.origin + callback.pathname, `${env.stack.edgeUrl}/v1/widget/oauth/callback`);
+    const forged = new URL(callback);
+    forged.searchParams.set("state", `${s.id}.000000000000000000000000`);
+    assert.equal((await api(forged.pathname + forged.search, { redirect: "manual" })).status, 400, "a forged state is refused");
+    const back = await api(callback.pathname + callback.search, { redirect: "manual" });
+    assert.equal(back.status, 302);
+    assert.equal(back.headers.get("location"), returnTo);
+
+    const paid = await payJsapi();
+    assert.equal(paid.status, 200);
+    const { jsapi } = await paid.json();
+    assert.deepEqual(Object.keys(jsapi).sort(), ["appId", "nonceStr", "package", "paySign", "signType", "timeStamp"]);
+    assert.equal(jsapi.signType, "RSA");
+    // The simulator checks what the WeChat client checks before it opens the payment sheet.
+    const check = await (await sandbox("/jsapi/pay-request", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(jsapi) })).json();
+    assert.equal(check.ok, true, JSON.stringify(check));
+    const confirm = await (await sandbox("/jsapi/confirm", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token: check.token, card: "icbc-debit" }) })).json();
+    assert.equal(confirm.ok, true, JSON.stringify(confirm));
+    await until("paid", async () => (await session(s.id)).status === "paid");
+  });
+
+  test("the H5 scene: an h5_url for the payer's IP; the scene is then fixed", async () => {
+    const s = await newSession(888);
+    const widget = { Authorization: `Bearer ${s.client_secret}`, "Content-Type": "application/json" };
+    const pay = (scene) => api(`/v1/widget/sessions/${s.id}/pay`, { method: "POST", headers: widget, body: JSON.stringify({ scene }) });
+    const h5 = await pay("h5");
+    assert.equal(h5.status, 200);
+    const { h5_url } = await h5.json();
+    assert.ok(h5_url.startsWith(`${env.stack.sandboxUrl}/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=wx`), h5_url);
+    const locked = await pay("native");
+    assert.equal(locked.status, 409);
+    assert.equal((await locked.json()).error.code, "scene_locked");
+    const token = new URL(h5_url).searchParams.get("prepay_id").slice(2);
+    const cashier = await sandbox("/cashier/pay", { method: "POST", body: new URLSearchParams({ pr: token, card: "icbc-debit", action: "approve" }) });
+    assert.match(await cashier.text(), /SUCCESS/);
+    await until("paid", async () => (await session(s.id)).status === "paid");
+  });
+
   test("listing pages newest first with a cursor and filters by status", async () => {
     const made = [await newSession(101), await newSession(102), await newSession(103)];
     const page1 = await (await api("/v1/checkout/sessions?status=open&limit=2", { headers: merchantHeaders() })).json();
