@@ -16,7 +16,10 @@ pub struct Config {
     pub merchant_serial: String,
     pub merchant_key: RsaPrivateKeyDer,
     pub api_v3_key: ApiV3Key,
+    /// Public-key mode: the WeChat Pay public key. Empty in certificate mode (see `keys`).
     pub platform_keys: PlatformKeys,
+    /// `WECHATPAY_TRUST_MODE = "certificate"`: platform certificates from /v3/certificates.
+    pub certificate_mode: bool,
     pub merchant_secret_key: String,
     pub allowed_origins: Vec<String>,
     pub sandbox_cashier_url: Option<String>,
@@ -66,13 +69,17 @@ fn number(env: &Env, name: &str, default: i64) -> Result<i64, ApiError> {
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ApiError> {
         let setting = |name: &str, e: pay_core::Error| ApiError::Config(format!("{name}: {e}"));
+        let certificate_mode =
+            optional(env, "WECHATPAY_TRUST_MODE").as_deref() == Some("certificate");
         let mut platform_keys = PlatformKeys::new();
-        let key_id = get(env, "WECHATPAY_PUBLIC_KEY_ID")?;
-        platform_keys.insert(
-            KeyId::parse(&key_id).map_err(|e| setting("WECHATPAY_PUBLIC_KEY_ID", e))?,
-            RsaPublicKey::from_pem(&get(env, "WECHATPAY_PUBLIC_KEY")?)
-                .map_err(|e| setting("WECHATPAY_PUBLIC_KEY", e))?,
-        );
+        if !certificate_mode {
+            let key_id = get(env, "WECHATPAY_PUBLIC_KEY_ID")?;
+            platform_keys.insert(
+                KeyId::parse(&key_id).map_err(|e| setting("WECHATPAY_PUBLIC_KEY_ID", e))?,
+                RsaPublicKey::from_pem(&get(env, "WECHATPAY_PUBLIC_KEY")?)
+                    .map_err(|e| setting("WECHATPAY_PUBLIC_KEY", e))?,
+            );
+        }
         let merchant_secret_key = get(env, "MERCHANT_SECRET_KEY")?;
         if merchant_secret_key.len() < 24 {
             return Err(ApiError::Config(
@@ -92,6 +99,7 @@ impl Config {
             api_v3_key: ApiV3Key::new(&get(env, "WECHATPAY_API_V3_KEY")?)
                 .map_err(|e| setting("WECHATPAY_API_V3_KEY", e))?,
             platform_keys,
+            certificate_mode,
             merchant_secret_key,
             allowed_origins: optional(env, "ALLOWED_ORIGINS")
                 .map(|v| {

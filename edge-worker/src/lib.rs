@@ -13,6 +13,7 @@ mod demo;
 mod error;
 mod http;
 mod idempotency;
+mod keys;
 mod merchant;
 mod notify;
 mod oauth;

@@ -7,16 +7,18 @@ use pay_core::v3::{Notification, SignedHeaders};
 use worker::{Request, Response};
 
 use crate::error::ApiResult;
-use crate::{http, orders, App};
+use crate::{http, keys, orders, App};
 
 pub async fn receive(req: &mut Request, app: &App) -> ApiResult<Response> {
     http::require_json(req)?;
     let body = http::body_bytes(req).await?;
     let headers = SignedHeaders::from_lookup(|name| req.headers().get(name).ok().flatten())?;
+    // Verified first (refreshing certificates once on an unknown serial), then opened.
+    let keys = keys::verify(app, &headers, &body).await?;
     let notification = Notification::open(
         &headers,
         &body,
-        &app.config.platform_keys,
+        &keys,
         &app.config.api_v3_key,
         app.now,
         &*WebCryptoVerifier::shared(),

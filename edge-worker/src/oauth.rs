@@ -84,9 +84,7 @@ pub async fn callback(req: &Request, app: &App) -> ApiResult<Response> {
     }
     let code = query(req, "code")?
         .ok_or_else(|| ApiError::invalid("oauth_denied", "WeChat returned no code"))?;
-    let openid = WechatPayClient::new(&app.config)
-        .oauth_openid(&code)
-        .await?;
+    let openid = WechatPayClient::new(app).oauth_openid(&code).await?;
     app.store.set_payer_openid(id, &openid).await?;
     let back = app
         .store

@@ -62,7 +62,7 @@ pub async fn apply_transaction(app: &App, tx: &Transaction) -> ApiResult<()> {
 /// Closes an open session: at WeChat Pay first, then locally. If WeChat Pay says it was paid
 /// meanwhile, the payment is applied instead (a paid order is never closed).
 pub async fn close_session(app: &App, row: &SessionRow) -> ApiResult<()> {
-    let client = WechatPayClient::new(&app.config);
+    let client = WechatPayClient::new(app);
     if row.prepay_created_at.is_some() {
         match client.close(&row.out_trade_no, app.now).await {
             Ok(()) => {}
@@ -81,7 +81,7 @@ pub async fn close_session(app: &App, row: &SessionRow) -> ApiResult<()> {
 /// never arrived. An unpaid order past its expiry is closed.
 pub async fn settle_by_query(app: &App, row: &SessionRow) -> ApiResult<()> {
     if row.prepay_created_at.is_some() {
-        let tx = WechatPayClient::new(&app.config)
+        let tx = WechatPayClient::new(app)
             .query(&row.out_trade_no, app.now)
             .await;
         match tx {

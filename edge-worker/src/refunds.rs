@@ -74,10 +74,7 @@ pub async fn create(req: &mut Request, app: &App) -> ApiResult<Response> {
                 currency: "CNY".into(),
             },
         };
-        match WechatPayClient::new(&app.config)
-            .refund(&request, app.now)
-            .await
-        {
+        match WechatPayClient::new(app).refund(&request, app.now).await {
             Ok(answer) => {
                 let to = match answer.status {
                     RefundStatus::Success => "succeeded",

@@ -507,6 +507,34 @@ impl Store {
         Ok(())
     }
 
+    /// Platform certificates valid at `now`: (serial, PEM).
+    pub async fn platform_certificates(&self, now: UnixTime) -> ApiResult<Vec<(String, String)>> {
+        #[derive(Deserialize)]
+        struct Row {
+            serial: String,
+            pem: String,
+        }
+        let rows: Vec<Row> = self.rows("SELECT serial, pem FROM platform_certificates WHERE not_before <= ?1 AND not_after >= ?1", &[int(now.secs())]).await?;
+        Ok(rows.into_iter().map(|r| (r.serial, r.pem)).collect())
+    }
+
+    pub async fn save_platform_certificate(
+        &self,
+        serial: &str,
+        pem: &str,
+        not_before: UnixTime,
+        not_after: UnixTime,
+        now: UnixTime,
+    ) -> ApiResult<()> {
+        self.statement(
+            "INSERT OR REPLACE INTO platform_certificates (serial, pem, not_before, not_after, fetched_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            &[text(serial), text(pem), int(not_before.secs()), int(not_after.secs()), int(now.secs())],
+        )?
+        .run()
+        .await?;
+        Ok(())
+    }
+
     /// Keeps a payment that arrived for a locally closed order, once per transaction.
     pub async fn record_payment_after_close(
         &self,

@@ -1,7 +1,7 @@
 //! The WeChat Pay API v3 client: every request signed with the merchant key (Web Crypto,
 //! imported once per isolate), every 2xx response verified before it is believed.
 
-use pay_core::crypto::webcrypto::{random_hex, WebCryptoSigner, WebCryptoVerifier};
+use pay_core::crypto::webcrypto::{random_hex, WebCryptoSigner};
 use pay_core::v3::model::{
     ApiErrorBody, CloseRequest, H5PrepayResponse, JsapiPrepayResponse, NativePrepayResponse,
     PrepayRequest, Refund, RefundRequest, Transaction,
@@ -13,16 +13,29 @@ use worker::{Fetch, Headers, Method, Request, RequestInit};
 
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
+use crate::{keys, App};
 
 const USER_AGENT: &str = concat!("wechat-checkout-edge/", env!("CARGO_PKG_VERSION"));
 
 pub struct WechatPayClient<'a> {
+    app: &'a App,
     config: &'a Config,
 }
 
 impl<'a> WechatPayClient<'a> {
-    pub fn new(config: &'a Config) -> Self {
-        WechatPayClient { config }
+    pub fn new(app: &'a App) -> Self {
+        WechatPayClient {
+            app,
+            config: &app.config,
+        }
+    }
+
+    /// `GET /v3/certificates`, unverified: `keys::refresh` checks it against what it carries.
+    pub async fn certificates(&self) -> ApiResult<(SignedHeaders, Vec<u8>)> {
+        let (_, signed, body) = self
+            .send(Method::Get, "/v3/certificates", b"", self.app.now)
+            .await?;
+        Ok((signed, body))
     }
 
     pub async fn native_prepay(
@@ -153,6 +166,20 @@ impl<'a> WechatPayClient<'a> {
         body: &[u8],
         now: UnixTime,
     ) -> ApiResult<(u16, Vec<u8>)> {
+        let (status, signed, bytes) = self.send(method, path_and_query, body, now).await?;
+        keys::verify(self.app, &signed, &bytes).await?;
+        Ok((status, bytes))
+    }
+
+    /// Signs and sends one request; answers a 2xx's status, signature headers and body, not yet
+    /// verified.
+    async fn send(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: &[u8],
+        now: UnixTime,
+    ) -> ApiResult<(u16, SignedHeaders, Vec<u8>)> {
         let signer = WebCryptoSigner::cached(&self.config.merchant_key).await?;
         let nonce = random_hex(16)?;
         let authorization = AuthorizationHeader::sign(
@@ -200,15 +227,7 @@ impl<'a> WechatPayClient<'a> {
         }
         let signed =
             SignedHeaders::from_lookup(|name| response.headers().get(name).ok().flatten())?;
-        signed
-            .verify(
-                &bytes,
-                &self.config.platform_keys,
-                now,
-                &*WebCryptoVerifier::shared(),
-            )
-            .await?;
-        Ok((status, bytes))
+        Ok((status, signed, bytes))
     }
 }
 

@@ -122,7 +122,7 @@ async fn create_prepay(
         payer: None,
         scene_info: None,
     };
-    let client = WechatPayClient::new(&app.config);
+    let client = WechatPayClient::new(app);
     match scene {
         "jsapi" => {
             let openid = row.payer_openid.clone().ok_or_else(|| ApiError::Conflict {

@@ -78,7 +78,19 @@ impl App {
         merchant: Option<&Merchant>,
     ) -> PlatformResult<SignedHeaders> {
         let signer = WebCryptoSigner::cached(&self.config.platform_key).await?;
-        let serial = self.config.serial_for(merchant);
+        let mode = match merchant {
+            Some(m) => {
+                self.store
+                    .setting(&format!("trust_mode:{}", m.mchid))
+                    .await?
+            }
+            None => None,
+        };
+        let serial = match mode.as_deref() {
+            Some("certificate") => &self.config.platform_certificate.serial,
+            Some("public_key") => &self.config.public_key_id,
+            _ => self.config.serial_for(merchant),
+        };
         Ok(SignedHeaders::sign(&*signer, serial, self.now, &random_hex(16)?, body).await?)
     }
 }

@@ -6,7 +6,7 @@
 //! | `POST /sandbox/notifications/{id}/redeliver` | one more delivery now, freshly signed (a replay) |
 //! | `POST /sandbox/faults` `{"kind", "mchid"?, "uses"?, "param"?}` | inject a fault (kinds below) |
 //! | `GET /sandbox/faults`, `DELETE /sandbox/faults` | the faults not used up yet; clear them |
-//! | `PUT /sandbox/settings` `{"time_scale"?, "fee_rate_ppm"?}`, `GET /sandbox/settings` | retry-schedule speed (1 = real time), fee rate |
+//! | `PUT /sandbox/settings` `{"time_scale"?, "fee_rate_ppm"?, "trust_mode"?: {mchid: mode}}`, `GET /sandbox/settings` | retry-schedule speed (1 = real time), fee rate, a merchant's trust mode |
 //! | `GET /sandbox/balances` | every account's balance from the ledger, and the test cards' balances |
 //! | `POST /sandbox/settlements` `{"mchid"}` | a settlement run: the merchant's balance goes to its bank account |
 //!
@@ -121,6 +121,8 @@ async fn settle(req: &mut Request, app: &App) -> PlatformResult<serde_json::Valu
 struct SettingsChange {
     time_scale: Option<f64>,
     fee_rate_ppm: Option<i64>,
+    /// Per merchant: sign for it as in `public_key` or `certificate` mode from now on.
+    trust_mode: Option<std::collections::BTreeMap<String, String>>,
 }
 
 async fn put_settings(req: &mut Request, app: &App) -> PlatformResult<serde_json::Value> {
@@ -146,6 +148,18 @@ async fn put_settings(req: &mut Request, app: &App) -> PlatformResult<serde_json
         }
         app.store
             .set_setting("fee_rate_ppm", &ppm.to_string())
+            .await?;
+    }
+    for (mchid, mode) in change.trust_mode.unwrap_or_default() {
+        if !matches!(mode.as_str(), "public_key" | "certificate")
+            || app.config.merchant(&mchid).is_none()
+        {
+            return Err(PlatformError::Param(format!(
+                "trust_mode: {mchid} → {mode:?} (known merchant; public_key or certificate)"
+            )));
+        }
+        app.store
+            .set_setting(&format!("trust_mode:{mchid}"), &mode)
             .await?;
     }
     settings(app).await
