@@ -9,7 +9,7 @@ use serde_json::json;
 use worker::{Request, Response};
 
 use crate::error::{ApiError, ApiResult};
-use crate::store::SessionRow;
+use crate::store::{SessionFilter, SessionRow};
 use crate::{http, idempotency, orders, sha256_hex, App};
 use pay_core::crypto::webcrypto::random_hex;
 
@@ -137,18 +137,30 @@ pub(crate) fn merchant_view(row: &SessionRow) -> serde_json::Value {
     })
 }
 
-/// `GET /v1/checkout/sessions?status=&limit=&starting_after=`: newest first, cursor paging.
+/// `GET /v1/checkout/sessions?status=&created_gte=&created_lt=&limit=&starting_after=`: newest
+/// first, cursor paging.
 pub async fn list(req: &Request, app: &App) -> ApiResult<Response> {
     authorize(req, app)?;
-    let (mut status, mut limit, mut starting_after) = (None, None, None);
+    let (mut filter, mut limit, mut starting_after) = (SessionFilter::default(), None, None);
+    let whole = |name: &str, v: &str| {
+        v.parse::<i64>().map_err(|_| {
+            ApiError::invalid(
+                "invalid_parameter",
+                format!("{name} must be a whole number"),
+            )
+        })
+    };
     for (k, v) in req.url()?.query_pairs() {
         match k.as_ref() {
-            "status" => status = Some(v.into_owned()),
-            "limit" => {
-                limit = Some(v.parse::<u32>().map_err(|_| {
-                    ApiError::invalid("invalid_limit", "limit must be a whole number")
-                })?)
+            "status" => {
+                SessionStatus::parse(&v).map_err(|_| {
+                    ApiError::invalid("invalid_status", "status must be open, paid or closed")
+                })?;
+                filter.status = Some(v.into_owned());
             }
+            "created_gte" => filter.created_gte = Some(whole("created_gte", &v)?),
+            "created_lt" => filter.created_lt = Some(whole("created_lt", &v)?),
+            "limit" => limit = Some(whole("limit", &v)?),
             "starting_after" => starting_after = Some(v.into_owned()),
             other => {
                 return Err(ApiError::invalid(
@@ -158,15 +170,11 @@ pub async fn list(req: &Request, app: &App) -> ApiResult<Response> {
             }
         }
     }
-    if let Some(status) = &status {
-        SessionStatus::parse(status).map_err(|_| {
-            ApiError::invalid("invalid_status", "status must be open, paid or closed")
-        })?;
-    }
     let limit = limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
         return Err(ApiError::invalid("invalid_limit", "limit must be 1 to 100"));
     }
+    let limit = limit as u32;
     let after = match &starting_after {
         Some(id) => Some(
             app.store
@@ -178,7 +186,7 @@ pub async fn list(req: &Request, app: &App) -> ApiResult<Response> {
     };
     let rows = app
         .store
-        .list_sessions(status.as_deref(), after.as_ref(), limit + 1)
+        .list_sessions(&filter, after.as_ref(), limit + 1)
         .await?;
     let has_more = rows.len() > limit as usize;
     let data: Vec<_> = rows

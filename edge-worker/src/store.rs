@@ -63,6 +63,14 @@ pub struct Store {
     db: D1Database,
 }
 
+/// What a session listing is narrowed to.
+#[derive(Debug, Default)]
+pub struct SessionFilter {
+    pub status: Option<String>,
+    pub created_gte: Option<i64>,
+    pub created_lt: Option<i64>,
+}
+
 /// The outcome of claiming an Idempotency-Key.
 pub enum Claim {
     New,
@@ -305,20 +313,23 @@ impl Store {
     /// session of the previous page.
     pub async fn list_sessions(
         &self,
-        status: Option<&str>,
+        filter: &SessionFilter,
         after: Option<&SessionRow>,
         limit: u32,
     ) -> ApiResult<Vec<SessionRow>> {
         let sql = format!(
             "SELECT {SESSION_COLUMNS} FROM checkout_sessions WHERE (?1 IS NULL OR status = ?1) \
              AND (?2 IS NULL OR (created_at, rowid) < (?2, (SELECT rowid FROM checkout_sessions WHERE id = ?3))) \
+             AND (?5 IS NULL OR created_at >= ?5) AND (?6 IS NULL OR created_at < ?6) \
              ORDER BY created_at DESC, rowid DESC LIMIT ?4"
         );
         let args = [
-            status.map_or(JsValue::NULL, text),
+            filter.status.as_deref().map_or(JsValue::NULL, text),
             after.map_or(JsValue::NULL, |a| int(a.created_at)),
             after.map_or(JsValue::NULL, |a| text(&a.id)),
             int(limit.into()),
+            filter.created_gte.map_or(JsValue::NULL, int),
+            filter.created_lt.map_or(JsValue::NULL, int),
         ];
         self.rows(&sql, &args).await
     }

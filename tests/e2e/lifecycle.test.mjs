@@ -152,6 +152,13 @@ describe("order lifecycle", { timeout: 900_000 }, () => {
     assert.equal(page2.data[0].id, made[0].id);
     const bad = await api("/v1/checkout/sessions?limit=0", { headers: merchantHeaders() });
     assert.equal(bad.status, 400);
+    const since = made[0].created_at;
+    const window = await (await api(`/v1/checkout/sessions?created_gte=${since}&created_lt=${since + 3600}&limit=100`, { headers: merchantHeaders() })).json();
+    for (const m of made) assert.ok(window.data.some((s) => s.id === m.id), "inside the window");
+    assert.ok(window.data.every((s) => s.created_at >= since));
+    const none = await (await api(`/v1/checkout/sessions?created_lt=${since}&status=open&limit=100`, { headers: merchantHeaders() })).json();
+    assert.ok(none.data.every((s) => s.created_at < since));
+    assert.ok(!none.data.some((s) => made.some((m) => m.id === s.id)));
   });
 
   test("a dropped notification is healed by the scheduled query", async () => {
@@ -209,6 +216,26 @@ describe("order lifecycle", { timeout: 900_000 }, () => {
     });
     const open = await newSession(500);
     assert.equal((await post("/v1/refunds", { session_id: open.id, amount_fen: 1 })).status, 409, "an unpaid session cannot be refunded");
+  });
+
+  test("a payment notified for a session closed here is kept as an anomaly to refund, never dropped", async () => {
+    const s = await newSession(650);
+    const closed = await post(`/v1/checkout/sessions/${s.id}/close`, {});
+    assert.equal(closed.status, 200);
+    assert.equal((await closed.json()).status, "closed");
+    const tx = {
+      appid: "wxd930ea5d5a258f4f", mchid: "1230000109", out_trade_no: s.out_trade_no, transaction_id: "4200000000000000000000000650",
+      trade_type: "NATIVE", trade_state: "SUCCESS", trade_state_desc: "支付成功", success_time: "2026-11-24T12:00:00+08:00",
+      amount: { total: 650, payer_total: 650, currency: "CNY", payer_currency: "CNY" },
+    };
+    for (let i = 0; i < 3; i++) {
+      const n = forgeNotification(env, tx);
+      assert.equal((await api("/v1/wechatpay/notify", { method: "POST", headers: n.headers, body: n.body })).status, 204);
+    }
+    assert.equal((await session(s.id)).status, "closed", "a closed session is not reopened");
+    const anomalies = edgeRows(env.persistTo, `SELECT detail FROM order_events WHERE session_id = '${s.id}' AND kind = 'payment_after_close'`);
+    assert.equal(anomalies.length, 1, "kept once, however often it is notified");
+    assert.deepEqual(JSON.parse(anomalies[0].detail), { transaction_id: tx.transaction_id, action: "refund" });
   });
 
   test("200 copies of one notification, 20 at a time: one state change, one event, no 5xx", async () => {
