@@ -7,7 +7,7 @@ import { edgeRows, forgeNotification, startAll, testMerchants } from "./support.
 
 let env;
 before(async () => {
-  env = await startAll({ edgePort: 48787, sandboxPort: 48788, edgeVars: { WECHATPAY_TRUST_MODE: "certificate" } });
+  env = await startAll({ edgePort: 26787, sandboxPort: 26788, edgeVars: { WECHATPAY_TRUST_MODE: "certificate" } });
   const res = await fetch(`${env.stack.sandboxUrl}/sandbox/settings`, {
     method: "PUT",
     headers: { "Content-Type": "application/json" },

@@ -9,8 +9,32 @@ import { after, before, describe, test } from "node:test";
 import { edgeRows, forgeNotification, sandboxRows, startAll } from "./support.mjs";
 
 let env;
-const WEBHOOK_PORT = 38790;
 const WEBHOOK_SECRET = "whsec_e2e_0123456789abcdef";
+// The merchant's webhook receiver. It listens from the start on a port the OS picks, but is
+// "down" (drops every connection) until the webhook test brings it up.
+const receiver = { up: false, seen: new Map(), forged: 0 };
+const receiverServer = createServer((req, res) => {
+  if (!receiver.up) {
+    req.socket.destroy();
+    return;
+  }
+  let body = "";
+  req.on("data", (c) => (body += c));
+  req.on("end", () => {
+    // Verified with Node's own HMAC, independently of the Worker's code.
+    const header = Object.fromEntries((req.headers["wxc-signature"] ?? "").split(",").map((p) => p.split("=")));
+    const expected = createHmac("sha256", WEBHOOK_SECRET).update(`${header.t}.${body}`).digest("hex");
+    const fresh = Math.abs(Date.now() / 1000 - Number(header.t)) <= 300;
+    if (!header.v1 || !fresh || header.v1.length !== expected.length || !timingSafeEqual(Buffer.from(header.v1), Buffer.from(expected))) {
+      receiver.forged++;
+      res.writeHead(401).end();
+      return;
+    }
+    const event = JSON.parse(body);
+    receiver.seen.set(event.id, { type: event.type, count: (receiver.seen.get(event.id)?.count ?? 0) + 1 });
+    res.writeHead(200).end();
+  });
+});
 const merchantHeaders = (extra = {}) => ({ Authorization: `Bearer ${env.edgeVars.MERCHANT_SECRET_KEY}`, "Content-Type": "application/json", ...extra });
 const api = (path, init = {}) => fetch(`${env.stack.edgeUrl}${path}`, init);
 const sandbox = (path, init = {}) => fetch(`${env.stack.sandboxUrl}${path}`, init);
@@ -49,11 +73,12 @@ async function until(what, predicate, timeoutMs = 10_000) {
 
 describe("order lifecycle", { timeout: 900_000 }, () => {
   before(async () => {
-    env = await startAll({ edgePort: 38787, sandboxPort: 38788, edgeVars: {
+    await new Promise((r) => receiverServer.listen(0, "127.0.0.1", r));
+    const webhookPort = receiverServer.address().port;
+    env = await startAll({ edgePort: 24787, sandboxPort: 24788, edgeVars: {
       MIN_SESSION_TTL_SECS: "2",
       QUERY_PENDING_AFTER_SECS: "0",
-      // Nothing listens here until the last test: the receiver is "down" meanwhile.
-      WEBHOOK_URL: `http://127.0.0.1:${WEBHOOK_PORT}/hooks`,
+      WEBHOOK_URL: `http://127.0.0.1:${webhookPort}/hooks`,
       WEBHOOK_SECRET,
       WEBHOOK_RETRY_BASE_SECS: "0",
     } });
@@ -61,6 +86,7 @@ describe("order lifecycle", { timeout: 900_000 }, () => {
   after(async () => {
     await env?.browser.close();
     await env?.stack.stop();
+    await new Promise((r) => receiverServer.close(r));
   });
 
   test("Idempotency-Key: same key and body answer the same; other parameters are refused", async () => {
@@ -264,39 +290,19 @@ describe("order lifecycle", { timeout: 900_000 }, () => {
     const failedBefore = edgeRows(env.persistTo, "SELECT COUNT(*) AS n FROM webhook_outbox WHERE attempts > 0 AND delivered_at IS NULL")[0].n;
     assert.ok(failedBefore > 0, "deliveries were attempted and failed");
 
-    const seen = new Map();
-    let forged = 0;
-    const receiver = createServer((req, res) => {
-      let body = "";
-      req.on("data", (c) => (body += c));
-      req.on("end", () => {
-        // Verified with Node's own HMAC, independently of the Worker's code.
-        const header = Object.fromEntries((req.headers["wxc-signature"] ?? "").split(",").map((p) => p.split("=")));
-        const expected = createHmac("sha256", WEBHOOK_SECRET).update(`${header.t}.${body}`).digest("hex");
-        const fresh = Math.abs(Date.now() / 1000 - Number(header.t)) <= 300;
-        if (!header.v1 || !fresh || !timingSafeEqual(Buffer.from(header.v1), Buffer.from(expected))) {
-          forged++;
-          res.writeHead(401).end();
-          return;
-        }
-        const event = JSON.parse(body);
-        seen.set(event.id, { type: event.type, count: (seen.get(event.id)?.count ?? 0) + 1 });
-        res.writeHead(200).end();
-      });
-    });
-    await new Promise((r) => receiver.listen(WEBHOOK_PORT, "127.0.0.1", r));
+    receiver.up = true;
     try {
       for (let i = 0; i < 20 && undelivered() > 0; i++) await runScheduled();
       assert.equal(undelivered(), 0, "the outbox drained");
-      assert.equal(forged, 0, "every delivery carried a valid signature");
+      assert.equal(receiver.forged, 0, "every delivery carried a valid signature");
       const events = edgeRows(env.persistTo, "SELECT seq FROM order_events");
-      for (const { seq } of events) assert.ok(seen.has(`evt_${seq}`), `event ${seq} was delivered`);
-      const types = new Set([...seen.values()].map((e) => e.type));
+      for (const { seq } of events) assert.ok(receiver.seen.has(`evt_${seq}`), `event ${seq} was delivered`);
+      const types = new Set([...receiver.seen.values()].map((e) => e.type));
       for (const t of ["checkout.session.created", "checkout.session.paid", "checkout.session.closed", "refund.succeeded"]) {
         assert.ok(types.has(t), `a ${t} event was delivered (${[...types]})`);
       }
     } finally {
-      await new Promise((r) => receiver.close(r));
+      receiver.up = false;
     }
   });
 });
