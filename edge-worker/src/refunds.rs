@@ -13,7 +13,7 @@ use worker::{Request, Response};
 
 use crate::error::{ApiError, ApiResult};
 use crate::merchant::authorize as authorize_merchant;
-use crate::store::RefundRow;
+use crate::store::{RefundRow, SessionRow};
 use crate::wechatpay::WechatPayClient;
 use crate::{http, idempotency, App};
 
@@ -62,42 +62,15 @@ pub async fn create(req: &mut Request, app: &App) -> ApiResult<Response> {
             updated_at: app.now.secs(),
         };
         app.store.insert_refund(&row).await?;
-        let request = RefundRequest {
-            transaction_id: session.transaction_id.clone(),
-            out_trade_no: None,
-            out_refund_no: row.out_refund_no.clone(),
-            reason: row.reason.clone(),
-            notify_url: Some(app.config.notify_url.clone()),
-            amount: RefundAmountRequest {
-                refund: amount,
-                total: session.amount(),
-                currency: "CNY".into(),
-            },
-        };
-        match WechatPayClient::new(app).refund(&request, app.now).await {
-            Ok(answer) => {
-                let to = match answer.status {
-                    RefundStatus::Success => "succeeded",
-                    RefundStatus::Processing => "processing",
-                    RefundStatus::Closed | RefundStatus::Abnormal => "failed",
-                };
-                app.store
-                    .update_refund(&row.id, &["pending"], to, Some(&answer.refund_id), app.now)
-                    .await?;
-            }
-            // WeChat Pay refused it: nothing was refunded, and the amount is free again.
+        match send(app, &row, &session).await {
+            Ok(()) => {}
             Err(
                 e @ ApiError::Upstream {
                     status: 400..=499, ..
                 },
-            ) => {
-                app.store
-                    .update_refund(&row.id, &["pending"], "failed", None, app.now)
-                    .await?;
-                return Err(e);
-            }
-            // Unknown outcome (5xx, network): the refund stays pending with its out_refund_no.
-            Err(e) => return Err(e),
+            ) => return Err(e),
+            // Unknown outcome: the refund is recorded as pending and will be sent again.
+            Err(e) => worker::console_warn!("refund {} pending: {e:?}", row.id),
         }
         let now = app
             .store
@@ -107,6 +80,49 @@ pub async fn create(req: &mut Request, app: &App) -> ApiResult<Response> {
         Ok((201, refund_view(&now)))
     })
     .await
+}
+
+/// Asks WeChat Pay for the refund and records its answer. Safe to repeat: the out_refund_no
+/// is the refund's own, so WeChat Pay refunds at most once however often it is sent.
+pub async fn send(app: &App, row: &RefundRow, session: &SessionRow) -> ApiResult<()> {
+    let request = RefundRequest {
+        transaction_id: session.transaction_id.clone(),
+        out_trade_no: None,
+        out_refund_no: row.out_refund_no.clone(),
+        reason: row.reason.clone(),
+        notify_url: Some(app.config.notify_url.clone()),
+        amount: RefundAmountRequest {
+            refund: Fen::new(row.amount_fen),
+            total: session.amount(),
+            currency: "CNY".into(),
+        },
+    };
+    match WechatPayClient::new(app).refund(&request, app.now).await {
+        Ok(answer) => {
+            let to = match answer.status {
+                RefundStatus::Success => "succeeded",
+                RefundStatus::Processing => "processing",
+                RefundStatus::Closed | RefundStatus::Abnormal => "failed",
+            };
+            app.store
+                .update_refund(&row.id, &["pending"], to, Some(&answer.refund_id), app.now)
+                .await?;
+            Ok(())
+        }
+        // WeChat Pay refused it: nothing was refunded, and the amount is free again.
+        Err(
+            e @ ApiError::Upstream {
+                status: 400..=499, ..
+            },
+        ) => {
+            app.store
+                .update_refund(&row.id, &["pending"], "failed", None, app.now)
+                .await?;
+            Err(e)
+        }
+        // Unknown outcome (5xx, network): it stays pending; the scheduled run sends it again.
+        Err(e) => Err(e),
+    }
 }
 
 pub async fn retrieve(req: &Request, app: &App, id: &str) -> ApiResult<Response> {

@@ -1,12 +1,13 @@
 //! The cron trigger's work, also runnable on demand (`POST /v1/admin/run-scheduled` with the
 //! merchant key): close sessions past their expiry (at WeChat Pay first, then locally), and
 //! query sessions still unpaid some minutes after their prepay, applying what WeChat Pay says
-//! (this heals a notification that never arrived); then deliver the merchant webhooks due.
+//! (this heals a notification that never arrived); send again refunds whose answer was lost;
+//! then deliver the merchant webhooks due.
 
 use serde_json::json;
 
 use crate::error::ApiResult;
-use crate::{orders, webhooks, App};
+use crate::{orders, refunds, webhooks, App};
 
 /// How many sessions one run looks at, so a run stays well inside the CPU limit.
 const BATCH: u32 = 50;
@@ -24,6 +25,19 @@ pub async fn run(app: &App) -> ApiResult<serde_json::Value> {
             Err(e) => {
                 failed += 1;
                 worker::console_warn!("scheduled check of {} failed: {e:?}", row.id);
+            }
+        }
+    }
+    // Refunds whose answer was lost (5xx, network) are sent again with their own out_refund_no.
+    for refund in app
+        .store
+        .pending_refunds(app.now, app.config.query_after_secs, BATCH)
+        .await?
+    {
+        let session = app.store.session_by_id(&refund.session_id).await?;
+        if let Some(session) = session {
+            if let Err(e) = refunds::send(app, &refund, &session).await {
+                worker::console_warn!("refund {} still pending: {e:?}", refund.id);
             }
         }
     }

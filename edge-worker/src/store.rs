@@ -415,6 +415,18 @@ impl Store {
             .await?)
     }
 
+    /// Refunds whose WeChat Pay answer is still unknown, `older_than` seconds after creation.
+    pub async fn pending_refunds(
+        &self,
+        now: UnixTime,
+        older_than: i64,
+        limit: u32,
+    ) -> ApiResult<Vec<RefundRow>> {
+        let sql = format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE status = 'pending' AND updated_at <= ?1 ORDER BY created_at LIMIT ?2");
+        self.rows(&sql, &[int(now.secs() - older_than), int(limit.into())])
+            .await
+    }
+
     /// Moves a refund on from one of `from`; the status change logs itself by trigger.
     pub async fn update_refund(
         &self,

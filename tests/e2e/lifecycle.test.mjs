@@ -102,6 +102,31 @@ describe("order lifecycle", { timeout: 900_000 }, () => {
     assert.equal((await other.json()).error.code, "idempotency_key_reused");
   });
 
+  test("concurrent requests with one Idempotency-Key create one session; CORS only for allowed origins", async () => {
+    const key = { "Idempotency-Key": `race-${Date.now()}` };
+    const body = { amount_fen: 808, description: "Raced" };
+    const answers = await Promise.all(Array.from({ length: 10 }, () => post("/v1/checkout/sessions", body, key)));
+    const statuses = answers.map((a) => a.status);
+    assert.ok(statuses.every((st) => st === 201 || st === 409), `statuses ${statuses}`);
+    const ids = new Set();
+    for (const a of answers) {
+      const json = await a.json();
+      if (a.status === 201) ids.add(json.id);
+      else assert.equal(json.error.code, "idempotency_in_progress");
+    }
+    assert.equal(ids.size, 1, "every success answers the same session");
+    const [id] = ids;
+    const raced = edgeRows(env.persistTo, "SELECT id FROM checkout_sessions WHERE description = 'Raced'");
+    assert.deepEqual(raced.map((r) => r.id), [id], "exactly one session was created");
+
+    const preflight = (origin) =>
+      api(`/v1/widget/sessions/${id}`, { method: "OPTIONS", headers: { Origin: origin, "Access-Control-Request-Method": "GET" } });
+    const foreign = await preflight("https://evil.example");
+    assert.equal(foreign.headers.get("access-control-allow-origin"), null, "no CORS grant for an origin not configured");
+    const own = await preflight(env.stack.edgeUrl);
+    assert.equal(own.headers.get("access-control-allow-origin"), env.stack.edgeUrl);
+  });
+
   test("sessions keep a return URL and the merchant's metadata; bad ones are refused", async () => {
     const s = await newSession(250, { return_url: "https://shop.example/thanks?order=A-1", metadata: { order: "A-1", note: "茶" } });
     const got = await session(s.id);
@@ -242,6 +267,26 @@ describe("order lifecycle", { timeout: 900_000 }, () => {
     });
     const open = await newSession(500);
     assert.equal((await post("/v1/refunds", { session_id: open.id, amount_fen: 1 })).status, 409, "an unpaid session cannot be refunded");
+  });
+
+  test("a refund whose answer was lost stays pending and is sent again with the same out_refund_no", async () => {
+    const s = await newSession(1200);
+    await payerPays(s);
+    await until("paid", async () => (await session(s.id)).status === "paid");
+    await sandbox("/sandbox/faults", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ kind: "system_error_once", mchid: "1230000109" }) });
+    const created = await post("/v1/refunds", { session_id: s.id, amount_fen: 1200 });
+    assert.equal(created.status, 201);
+    const refund = await created.json();
+    assert.equal(refund.status, "pending", "WeChat Pay answered 500: the outcome is unknown");
+    assert.equal((await post("/v1/refunds", { session_id: s.id, amount_fen: 1 })).status, 409, "a pending refund still counts against the payment");
+    await runScheduled();
+    const settled = await until("sent again", async () => {
+      const r = await (await api(`/v1/refunds/${refund.id}`, { headers: merchantHeaders() })).json();
+      return ["processing", "succeeded"].includes(r.status) && r;
+    });
+    assert.equal(settled.out_refund_no, refund.out_refund_no);
+    const [platform] = sandboxRows(env.persistTo, `SELECT COUNT(*) AS n FROM refunds WHERE out_refund_no = '${refund.out_refund_no}'`);
+    assert.equal(platform.n, 1, "WeChat Pay holds exactly one refund for it");
   });
 
   test("a payment notified for a session closed here is kept as an anomaly to refund, never dropped", async () => {

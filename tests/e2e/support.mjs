@@ -2,7 +2,7 @@
 // Debian Chromium through playwright-core, and the test keys (to forge notifications the way an
 // independent implementation, Node's own crypto, would build them).
 import { createCipheriv, createSign, randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { buildAll, readDevVars, root, run, startStack } from "../../scripts/stack.mjs";
@@ -34,6 +34,12 @@ export async function startAll({ edgePort = 18787, sandboxPort = 18788, edgeVars
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
       "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
+  // Stopping also removes this run's D1 state: nothing piles up between runs.
+  const stopWorkers = stack.stop;
+  stack.stop = async () => {
+    await stopWorkers();
+    rmSync(persistTo, { recursive: true, force: true });
+  };
   return { stack, browser, persistTo, edgeVars: readDevVars(), sandboxVars: readDevVars(join(root, "platform-sandbox", ".dev.vars")) };
 }
 
