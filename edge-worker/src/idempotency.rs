@@ -13,21 +13,18 @@ use crate::error::{ApiError, ApiResult};
 use crate::store::Claim;
 use crate::{http, sha256_hex, App};
 
-/// Runs `work` at most once per key. `scope` keeps keys of different routes apart; `body` is
-/// the raw request body, compared in a canonical JSON form (key order does not matter).
-pub async fn once<F, Fut>(
-    req: &Request,
-    app: &App,
-    scope: &str,
-    body: &[u8],
-    work: F,
-) -> ApiResult<Response>
+/// Reads the JSON request body and runs `work` on it at most once per key. `scope` keeps keys
+/// of different routes apart; bodies are compared in a canonical JSON form (key order does
+/// not matter).
+pub async fn once<F, Fut>(req: &mut Request, app: &App, scope: &str, work: F) -> ApiResult<Response>
 where
-    F: FnOnce() -> Fut,
+    F: FnOnce(Vec<u8>) -> Fut,
     Fut: Future<Output = ApiResult<(u16, serde_json::Value)>>,
 {
+    http::require_json(req)?;
+    let body = http::body_bytes(req).await?;
     let Some(key) = req.headers().get("Idempotency-Key")? else {
-        let (status, value) = work().await?;
+        let (status, value) = work(body).await?;
         return Ok(http::json(status, &value));
     };
     if key.is_empty() || key.len() > 255 {
@@ -36,7 +33,7 @@ where
             "Idempotency-Key must be 1 to 255 characters",
         ));
     }
-    let canonical = serde_json::from_slice::<serde_json::Value>(body)
+    let canonical = serde_json::from_slice::<serde_json::Value>(&body)
         .map(|v| v.to_string())
         .unwrap_or_default();
     let hash = sha256_hex(canonical.as_bytes());
@@ -46,7 +43,7 @@ where
         .claim_idempotency_key(&full_key, &hash, app.now)
         .await?
     {
-        Claim::New => match work().await {
+        Claim::New => match work(body).await {
             Ok((status, value)) => {
                 app.store
                     .finish_idempotency_key(&full_key, status, &value.to_string())

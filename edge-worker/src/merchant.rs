@@ -11,6 +11,7 @@ use worker::{Request, Response};
 use crate::error::{ApiError, ApiResult};
 use crate::store::{SessionFilter, SessionRow};
 use crate::{http, idempotency, orders, sha256_hex, App};
+use pay_core::crypto::webcrypto::random_bytes;
 use pay_core::crypto::webcrypto::random_hex;
 
 /// `POST /v1/checkout/sessions`: the amount is decided here, on the merchant's side, never by
@@ -44,9 +45,7 @@ pub fn authorize(req: &Request, app: &App) -> ApiResult<()> {
 
 pub async fn create(req: &mut Request, app: &App) -> ApiResult<Response> {
     authorize(req, app)?;
-    http::require_json(req)?;
-    let bytes = http::body_bytes(req).await?;
-    idempotency::once(req, app, "create_session", &bytes, || async {
+    idempotency::once(req, app, "create_session", |bytes| async move {
         let params: NewSession = http::parse_json(&bytes)?;
         let (row, client_secret) = create_session(app, params).await?;
         let mut body = merchant_view(&row);
@@ -85,12 +84,7 @@ pub async fn create_session(app: &App, params: NewSession) -> ApiResult<(Session
             validate_out_trade_no(&no)?;
             no
         }
-        None => {
-            let mut random = [0u8; 8];
-            getrandom::fill(&mut random)
-                .map_err(|e| ApiError::Internal(format!("getrandom: {e}")))?;
-            checkout::generate_out_trade_no(app.now, random)
-        }
+        None => checkout::generate_reference("CS", app.now, random_bytes()?),
     };
     let id = format!("cs_{}", random_hex(12)?);
     let client_secret = format!("{id}_secret_{}", random_hex(16)?);

@@ -1,12 +1,12 @@
 //! Applying what WeChat Pay says about a transaction to our books, whichever way it arrived.
 
 use pay_core::checkout::{decide_payment, OrderFacts, PaymentDecision};
-use pay_core::v3::model::{RefundNotice, RefundStatus, TradeState, Transaction};
+use pay_core::v3::model::{RefundNotice, TradeState, Transaction};
 
 use crate::error::{ApiError, ApiResult};
 use crate::store::SessionRow;
 use crate::wechatpay::WechatPayClient;
-use crate::App;
+use crate::{refunds, App};
 
 /// Cross-checks `tx` against the stored order and records the outcome. Safe to call any number
 /// of times with the same transaction: only the first call changes anything.
@@ -130,11 +130,7 @@ pub async fn apply_refund_notice(app: &App, notice: &RefundNotice) -> ApiResult<
         }
         .into());
     }
-    let to = match notice.refund_status {
-        RefundStatus::Success => "succeeded",
-        RefundStatus::Processing => return Ok(()),
-        RefundStatus::Closed | RefundStatus::Abnormal => "failed",
-    };
+    let to = refunds::local_status(notice.refund_status);
     app.store
         .update_refund(
             &refund.id,

@@ -3,8 +3,8 @@
 //! reused on every retry, so WeChat Pay refunds at most once; the schema refuses any refund
 //! that would take the total above what was paid.
 
-use pay_core::checkout::generate_out_trade_no;
-use pay_core::crypto::webcrypto::random_hex;
+use pay_core::checkout::generate_reference;
+use pay_core::crypto::webcrypto::{random_bytes, random_hex};
 use pay_core::v3::model::{RefundAmountRequest, RefundRequest, RefundStatus};
 use pay_core::Fen;
 use serde::Deserialize;
@@ -28,9 +28,7 @@ struct NewRefund {
 
 pub async fn create(req: &mut Request, app: &App) -> ApiResult<Response> {
     authorize_merchant(req, app)?;
-    http::require_json(req)?;
-    let bytes = http::body_bytes(req).await?;
-    idempotency::once(req, app, "create_refund", &bytes, || async {
+    idempotency::once(req, app, "create_refund", |bytes| async move {
         let params: NewRefund = http::parse_json(&bytes)?;
         let amount = Fen::chargeable(params.amount_fen)?;
         if params
@@ -48,12 +46,10 @@ pub async fn create(req: &mut Request, app: &App) -> ApiResult<Response> {
             .session_by_id(&params.session_id)
             .await?
             .ok_or(ApiError::NotFound("checkout session"))?;
-        let mut random = [0u8; 8];
-        getrandom::fill(&mut random).map_err(|e| ApiError::Internal(format!("getrandom: {e}")))?;
         let row = RefundRow {
             id: format!("re_{}", random_hex(12)?),
             session_id: session.id.clone(),
-            out_refund_no: generate_out_trade_no(app.now, random).replacen("CS", "RF", 1),
+            out_refund_no: generate_reference("RF", app.now, random_bytes()?),
             amount_fen: amount.get(),
             reason: params.reason,
             status: "pending".into(),
@@ -99,11 +95,7 @@ pub async fn send(app: &App, row: &RefundRow, session: &SessionRow) -> ApiResult
     };
     match WechatPayClient::new(app).refund(&request, app.now).await {
         Ok(answer) => {
-            let to = match answer.status {
-                RefundStatus::Success => "succeeded",
-                RefundStatus::Processing => "processing",
-                RefundStatus::Closed | RefundStatus::Abnormal => "failed",
-            };
+            let to = local_status(answer.status);
             app.store
                 .update_refund(&row.id, &["pending"], to, Some(&answer.refund_id), app.now)
                 .await?;
@@ -122,6 +114,15 @@ pub async fn send(app: &App, row: &RefundRow, session: &SessionRow) -> ApiResult
         }
         // Unknown outcome (5xx, network): it stays pending; the scheduled run sends it again.
         Err(e) => Err(e),
+    }
+}
+
+/// Our refund status for WeChat Pay's: what a refund answer or a REFUND.* notice moves it to.
+pub fn local_status(status: RefundStatus) -> &'static str {
+    match status {
+        RefundStatus::Success => "succeeded",
+        RefundStatus::Processing => "processing",
+        RefundStatus::Closed | RefundStatus::Abnormal => "failed",
     }
 }
 

@@ -128,9 +128,11 @@ pub fn validate_metadata(
     Ok(())
 }
 
-/// A fresh out_trade_no from the clock and 8 random bytes: `CS` + seconds + 16 hex digits.
-pub fn generate_out_trade_no(now: UnixTime, random: [u8; 8]) -> String {
-    let mut s = format!("CS{}", now.secs());
+/// A fresh merchant-side number (out_trade_no, out_refund_no) from the clock and 8 random
+/// bytes: `prefix` + seconds + 16 hex digits, within WeChat Pay's 6–32 characters of
+/// `0-9 A-Z a-z _ - | *` for a prefix of up to 4 such characters.
+pub fn generate_reference(prefix: &str, now: UnixTime, random: [u8; 8]) -> String {
+    let mut s = format!("{prefix}{}", now.secs());
     for b in random {
         s.push_str(&format!("{b:02x}"));
     }
@@ -341,9 +343,13 @@ mod tests {
         assert!(validate_ttl(Some(60), MIN_TTL_SECS).is_err());
         assert_eq!(validate_ttl(Some(60), 1), Ok(60));
         assert!(validate_ttl(Some(MAX_TTL_SECS + 1), 1).is_err());
-        let no = generate_out_trade_no(UnixTime(1_795_000_000), [0xab; 8]);
+        let no = generate_reference("CS", UnixTime(1_795_000_000), [0xab; 8]);
         assert_eq!(no, "CS1795000000abababababababab");
         assert!(validate_out_trade_no(&no).is_ok());
+        assert_eq!(
+            generate_reference("RF", UnixTime(1_795_000_000), [0; 8]),
+            "RF17950000000000000000000000"
+        );
     }
 
     #[test]

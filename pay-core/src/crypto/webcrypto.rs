@@ -62,10 +62,21 @@ async fn import(format: &str, der: &[u8], usage: &str) -> Result<CryptoKey, Erro
 /// and ids.
 pub fn random_hex(n: usize) -> Result<String, Error> {
     let mut bytes = vec![0u8; n];
-    getrandom::fill(&mut bytes).map_err(|e| Error::Crypto {
-        reason: format!("getrandom: {e}"),
-    })?;
+    fill_random(&mut bytes)?;
     Ok(crate::to_hex(&bytes))
+}
+
+/// `N` bytes from the runtime's CSPRNG.
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
+    let mut bytes = [0u8; N];
+    fill_random(&mut bytes)?;
+    Ok(bytes)
+}
+
+fn fill_random(bytes: &mut [u8]) -> Result<(), Error> {
+    getrandom::fill(bytes).map_err(|e| Error::Crypto {
+        reason: format!("getrandom: {e}"),
+    })
 }
 
 pub struct WebCryptoSigner {
