@@ -4,8 +4,11 @@
 #   2. cargo unit tests, natively (pay-core: official vectors V1–V7, V11, V12; widget views)
 #   3. in headless Chromium (wasm-bindgen-test + chromedriver): pay-core's Web Crypto backend
 #      against the same vectors, and the widget's rendering
-#   4. oracle cross-check: random cases byte for byte against PyPI wechatpayv3 and wechatpy
-#   5. end to end: both Workers under `wrangler dev`, the demo shop driven in headless Chromium
+#   4. the widget's release build and size report (fails above 45 KB gzip), and its TypeScript
+#      declarations compiled against a usage example
+#   5. oracle cross-check: random cases byte for byte against PyPI wechatpayv3 and wechatpy
+#   6. end to end: both Workers under `wrangler dev`, the demo shop and merchant pages driven in
+#      headless Chromium (per scene with its browser's user agent)
 set -euo pipefail
 here="$(dirname "$0")"
 bash "$here/tools.sh" --browser
@@ -27,6 +30,11 @@ step "in headless Chromium (wasm-bindgen-test): Web Crypto backend vectors, widg
 export CHROMEDRIVER="$(command -v chromedriver)"
 cargo test -p pay-core --target wasm32-unknown-unknown --test webcrypto
 cargo test -p checkout-wasm --target wasm32-unknown-unknown --test web
+
+step "widget: release build, size report (budget 45 KB gzip), TypeScript declarations"
+bash scripts/build-widget.sh
+node_modules/.bin/tsc -p tests/types/tsconfig.json
+echo "[widget types] web/checkout.d.ts compiles against tests/types/usage.ts"
 
 step "oracle cross-check against wechatpayv3 and wechatpy (PyPI)"
 venv="$WXC_TOOLS/oracle-venv"

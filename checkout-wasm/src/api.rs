@@ -1,130 +1,161 @@
-//! The widget's only network peer: the merchant's Worker, over the widget API.
+//! The widget's only network peer: the merchant's Worker, over the widget API. Answers are
+//! read with the browser's own JSON parser and checked field by field (no serde: it would
+//! double the widget's size for five small objects).
 
-use js_sys::Promise;
-use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use js_sys::Reflect;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Headers, Request, RequestInit, RequestMode, Response};
+use web_sys::{AbortController, Headers, RequestInit, Response};
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MountOptions {
-    pub session: String,
-    pub client_secret: String,
-    /// The Worker's origin; defaults to the page's own.
-    #[serde(default)]
-    pub api_base: Option<String>,
+use crate::model::{encode_uri_component, Scene, Session, Status};
+
+/// Why a call did not give an answer: the Worker's stable error code and message, or
+/// `network` / `bad_answer` when it could not be reached or understood.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub code: String,
+    pub message: String,
 }
 
-#[derive(Deserialize)]
-pub struct SessionView {
-    pub id: String,
-    pub amount_display: String,
-    pub description: String,
-    pub status: String,
-    pub expires_at: i64,
-    pub server_time: i64,
+impl Failure {
+    pub fn new(code: &str, message: &str) -> Failure {
+        Failure {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
 }
 
-#[derive(Deserialize)]
-pub struct PayAnswer {
-    pub code_url: String,
-    #[serde(default)]
-    pub sandbox_cashier_url: Option<String>,
+/// `value[key]`, or undefined.
+pub fn field(value: &JsValue, key: &str) -> JsValue {
+    Reflect::get(value, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
-#[derive(Deserialize)]
-struct ErrorAnswer {
-    error: ErrorBody,
-}
-
-#[derive(Deserialize)]
-struct ErrorBody {
-    message: String,
+pub fn text_field(value: &JsValue, key: &str) -> Option<String> {
+    field(value, key).as_string()
 }
 
 pub struct Api {
     base: String,
-    options: MountOptions,
-}
-
-fn describe(e: JsValue) -> String {
-    e.as_string()
-        .unwrap_or_else(|| "the network request failed".into())
+    session_id: String,
+    client_secret: String,
+    /// Aborts whatever is in flight when the widget is torn down.
+    abort: AbortController,
 }
 
 impl Api {
-    pub fn new(options: MountOptions) -> Self {
-        let base = options
-            .api_base
-            .clone()
-            .unwrap_or_default()
-            .trim_end_matches('/')
-            .to_string();
-        Api { base, options }
+    pub fn new(base: &str, session_id: String, client_secret: String) -> Result<Api, JsValue> {
+        Ok(Api {
+            base: base.trim_end_matches('/').to_string(),
+            session_id,
+            client_secret,
+            abort: AbortController::new()?,
+        })
     }
 
-    pub async fn session(&self) -> Result<SessionView, String> {
-        self.call("GET", "", None).await
+    fn session_url(&self, suffix: &str) -> String {
+        let mut url = self.base.clone();
+        url.push_str("/v1/widget/sessions/");
+        url.push_str(&encode_uri_component(&self.session_id));
+        url.push_str(suffix);
+        url
     }
 
-    pub async fn pay(&self, scene: &str) -> Result<PayAnswer, String> {
-        self.call("POST", "/pay", Some(format!("{{\"scene\":\"{scene}\"}}")))
-            .await
+    /// The session as it is now.
+    pub async fn session(&self) -> Result<Session, Failure> {
+        read_session(&self.call("GET", "", None).await?)
     }
 
-    async fn call<T: DeserializeOwned>(
+    /// The session after the Worker asked WeChat Pay about it (the "I have paid" path).
+    pub async fn check(&self) -> Result<Session, Failure> {
+        read_session(&self.call("POST", "/check", Some("{}")).await?)
+    }
+
+    /// The scene's prepay: `{scene, code_url}`, `{scene, h5_url}` or `{scene, jsapi}`.
+    pub async fn pay(&self, scene: Scene) -> Result<JsValue, Failure> {
+        let body = match scene {
+            Scene::Native => "{\"scene\":\"native\"}",
+            Scene::H5 => "{\"scene\":\"h5\"}",
+            Scene::Jsapi => "{\"scene\":\"jsapi\"}",
+        };
+        self.call("POST", "/pay", Some(body)).await
+    }
+
+    /// Where the payer goes (a top-level navigation) for WeChat OAuth, and comes back from.
+    pub fn oauth_url(&self, return_to: &str) -> String {
+        let mut url = self.session_url("/oauth?client_secret=");
+        url.push_str(&encode_uri_component(&self.client_secret));
+        url.push_str("&return_to=");
+        url.push_str(&encode_uri_component(return_to));
+        url
+    }
+
+    pub fn abort(&self) {
+        self.abort.abort();
+    }
+
+    async fn call(
         &self,
         method: &str,
         suffix: &str,
-        body: Option<String>,
-    ) -> Result<T, String> {
-        let url = format!(
-            "{}/v1/widget/sessions/{}{suffix}",
-            self.base, self.options.session
-        );
-        let headers = Headers::new().map_err(describe)?;
-        headers
-            .set(
-                "Authorization",
-                &format!("Bearer {}", self.options.client_secret),
-            )
-            .map_err(describe)?;
+        body: Option<&str>,
+    ) -> Result<JsValue, Failure> {
+        let network = |_| Failure::new("network", "the Worker could not be reached");
+        let headers = Headers::new().map_err(network)?;
+        let mut bearer = String::from("Bearer ");
+        bearer.push_str(&self.client_secret);
+        headers.set("Authorization", &bearer).map_err(network)?;
         let init = RequestInit::new();
         init.set_method(method);
-        init.set_mode(RequestMode::Cors);
         if let Some(body) = body {
             headers
                 .set("Content-Type", "application/json")
-                .map_err(describe)?;
-            init.set_body(&JsValue::from_str(&body));
+                .map_err(network)?;
+            init.set_body(&JsValue::from_str(body));
         }
         init.set_headers(&headers);
-        let request = Request::new_with_str_and_init(&url, &init).map_err(describe)?;
-        let window = web_sys::window().ok_or("no window")?;
-        let response: Response = JsFuture::from(window.fetch_with_request(&request))
+        init.set_signal(Some(&self.abort.signal()));
+        let window = web_sys::window().ok_or_else(|| Failure::new("network", "no window"))?;
+        let response: Response =
+            JsFuture::from(window.fetch_with_str_and_init(&self.session_url(suffix), &init))
+                .await
+                .map_err(network)?
+                .unchecked_into();
+        let bad = |_| Failure::new("bad_answer", "the Worker's answer was not JSON");
+        let json = JsFuture::from(response.json().map_err(bad)?)
             .await
-            .map_err(describe)?
-            .unchecked_into();
-        let json = JsFuture::from(response.json().map_err(describe)?)
-            .await
-            .map_err(describe)?;
-        if !response.ok() {
-            let err: ErrorAnswer = serde_wasm_bindgen::from_value(json)
-                .map_err(|_| format!("HTTP {}", response.status()))?;
-            return Err(err.error.message);
+            .map_err(bad)?;
+        if response.ok() {
+            return Ok(json);
         }
-        serde_wasm_bindgen::from_value(json).map_err(|e| e.to_string())
+        let error = field(&json, "error");
+        Err(Failure {
+            code: text_field(&error, "code").unwrap_or_else(|| "http_error".into()),
+            message: text_field(&error, "message").unwrap_or_else(|| "the request failed".into()),
+        })
     }
 }
 
-/// Resolves after `ms` milliseconds.
-pub async fn sleep(ms: i32) {
-    let promise = Promise::new(&mut |resolve, _| {
-        if let Some(window) = web_sys::window() {
-            let _ = window.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
-        }
-    });
-    let _ = JsFuture::from(promise).await;
+fn read_session(value: &JsValue) -> Result<Session, Failure> {
+    let number = |key| field(value, key).as_f64().map(|n| n as i64);
+    let status = match text_field(value, "status").as_deref() {
+        Some("open") => Some(Status::Open),
+        Some("paid") => Some(Status::Paid),
+        Some("closed") => Some(Status::Closed),
+        _ => None,
+    };
+    let session = (|| {
+        Some(Session {
+            id: text_field(value, "id")?,
+            amount_fen: number("amount_fen")?,
+            description: text_field(value, "description")?,
+            status: status?,
+            scene: text_field(value, "scene").and_then(|s| Scene::parse(&s)),
+            payer_known: field(value, "payer_known").as_bool()?,
+            expires_at: number("expires_at")?,
+            server_time: number("server_time")?,
+            return_url: text_field(value, "return_url"),
+        })
+    })();
+    session.ok_or_else(|| Failure::new("bad_answer", "the Worker's answer lacks session fields"))
 }

@@ -1,107 +1,83 @@
-//! The checkout widget. `mount(element, {session, clientSecret, apiBase?})` renders a checkout
-//! session into `element`: it asks the merchant's Worker for a Native prepay, draws `code_url`
-//! as a QR code, and polls the Worker until the session is paid. The payer's browser never
-//! decides the result: only the Worker's status says "paid".
+//! The checkout widget: `mount(element, options)` renders a checkout session into `element`
+//! and takes the payment in the scene that fits the browser (JSAPI inside WeChat, H5 in other
+//! mobile browsers, a Native QR code on desktop). It talks only to the merchant's Worker, and
+//! only the Worker's status says "paid". `web/checkout.js` loads it and adds the
+//! `<wx-checkout>` element and callbacks; this crate does the rest.
 
 mod api;
+pub mod i18n;
+pub mod model;
 pub mod qr;
 pub mod view;
+mod widget;
+
+use std::rc::Rc;
 
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::spawn_local;
-use web_sys::{CustomEvent, CustomEventInit, HtmlElement};
+use web_sys::HtmlElement;
 
-use crate::api::{Api, MountOptions};
-use crate::view::View;
+use crate::api::{text_field, Api};
+use crate::model::{Locale, Scene};
+use crate::widget::{Options, Widget};
 
-/// Polling starts at this interval and backs off to the maximum.
-const POLL_FIRST_MS: i32 = 1000;
-const POLL_MAX_MS: i32 = 5000;
+// Talc instead of dlmalloc: a few kilobytes less for every payer to download.
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
-/// Mounts the widget into `element`. Progress is announced as DOM events on `element`:
-/// `wx-ready`, `wx-paid` and `wx-error` (with `detail`), and as its `data-state` attribute.
+/// A mounted widget.
 #[wasm_bindgen]
-pub fn mount(element: HtmlElement, options: JsValue) -> Result<(), JsValue> {
-    let options: MountOptions = serde_wasm_bindgen::from_value(options)?;
-    spawn_local(async move {
-        render(&element, &View::Loading);
-        if let Err(message) = run(&element, Api::new(options)).await {
-            emit(&element, "wx-error", &JsValue::from_str(&message));
-            render(&element, &View::Error { message });
-        }
-    });
-    Ok(())
-}
+pub struct Checkout(Rc<Widget>);
 
-/// Writes `view` into the widget's root and exposes its state for styling and tests.
-pub fn render(root: &HtmlElement, view: &View) {
-    root.set_inner_html(&view.html());
-    let _ = root.set_attribute("data-state", view.state());
-    let _ = root.set_attribute("aria-live", "polite");
-}
+#[wasm_bindgen]
+impl Checkout {
+    /// Asks the server now whether the session was paid (what "I have paid" does).
+    pub fn check(&self) {
+        self.0.check_now();
+    }
 
-fn emit(root: &HtmlElement, name: &str, detail: &JsValue) {
-    let init = CustomEventInit::new();
-    init.set_bubbles(true);
-    init.set_detail(detail);
-    if let Ok(event) = CustomEvent::new_with_event_init_dict(name, &init) {
-        let _ = root.dispatch_event(&event);
+    /// Stops every timer, listener and request, and empties the element.
+    pub fn destroy(&self) {
+        self.0.destroy();
     }
 }
 
-async fn run(root: &HtmlElement, api: Api) -> Result<(), String> {
-    let session = api.session().await?;
-    emit(root, "wx-ready", &JsValue::from_str(&session.id));
-    match session.status.as_str() {
-        "paid" => return paid(root, &session.amount_display),
-        "closed" => {
-            render(root, &View::Closed);
-            return Ok(());
-        }
-        _ => {}
-    }
-    let pay = api.pay("native").await?;
-    let label = format!("WeChat Pay QR code for {}", session.amount_display);
-    let qr_svg = qr::qr_svg(&pay.code_url, &label).ok_or("the payment code could not be drawn")?;
-    render(
-        root,
-        &View::Scan {
-            amount: session.amount_display.clone(),
-            description: session.description.clone(),
-            qr_svg,
-            sandbox_link: pay.sandbox_cashier_url,
+/// Mounts the widget into `element`. `options`: `session` and `clientSecret` (required),
+/// `apiBase` (the Worker's origin), `scene` (`native` | `h5` | `jsapi` to force one),
+/// `locale` (`zh-CN` | `en`; default from `navigator.language`), `returnUrl` (where WeChat
+/// sends the payer back; default this page). Progress is announced as `wx-*` DOM events on
+/// `element` and as its `data-state` attribute.
+#[wasm_bindgen]
+pub fn mount(element: HtmlElement, options: &JsValue) -> Result<Checkout, JsError> {
+    let required = |key: &str| {
+        text_field(options, key)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| JsError::new(&format!("wx-checkout: options.{key} is required")))
+    };
+    let session = required("session")?;
+    let client_secret = required("clientSecret")?;
+    let forced_scene = match text_field(options, "scene").as_deref() {
+        None | Some("" | "auto") => None,
+        Some(name) => Some(Scene::parse(name).ok_or_else(|| {
+            JsError::new("wx-checkout: options.scene must be auto, native, h5 or jsapi")
+        })?),
+    };
+    let locale = text_field(options, "locale")
+        .or_else(|| web_sys::window().and_then(|w| w.navigator().language()))
+        .map_or(Locale::En, |tag| Locale::from_tag(&tag));
+    let api_base = text_field(options, "apiBase").unwrap_or_default();
+    let api = Api::new(&api_base, session, client_secret)
+        .map_err(|_| JsError::new("wx-checkout: no AbortController"))?;
+    let return_url = text_field(options, "returnUrl").filter(|v| !v.is_empty());
+    let widget = Widget::mount(
+        element,
+        Options {
+            api,
+            locale,
+            forced_scene,
+            return_url,
         },
-    );
-    let mut interval = POLL_FIRST_MS;
-    loop {
-        api::sleep(interval).await;
-        interval = (interval * 3 / 2).min(POLL_MAX_MS);
-        // A failed poll is retried: the network of a phone comes and goes.
-        let Ok(now) = api.session().await else {
-            continue;
-        };
-        match now.status.as_str() {
-            "paid" => return paid(root, &now.amount_display),
-            "closed" => {
-                render(root, &View::Closed);
-                return Ok(());
-            }
-            _ if now.server_time >= now.expires_at => {
-                render(root, &View::Closed);
-                return Ok(());
-            }
-            _ => {}
-        }
-    }
-}
-
-fn paid(root: &HtmlElement, amount: &str) -> Result<(), String> {
-    render(
-        root,
-        &View::Paid {
-            amount: amount.to_string(),
-        },
-    );
-    emit(root, "wx-paid", &JsValue::from_str(amount));
-    Ok(())
+    )
+    .map_err(|_| JsError::new("wx-checkout: the element could not be prepared"))?;
+    Ok(Checkout(widget))
 }

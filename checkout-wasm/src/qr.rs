@@ -8,7 +8,7 @@ const QUIET_ZONE: i32 = 4;
 /// An accessible SVG of `text` as a QR code, labelled with `label`. `None` if `text` is too
 /// long to encode (a `code_url` is far below the limit).
 pub fn qr_svg(text: &str, label: &str) -> Option<String> {
-    let qr = QrCode::encode_text(text, QrCodeEcc::Medium).ok()?;
+    let qr = QrCode::encode_binary(text.as_bytes(), QrCodeEcc::Medium).ok()?;
     let size = qr.size();
     let mut path = String::with_capacity((size * size) as usize * 8);
     for y in 0..size {

@@ -1,9 +1,13 @@
-//! The widget's rendering in a real headless Chromium (wasm-bindgen-test + chromedriver).
+//! The widget in a real headless Chromium (wasm-bindgen-test + chromedriver): its views parsed
+//! by the browser, its options checked, its error path and its teardown.
 #![cfg(target_arch = "wasm32")]
 
-use checkout_wasm::view::View;
-use checkout_wasm::{qr, render};
-use wasm_bindgen::JsCast;
+use checkout_wasm::model::Locale;
+use checkout_wasm::qr;
+use checkout_wasm::view::{Frame, View};
+use js_sys::{Object, Reflect};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::*;
 use web_sys::HtmlElement;
 
@@ -16,23 +20,44 @@ fn root() -> HtmlElement {
     el.unchecked_into()
 }
 
+fn options(pairs: &[(&str, &str)]) -> JsValue {
+    let options = Object::new();
+    for (k, v) in pairs {
+        Reflect::set(&options, &(*k).into(), &(*v).into()).unwrap();
+    }
+    options.into()
+}
+
+async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+            .unwrap();
+    });
+    JsFuture::from(promise).await.unwrap();
+}
+
 #[wasm_bindgen_test]
-fn scan_state_draws_an_accessible_qr_code() {
+fn scan_view_draws_an_accessible_qr_code() {
     let el = root();
     let svg = qr::qr_svg(
         "weixin://wxpay/bizpayurl?pr=abc123",
         "WeChat Pay QR code for ¥19.99",
     )
     .unwrap();
+    let frame = Frame {
+        locale: Locale::En,
+        amount_fen: Some(1999),
+        description: "Tea",
+        remaining_secs: Some(600),
+    };
     let view = View::Scan {
-        amount: "¥19.99".into(),
-        description: "Tea".into(),
         qr_svg: svg,
         sandbox_link: None,
+        notice: None,
     };
-    render(&el, &view);
-    assert_eq!(el.get_attribute("data-state").as_deref(), Some("scan"));
-    assert_eq!(el.get_attribute("aria-live").as_deref(), Some("polite"));
+    el.set_inner_html(&view.html(&frame));
     let svg = el
         .query_selector("svg[role=img]")
         .unwrap()
@@ -42,28 +67,72 @@ fn scan_state_draws_an_accessible_qr_code() {
         Some("WeChat Pay QR code for ¥19.99")
     );
     // The browser parsed the path: the QR code has a real rendered size.
-    let rect = svg.get_bounding_client_rect();
-    assert!(rect.width() > 0.0, "width {}", rect.width());
+    assert!(svg.get_bounding_client_rect().width() > 0.0);
     assert!(el.query_selector("a.wx-cashier").unwrap().is_none());
+    let buttons = el.query_selector_all("button[data-action]").unwrap();
+    assert_eq!(buttons.length(), 2, "I have paid, Cancel");
+    assert_eq!(
+        el.query_selector(".wx-timer")
+            .unwrap()
+            .unwrap()
+            .text_content()
+            .as_deref(),
+        Some("10:00")
+    );
 }
 
 #[wasm_bindgen_test]
-fn paid_state_replaces_the_code() {
+fn mount_refuses_bad_options() {
+    assert!(checkout_wasm::mount(root(), &options(&[("clientSecret", "x")])).is_err());
+    assert!(checkout_wasm::mount(root(), &options(&[("session", "cs_1")])).is_err());
+    assert!(checkout_wasm::mount(
+        root(),
+        &options(&[("session", "cs_1"), ("clientSecret", "x"), ("scene", "app")])
+    )
+    .is_err());
+}
+
+#[wasm_bindgen_test]
+async fn an_unreachable_worker_is_an_error_and_destroy_leaves_nothing() {
     let el = root();
-    render(
-        &el,
-        &View::Paid {
-            amount: "¥19.99".into(),
+    let errors = js_sys::Array::new();
+    let seen = errors.clone();
+    let listener = wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::CustomEvent)>::new(
+        move |e: web_sys::CustomEvent| {
+            seen.push(&e.detail());
         },
     );
-    assert_eq!(el.get_attribute("data-state").as_deref(), Some("paid"));
-    assert!(el.query_selector("svg").unwrap().is_none());
-    assert!(el.text_content().unwrap().contains("Paid"));
-}
-
-#[wasm_bindgen_test]
-fn mount_refuses_options_without_a_session() {
-    let el = root();
-    let options = js_sys::Object::new();
-    assert!(checkout_wasm::mount(el, options.into()).is_err());
+    el.add_event_listener_with_callback("wx-error", listener.as_ref().unchecked_ref())
+        .unwrap();
+    // Port 9 (discard) on loopback: nothing listens, the fetch fails at once.
+    let widget = checkout_wasm::mount(
+        el.clone(),
+        &options(&[
+            ("session", "cs_1"),
+            ("clientSecret", "x"),
+            ("apiBase", "http://127.0.0.1:9"),
+            ("locale", "zh-CN"),
+        ]),
+    )
+    .unwrap();
+    for _ in 0..50 {
+        if el.get_attribute("data-state").as_deref() == Some("error") {
+            break;
+        }
+        sleep(100).await;
+    }
+    assert_eq!(el.get_attribute("data-state").as_deref(), Some("error"));
+    assert!(el.text_content().unwrap().contains("无法显示此订单"));
+    assert_eq!(errors.length(), 1);
+    let code = Reflect::get(&errors.get(0), &"code".into()).unwrap();
+    assert_eq!(code.as_string().as_deref(), Some("network"));
+    // The live region announced it.
+    let live = el
+        .query_selector(".wx-live[aria-live=polite]")
+        .unwrap()
+        .unwrap();
+    assert!(live.text_content().unwrap().starts_with("无法显示此订单"));
+    widget.destroy();
+    assert_eq!(el.inner_html(), "");
+    assert!(el.get_attribute("data-state").is_none());
 }

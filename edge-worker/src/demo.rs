@@ -33,12 +33,27 @@ const CATALOG: &[Product] = &[
     },
 ];
 
-pub fn products() -> ApiResult<Response> {
+/// The catalog, and in sandbox mode where the simulator's `WeixinJSBridge` is: the demo page
+/// loads it when opened with WeChat's user agent (real WeChat injects its own).
+pub fn products(app: &App) -> ApiResult<Response> {
     let list: Vec<_> = CATALOG
         .iter()
         .map(|p| json!({ "id": p.id, "name": p.name, "price_fen": p.price_fen, "price_display": pay_core::Fen::new(p.price_fen).display_cny() }))
         .collect();
-    Ok(http::json(200, &json!({ "products": list })))
+    let bridge = app
+        .config
+        .sandbox_cashier_url
+        .as_deref()
+        .and_then(|cashier| {
+            let mut url = worker::Url::parse(cashier).ok()?;
+            url.set_path("/jsapi/bridge.js");
+            url.set_query(None);
+            Some(url.to_string())
+        });
+    Ok(http::json(
+        200,
+        &json!({ "products": list, "sandbox_jsapi_bridge": bridge }),
+    ))
 }
 
 #[derive(Deserialize)]

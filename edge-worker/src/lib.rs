@@ -3,7 +3,7 @@
 //! Routes:
 //! - `POST /v1/checkout/sessions`, `GET /v1/checkout/sessions[/{id}]`, `POST …/{id}/close`,
 //!   `POST /v1/refunds`, `GET /v1/refunds/{id}`, `POST /v1/admin/run-scheduled`: merchant API (secret key)
-//! - `GET /v1/widget/sessions/{id}`, `POST /v1/widget/sessions/{id}/pay`: widget API (client secret, CORS)
+//! - `GET /v1/widget/sessions/{id}`, `POST /v1/widget/sessions/{id}/{pay,check}`: widget API (client secret, CORS)
 //! - `POST /v1/wechatpay/notify`: WeChat Pay notifications
 //! - `GET /demo/products`, `POST /demo/checkout`: the demo shop's server side (DEMO_SHOP=on)
 //! - `GET /health`, `GET /v1/openapi.json` (this API, described)
@@ -118,12 +118,15 @@ async fn route(mut req: Request, env: Env) -> Response {
         (Method::Post, ["v1", "widget", "sessions", id, "pay"]) => {
             widget::pay(&mut req, &app, id).await
         }
+        (Method::Post, ["v1", "widget", "sessions", id, "check"]) => {
+            widget::check(&req, &app, id).await
+        }
         (Method::Post, ["v1", "wechatpay", "notify"]) => {
             return notify::receive(&mut req, &app)
                 .await
                 .unwrap_or_else(ApiError::into_wechatpay_response);
         }
-        (Method::Get, ["demo", "products"]) if app.config.demo_shop => demo::products(),
+        (Method::Get, ["demo", "products"]) if app.config.demo_shop => demo::products(&app),
         (Method::Post, ["demo", "checkout"]) if app.config.demo_shop => {
             demo::checkout(&mut req, &app).await
         }

@@ -17,7 +17,7 @@ use worker::{Request, Response, Url};
 use crate::error::{ApiError, ApiResult};
 use crate::store::SessionRow;
 use crate::wechatpay::WechatPayClient;
-use crate::{http, sha256_hex, App};
+use crate::{http, orders, sha256_hex, App};
 
 /// A `code_url` or `prepay_id` lives 2 hours at WeChat Pay; reuse ours while 10 minutes remain.
 const PREPAY_REUSE_SECS: i64 = 2 * 3600 - 600;
@@ -44,6 +44,24 @@ async fn authorized_session(req: &Request, app: &App, id: &str) -> ApiResult<Ses
 
 pub async fn retrieve(req: &Request, app: &App, id: &str) -> ApiResult<Response> {
     let row = authorized_session(req, app, id).await?;
+    Ok(http::json(200, &widget_view(&row, app)))
+}
+
+/// The payer says they paid, or WeChat's page or sheet closed: ask WeChat Pay now rather than
+/// wait for the notification, then answer as `retrieve` does. A failed query is not the
+/// payer's problem: the answer is then what the books say, and the cron asks again.
+pub async fn check(req: &Request, app: &App, id: &str) -> ApiResult<Response> {
+    let row = authorized_session(req, app, id).await?;
+    if row.status()? == SessionStatus::Open {
+        if let Err(e) = orders::settle_by_query(app, &row).await {
+            worker::console_warn!("check of {} at WeChat Pay failed: {e:?}", row.id);
+        }
+    }
+    let row = app
+        .store
+        .session_by_id(id)
+        .await?
+        .ok_or(ApiError::NotFound("checkout session"))?;
     Ok(http::json(200, &widget_view(&row, app)))
 }
 
