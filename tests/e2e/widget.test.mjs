@@ -368,8 +368,17 @@ describe("checkout widget", { timeout: 900_000 }, () => {
 
     const { page, context } = await newPage();
     mountPage("/wrong-secret.html", { id: short.id, client_secret: "cs_secret_wrong" });
+    // The first answer is held back a moment, to see the loading state.
+    let release;
+    const held = new Promise((resolve) => { release = resolve; });
+    await page.route(`${edge}/v1/widget/sessions/*`, async (route) => { await held; await route.continue(); });
     await page.goto(`${SHOP}/wrong-secret.html`);
+    await waitState(page, "#w", "loading");
+    assert.equal(await live(page, "#w"), "Loading…");
+    await shot(page, "mount-0-loading");
+    release();
     await waitState(page, "#w", "error");
+    await page.unroute(`${edge}/v1/widget/sessions/*`);
     assert.deepEqual((await page.evaluate(() => window.__callbacks)).map((c) => [c.name, c.detail.code]), [["error", "unauthorized"]]);
     await shot(page, "mount-2-error");
 
