@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod error;
 pub mod money;
 pub mod pem;
+pub mod reconcile;
 pub mod time;
 pub mod v2;
 pub mod v3;
@@ -19,7 +20,7 @@ pub mod webhook;
 
 pub use error::Error;
 pub use money::Fen;
-pub use time::UnixTime;
+pub use time::{CstDate, UnixTime};
 
 pub type Result<T, E = Error> = core::result::Result<T, E>;
 

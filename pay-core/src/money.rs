@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 use crate::Error;
 
 /// An amount in fen. WeChat Pay's `amount.total` is a 32-bit integer, so that is our ceiling.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 #[serde(transparent)]
 pub struct Fen(i64);
 

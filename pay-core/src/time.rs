@@ -2,6 +2,8 @@
 //!
 //! The clock is never read here: callers pass `now` in.
 
+use core::fmt;
+
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
@@ -98,6 +100,84 @@ impl UnixTime {
     }
 }
 
+/// A calendar day in China time, as WeChat Pay dates its bills: `2026-11-23`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CstDate {
+    /// Days since 1970-01-01.
+    days: i64,
+}
+
+impl CstDate {
+    /// The China-time day `t` falls on.
+    pub fn of(t: UnixTime) -> CstDate {
+        CstDate {
+            days: (t.0 + CST_OFFSET_SECS).div_euclid(86_400),
+        }
+    }
+
+    /// Parses `YYYY-MM-DD`.
+    pub fn parse(text: &str) -> Result<CstDate, Error> {
+        let bad = || Error::Malformed {
+            what: "date",
+            reason: format!("{text:?} is not YYYY-MM-DD"),
+        };
+        let b = text.as_bytes();
+        if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+            return Err(bad());
+        }
+        let num = |r: core::ops::Range<usize>| -> Result<i64, Error> {
+            let part = &text[r];
+            if part.bytes().all(|c| c.is_ascii_digit()) {
+                part.parse().map_err(|_| bad())
+            } else {
+                Err(bad())
+            }
+        };
+        let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+        let date = CstDate {
+            days: days_from_civil(y, m, d),
+        };
+        // 2026-02-30 would silently be March 2nd: refuse what does not round-trip.
+        if !(1..=12).contains(&m) || date.to_string() != text {
+            return Err(bad());
+        }
+        Ok(date)
+    }
+
+    /// Its first second, as a Unix time.
+    pub fn start(self) -> UnixTime {
+        UnixTime(self.days * 86_400 - CST_OFFSET_SECS)
+    }
+
+    /// The first second of the next day.
+    pub fn end(self) -> UnixTime {
+        self.next().start()
+    }
+
+    pub fn next(self) -> CstDate {
+        CstDate {
+            days: self.days + 1,
+        }
+    }
+
+    pub fn previous(self) -> CstDate {
+        CstDate {
+            days: self.days - 1,
+        }
+    }
+
+    pub fn contains(self, t: UnixTime) -> bool {
+        self.start() <= t && t < self.end()
+    }
+}
+
+impl fmt::Display for CstDate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (y, m, d) = civil_from_days(self.days);
+        write!(f, "{y:04}-{m:02}-{d:02}")
+    }
+}
+
 // Howard Hinnant's civil-date algorithms (public domain), proleptic Gregorian calendar.
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -132,6 +212,33 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn china_days_for_bills() {
+        let day = CstDate::parse("2026-11-23").unwrap();
+        assert_eq!(day.to_string(), "2026-11-23");
+        assert_eq!(day.start().to_rfc3339_cst(), "2026-11-23T00:00:00+08:00");
+        assert_eq!(day.end().to_rfc3339_cst(), "2026-11-24T00:00:00+08:00");
+        // 23:59:59 China time is still the 23rd; midnight is the 24th.
+        let late = UnixTime::parse_rfc3339("2026-11-23T15:59:59Z").unwrap();
+        assert_eq!(CstDate::of(late), day);
+        assert!(day.contains(late) && !day.contains(late.plus(1)));
+        assert_eq!(CstDate::of(late.plus(1)), day.next());
+        assert_eq!(day.previous().to_string(), "2026-11-22");
+        assert_eq!(
+            CstDate::parse("2024-03-01").unwrap().previous().to_string(),
+            "2024-02-29"
+        );
+        for bad in [
+            "2026-02-30",
+            "2026-13-01",
+            "2026-1-01",
+            "20261123",
+            "2026-11-2x",
+        ] {
+            assert!(CstDate::parse(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn formats_in_china_time() {

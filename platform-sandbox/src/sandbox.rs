@@ -15,7 +15,8 @@
 //! until the one after it has gone out), `signtest_first` (a `WECHATPAY/SIGNTEST/` probe before
 //! the real delivery), `prepay_5xx`, `prepay_no_answer` (the order is created but the answer
 //! takes 30 s, or param ms), `system_error_once` (any API call answers 500 SYSTEM_ERROR), `refund_abnormal`
-//! and `refund_closed` (the bank's answer to the next refund).
+//! and `refund_closed` (the bank's answer to the next refund), `bill_hash_mismatch` (the next
+//! bill's `hash_value` does not match its file).
 
 use serde::Deserialize;
 use serde_json::json;

@@ -365,7 +365,8 @@ for m in creds["merchants"]:
     path = location["download_url"][len(SANDBOX):]
     auth = build_authorization(path, "GET", mchid, m["serial"], wx._core._private_key)
     raw = requests.get(location["download_url"], headers={"Authorization": auth}).content
-    check("gzip bill matches its SHA1 and unpacks to the same lines", hashlib.sha1(raw).hexdigest() == location["hash_value"] and rows_of(gzip.decompress(raw).decode())[1:-2] == lines)
+    # The hash is of the bill itself, before compression, as WeChat Pay documents it.
+    check("gzip bill unpacks to the same lines and its SHA1 is the CSV's", hashlib.sha1(gzip.decompress(raw)).hexdigest() == location["hash_value"] and rows_of(gzip.decompress(raw).decode())[1:-2] == lines)
     code, msg = wx.fundflow_bill(bill_date=today, tar_type="")
     location = json.loads(msg)
     code2, raw = wx.download_bill(location["download_url"])

@@ -8,26 +8,25 @@ use std::io::Write;
 
 use flate2::write::GzEncoder;
 use flate2::Compression;
-use pay_core::bill::{self, FundFlowRow, RefundLine, TradeBillRow};
+use pay_core::bill::{self, BillFee, FundFlowLine, RefundLine, TradeBillLine};
 use pay_core::crypto::webcrypto::random_hex;
 use pay_core::v3::model::BillLocation;
-use pay_core::{Fen, UnixTime};
+use pay_core::{CstDate, Fen, UnixTime};
 use sha1::{Digest, Sha1};
 
 use super::{json, Call};
 use crate::error::{PlatformError, PlatformResult};
+use crate::store::TransactionRow;
 use crate::App;
 
-/// The CST day `YYYY-MM-DD` as `[start, end)` in Unix seconds.
+/// The China-time day `bill_date=YYYY-MM-DD` as `[start, end)`.
 fn day(call: &Call<'_>) -> PlatformResult<(UnixTime, UnixTime)> {
     let date = call
         .query("bill_date")
         .ok_or_else(|| PlatformError::Param("bill_date is required (YYYY-MM-DD)".into()))?;
-    let start = UnixTime::parse_rfc3339(&format!("{date}T00:00:00+08:00"))
-        .ok()
-        .filter(|_| date.len() == 10)
-        .ok_or_else(|| PlatformError::Param(format!("bill_date {date:?} is not YYYY-MM-DD")))?;
-    Ok((start, start.plus(86_400)))
+    let day = CstDate::parse(&date)
+        .map_err(|_| PlatformError::Param(format!("bill_date {date:?} is not YYYY-MM-DD")))?;
+    Ok((day.start(), day.end()))
 }
 
 fn gzip_wanted(call: &Call<'_>) -> PlatformResult<bool> {
@@ -50,23 +49,33 @@ pub async fn trade_bill(app: &App, call: &Call<'_>) -> PlatformResult<(u16, Vec<
     }
     let mchid = &call.merchant.mchid;
     let rate = app.store.fee_rate_ppm().await?;
+    // The fields a payment's line and its refunds' lines share.
+    let line = |t: &TransactionRow, time: Option<i64>, state: &str| TradeBillLine {
+        time: UnixTime(time.unwrap_or(0)),
+        appid: t.appid.clone(),
+        mchid: t.mchid.clone(),
+        transaction_id: t.transaction_id.clone().unwrap_or_default(),
+        out_trade_no: t.out_trade_no.clone(),
+        openid: t.payer_openid.clone().unwrap_or_default(),
+        trade_type: t.trade_type.clone(),
+        trade_state: state.into(),
+        bank_type: t.bank_type.clone().unwrap_or_default(),
+        settlement_amount: Fen::new(0),
+        coupon_amount: Fen::new(0),
+        refund: None,
+        description: t.description.clone(),
+        fee: BillFee(0),
+        fee_rate_ppm: rate,
+        order_amount: Some(Fen::new(0)),
+    };
     let mut rows = Vec::new();
     if bill_type != "REFUND" {
         for t in app.store.paid_between(mchid, start, end).await? {
-            rows.push(TradeBillRow {
-                time: UnixTime(t.success_time.unwrap_or(0)),
-                appid: t.appid.clone(),
-                mchid: t.mchid.clone(),
-                transaction_id: t.transaction_id.clone().unwrap_or_default(),
-                out_trade_no: t.out_trade_no.clone(),
-                openid: t.payer_openid.clone().unwrap_or_default(),
-                trade_type: t.trade_type.clone(),
-                bank_type: t.bank_type.clone().unwrap_or_default(),
-                description: t.description.clone(),
-                refund: None,
-                fee: Fen::new(t.fee_fen.unwrap_or(0)),
-                fee_rate_ppm: rate,
-                order_amount: Fen::new(t.amount_fen),
+            rows.push(TradeBillLine {
+                settlement_amount: Fen::new(t.amount_fen),
+                order_amount: Some(Fen::new(t.amount_fen)),
+                fee: BillFee::from_fen(Fen::new(t.fee_fen.unwrap_or(0))),
+                ..line(&t, t.success_time, "SUCCESS")
             });
         }
     }
@@ -81,25 +90,15 @@ pub async fn trade_bill(app: &App, call: &Call<'_>) -> PlatformResult<(u16, Vec<
                 .transaction(mchid, &r.out_trade_no)
                 .await?
                 .ok_or(PlatformError::OrderNotExist)?;
-            rows.push(TradeBillRow {
-                time: UnixTime(r.success_time.unwrap_or(0)),
-                appid: t.appid.clone(),
-                mchid: t.mchid.clone(),
-                transaction_id: r.transaction_id.clone(),
-                out_trade_no: r.out_trade_no.clone(),
-                openid: t.payer_openid.clone().unwrap_or_default(),
-                trade_type: t.trade_type.clone(),
-                bank_type: t.bank_type.clone().unwrap_or_default(),
-                description: t.description.clone(),
+            rows.push(TradeBillLine {
                 refund: Some(RefundLine {
                     refund_id: r.refund_id.clone(),
                     out_refund_no: r.out_refund_no.clone(),
                     amount: Fen::new(r.amount_fen),
                     status: r.status.clone(),
                 }),
-                fee: Fen::new(-r.fee_refund_fen),
-                fee_rate_ppm: rate,
-                order_amount: Fen::new(0),
+                fee: BillFee::from_fen(Fen::new(-r.fee_refund_fen)),
+                ..line(&t, r.success_time, "REFUND")
             });
         }
     }
@@ -119,7 +118,7 @@ pub async fn fund_flow_bill(app: &App, call: &Call<'_>) -> PlatformResult<(u16, 
             ))
         }
     };
-    let rows: Vec<FundFlowRow> = app
+    let rows: Vec<FundFlowLine> = app
         .store
         .ledger_between(&account, start, end)
         .await?
@@ -129,10 +128,10 @@ pub async fn fund_flow_bill(app: &App, call: &Call<'_>) -> PlatformResult<(u16, 
                 "payment" => ("交易", "交易"),
                 "fee" => ("扣除交易手续费", "扣除交易手续费"),
                 "refund" => ("退款", "退款"),
-                "fee_refund" => ("退还交易手续费", "退还交易手续费"),
+                "fee_refund" => ("退回交易手续费", "退回交易手续费"),
                 _ => ("提现", "提现"),
             };
-            FundFlowRow {
+            FundFlowLine {
                 time: UnixTime(l.at),
                 business_id: l.reference.clone(),
                 flow_id: format!("{}{:010}", l.movement, l.seq),
@@ -140,6 +139,7 @@ pub async fn fund_flow_bill(app: &App, call: &Call<'_>) -> PlatformResult<(u16, 
                 kind: kind.into(),
                 amount: Fen::new(l.amount_fen),
                 balance: Fen::new(l.balance_fen),
+                remark: String::new(),
                 voucher: l.reference,
             }
         })
@@ -164,7 +164,16 @@ fn file_bytes(content: &str, gzip: bool) -> PlatformResult<Vec<u8>> {
 async fn publish(app: &App, call: &Call<'_>, content: String) -> PlatformResult<(u16, Vec<u8>)> {
     let gzip = gzip_wanted(call)?;
     let token = random_hex(16)?;
-    let hash = pay_core::to_hex(&Sha1::digest(file_bytes(&content, gzip)?));
+    // The SHA1 of the bill itself: of the CSV before compression ("原始账单（gzip需要解压缩）的摘要值").
+    let mut hash = pay_core::to_hex(&Sha1::digest(content.as_bytes()));
+    if app
+        .store
+        .take_fault("bill_hash_mismatch", &call.merchant.mchid)
+        .await?
+        .is_some()
+    {
+        hash = pay_core::to_hex(&Sha1::digest(format!("{content}damaged").as_bytes()));
+    }
     app.store
         .insert_bill(&token, &call.merchant.mchid, &content, gzip, app.now)
         .await?;
