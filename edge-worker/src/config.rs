@@ -28,6 +28,9 @@ pub struct Config {
     pub min_session_ttl_secs: i64,
     /// How long after its prepay an unpaid session is queried by the scheduled run (default 60 s).
     pub query_after_secs: i64,
+    /// The fee rate agreed with WeChat Pay, in millionths (`WECHATPAY_FEE_RATE_PPM`, default
+    /// 6000 = 0.60%): reconciliation expects every payment's fee at this rate.
+    pub fee_rate_ppm: i64,
     /// Where order events are posted, with the secret that signs them (both or neither).
     pub webhook: Option<(String, String)>,
     /// First retry wait of a failed webhook delivery, doubling (default 10 s).
@@ -117,6 +120,7 @@ impl Config {
                 pay_core::checkout::MIN_TTL_SECS,
             )?,
             query_after_secs: number(env, "QUERY_PENDING_AFTER_SECS", 60)?,
+            fee_rate_ppm: number(env, "WECHATPAY_FEE_RATE_PPM", 6000)?,
             webhook: match (
                 optional(env, "WEBHOOK_URL"),
                 optional(env, "WEBHOOK_SECRET"),

@@ -70,6 +70,8 @@ impl ApiError {
                 }
                 E::UnsupportedAlgorithm(_) | E::DecryptFailed => 400,
                 E::Mismatch { .. } => 422,
+                // WeChat Pay's file is damaged: its side, not the request's.
+                E::BillHash { .. } => 502,
                 E::ApiV3KeyLength { .. } | E::Key { .. } | E::Crypto { .. } => 500,
             },
             ApiError::Upstream { .. } => 502,
@@ -118,6 +120,11 @@ impl ApiError {
                 "internal error; the details are in the Worker's log".into()
             }
         }
+    }
+
+    /// `code: message`, as stored where a person reads it (a reconciliation's outcome).
+    pub fn summary(&self) -> String {
+        format!("{}: {}", self.code(), self.public_message())
     }
 
     fn log_if_ours(&self) {

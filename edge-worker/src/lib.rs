@@ -2,7 +2,8 @@
 //!
 //! Routes:
 //! - `POST /v1/checkout/sessions`, `GET /v1/checkout/sessions[/{id}]`, `POST …/{id}/close`,
-//!   `POST /v1/refunds`, `GET /v1/refunds/{id}`, `POST /v1/admin/run-scheduled`: merchant API (secret key)
+//!   `POST /v1/refunds`, `GET /v1/refunds/{id}`, `POST /v1/admin/run-scheduled`,
+//!   `POST|GET /v1/admin/reconciliations[/{date}]`: merchant API (secret key)
 //! - `GET /v1/widget/sessions/{id}`, `POST /v1/widget/sessions/{id}/{pay,check}`: widget API (client secret, CORS)
 //! - `POST /v1/wechatpay/notify`: WeChat Pay notifications
 //! - `GET /demo/products`, `POST /demo/checkout`: the demo shop's server side (DEMO_SHOP=on)
@@ -18,6 +19,7 @@ mod merchant;
 mod notify;
 mod oauth;
 mod orders;
+mod reconcile;
 mod refunds;
 mod scheduled;
 mod store;
@@ -107,6 +109,20 @@ async fn route(mut req: Request, env: Env) -> Response {
             Ok(()) => scheduled::run(&app).await.map(|v| http::json(200, &v)),
             Err(e) => Err(e),
         },
+        (Method::Post, ["v1", "admin", "reconciliations"]) => {
+            merchant::reconcile(&mut req, &app).await
+        }
+        (Method::Get, ["v1", "admin", "reconciliations"]) => {
+            merchant::reconciliations(&req, &app).await
+        }
+        (Method::Get, ["v1", "admin", "reconciliations", date]) => {
+            match merchant::authorize(&req, &app) {
+                Ok(()) => reconcile::report(&app, date)
+                    .await
+                    .map(|v| http::json(200, &v)),
+                Err(e) => Err(e),
+            }
+        }
         (Method::Get, ["v1", "checkout", "sessions", id]) => {
             merchant::retrieve(&req, &app, id).await
         }

@@ -3,14 +3,14 @@
 use pay_core::checkout::{
     self, validate_description, validate_out_trade_no, validate_ttl, SessionStatus,
 };
-use pay_core::Fen;
+use pay_core::{CstDate, Fen};
 use serde::Deserialize;
 use serde_json::json;
 use worker::{Request, Response};
 
 use crate::error::{ApiError, ApiResult};
 use crate::store::{SessionFilter, SessionRow};
-use crate::{http, idempotency, orders, sha256_hex, App};
+use crate::{http, idempotency, orders, reconcile, sha256_hex, App};
 use pay_core::crypto::webcrypto::random_bytes;
 use pay_core::crypto::webcrypto::random_hex;
 
@@ -210,4 +210,28 @@ pub async fn close(req: &Request, app: &App, id: &str) -> ApiResult<Response> {
             message: format!("the session is {}", other.as_str()),
         }),
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReconcileRequest {
+    /// `YYYY-MM-DD`, China time.
+    date: String,
+}
+
+/// `POST /v1/admin/reconciliations {"date"}`: reconciles that day now (again, if it was).
+pub async fn reconcile(req: &mut Request, app: &App) -> ApiResult<Response> {
+    authorize(req, app)?;
+    let ReconcileRequest { date } = http::json_body(req).await?;
+    let day = CstDate::parse(&date)
+        .map_err(|_| ApiError::invalid("invalid_date", format!("date {date:?}: use YYYY-MM-DD")))?;
+    let report = reconcile::run(app, day).await?;
+    Ok(http::json(200, &report))
+}
+
+/// `GET /v1/admin/reconciliations`: the latest runs, newest first.
+pub async fn reconciliations(req: &Request, app: &App) -> ApiResult<Response> {
+    authorize(req, app)?;
+    let runs = app.store.reconciliation_runs(90).await?;
+    Ok(http::json(200, &json!({ "data": runs })))
 }

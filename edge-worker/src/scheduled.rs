@@ -2,12 +2,13 @@
 //! merchant key): close sessions past their expiry (at WeChat Pay first, then locally), and
 //! query sessions still unpaid some minutes after their prepay, applying what WeChat Pay says
 //! (this heals a notification that never arrived); send again refunds whose answer was lost;
-//! then deliver the merchant webhooks due.
+//! reconcile yesterday once its bills are out (after 10:00 China time); then deliver the
+//! merchant webhooks due.
 
 use serde_json::json;
 
 use crate::error::ApiResult;
-use crate::{orders, refunds, webhooks, App};
+use crate::{orders, reconcile, refunds, webhooks, App};
 
 /// How many sessions one run looks at, so a run stays well inside the CPU limit.
 const BATCH: u32 = 50;
@@ -41,6 +42,16 @@ pub async fn run(app: &App) -> ApiResult<serde_json::Value> {
             }
         }
     }
+    // Yesterday's bills, once WeChat Pay has them out (after 10:00 China time).
+    let reconciled = match reconcile::run_if_due(app).await {
+        Ok(report) => report.map(|r| r["run"]["bill_date"].clone()),
+        Err(e) => {
+            worker::console_warn!("scheduled reconciliation failed: {e:?}");
+            None
+        }
+    };
     let webhooks = webhooks::deliver_due(app).await?;
-    Ok(json!({ "checked": settled + failed, "failed": failed, "webhooks": webhooks }))
+    Ok(
+        json!({ "checked": settled + failed, "failed": failed, "webhooks": webhooks, "reconciled": reconciled }),
+    )
 }

@@ -574,4 +574,179 @@ impl Store {
         .await?;
         Ok(())
     }
+
+    /// The sessions a day's bill names, and those our books paid that day.
+    pub async fn sessions_for_reconciliation(
+        &self,
+        out_trade_nos: &[&str],
+        start: UnixTime,
+        end: UnixTime,
+    ) -> ApiResult<Vec<SessionRow>> {
+        self.rows(
+            &format!(
+                "SELECT {SESSION_COLUMNS} FROM checkout_sessions \
+                 WHERE out_trade_no IN (SELECT value FROM json_each(?1)) \
+                    OR (status = 'paid' AND paid_at >= ?2 AND paid_at < ?3)"
+            ),
+            &[
+                json_list(out_trade_nos)?,
+                int(start.secs()),
+                int(end.secs()),
+            ],
+        )
+        .await
+    }
+
+    /// The refunds a day's bill names, and those our books saw succeed that day.
+    pub async fn refunds_for_reconciliation(
+        &self,
+        out_refund_nos: &[&str],
+        start: UnixTime,
+        end: UnixTime,
+    ) -> ApiResult<Vec<ReconciledRefund>> {
+        self.rows(
+            "SELECT r.out_refund_no, s.out_trade_no, r.amount_fen, s.amount_fen AS order_amount_fen, \
+                    r.status, r.updated_at \
+             FROM refunds r JOIN checkout_sessions s ON s.id = r.session_id \
+             WHERE r.out_refund_no IN (SELECT value FROM json_each(?1)) \
+                OR (r.status = 'succeeded' AND r.updated_at >= ?2 AND r.updated_at < ?3)",
+            &[json_list(out_refund_nos)?, int(start.secs()), int(end.secs())],
+        )
+        .await
+    }
+
+    /// Replaces a day's reconciliation with `run` and its differences, in one transaction.
+    pub async fn save_reconciliation(
+        &self,
+        run: &ReconciliationRun,
+        differences: &[DifferenceRow],
+    ) -> ApiResult<()> {
+        let mut statements = vec![
+            self.statement(
+                "DELETE FROM reconciliation_differences WHERE bill_date = ?1",
+                &[text(&run.bill_date)],
+            )?,
+            self.statement(
+                "INSERT OR REPLACE INTO reconciliation_runs (bill_date, status, ran_at, error, payments, \
+                 paid_fen, refunds, refunded_fen, fees_millifen, differences, fixed, settlement) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                &[
+                    text(&run.bill_date),
+                    text(&run.status),
+                    int(run.ran_at),
+                    run.error.as_deref().map_or(JsValue::NULL, text),
+                    int(run.payments),
+                    int(run.paid_fen),
+                    int(run.refunds),
+                    int(run.refunded_fen),
+                    int(run.fees_millifen),
+                    int(run.differences),
+                    int(run.fixed),
+                    run.settlement.as_deref().map_or(JsValue::NULL, text),
+                ],
+            )?,
+        ];
+        for d in differences {
+            statements.push(self.statement(
+                "INSERT INTO reconciliation_differences (bill_date, kind, out_trade_no, out_refund_no, \
+                 transaction_id, ours, theirs, resolution, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                &[
+                    text(&run.bill_date),
+                    text(&d.kind),
+                    text(&d.out_trade_no),
+                    text(&d.out_refund_no),
+                    d.transaction_id.as_deref().map_or(JsValue::NULL, text),
+                    d.ours.map_or(JsValue::NULL, int),
+                    d.theirs.map_or(JsValue::NULL, int),
+                    text(&d.resolution),
+                    text(&d.outcome),
+                ],
+            )?);
+        }
+        self.db.batch(statements).await?;
+        Ok(())
+    }
+
+    pub async fn reconciliation_run(
+        &self,
+        bill_date: &str,
+    ) -> ApiResult<Option<ReconciliationRun>> {
+        Ok(self
+            .rows(
+                "SELECT * FROM reconciliation_runs WHERE bill_date = ?1",
+                &[text(bill_date)],
+            )
+            .await?
+            .pop())
+    }
+
+    /// The most recent runs, newest first.
+    pub async fn reconciliation_runs(&self, limit: u32) -> ApiResult<Vec<ReconciliationRun>> {
+        self.rows(
+            "SELECT * FROM reconciliation_runs ORDER BY bill_date DESC LIMIT ?1",
+            &[int(i64::from(limit))],
+        )
+        .await
+    }
+
+    pub async fn reconciliation_differences(
+        &self,
+        bill_date: &str,
+    ) -> ApiResult<Vec<DifferenceRow>> {
+        self.rows(
+            "SELECT kind, out_trade_no, out_refund_no, transaction_id, ours, theirs, resolution, outcome \
+             FROM reconciliation_differences WHERE bill_date = ?1 ORDER BY rowid",
+            &[text(bill_date)],
+        )
+        .await
+    }
+}
+
+/// A list bound as one JSON array parameter (read with `json_each`): no limit on its length.
+fn json_list(items: &[&str]) -> ApiResult<JsValue> {
+    Ok(text(
+        &serde_json::to_string(items).map_err(|e| ApiError::Internal(e.to_string()))?,
+    ))
+}
+
+/// A refund as reconciliation needs it, with its order's number and amount.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ReconciledRefund {
+    pub out_refund_no: String,
+    pub out_trade_no: String,
+    pub amount_fen: i64,
+    pub order_amount_fen: i64,
+    pub status: String,
+    pub updated_at: i64,
+}
+
+/// One row of `reconciliation_runs`.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct ReconciliationRun {
+    pub bill_date: String,
+    pub status: String,
+    pub ran_at: i64,
+    pub error: Option<String>,
+    pub payments: i64,
+    pub paid_fen: i64,
+    pub refunds: i64,
+    pub refunded_fen: i64,
+    pub fees_millifen: i64,
+    pub differences: i64,
+    pub fixed: i64,
+    /// JSON text.
+    pub settlement: Option<String>,
+}
+
+/// One row of `reconciliation_differences`.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+pub struct DifferenceRow {
+    pub kind: String,
+    pub out_trade_no: String,
+    pub out_refund_no: String,
+    pub transaction_id: Option<String>,
+    pub ours: Option<i64>,
+    pub theirs: Option<i64>,
+    pub resolution: String,
+    pub outcome: String,
 }

@@ -1,13 +1,14 @@
 //! The WeChat Pay API v3 client: every request signed with the merchant key (Web Crypto,
 //! imported once per isolate), every 2xx response verified before it is believed.
 
+use pay_core::bill;
 use pay_core::crypto::webcrypto::{random_hex, WebCryptoSigner};
 use pay_core::v3::model::{
-    ApiErrorBody, CloseRequest, H5PrepayResponse, JsapiPrepayResponse, NativePrepayResponse,
-    PrepayRequest, Refund, RefundRequest, Transaction,
+    ApiErrorBody, BillLocation, CloseRequest, H5PrepayResponse, JsapiPrepayResponse,
+    NativePrepayResponse, PrepayRequest, Refund, RefundRequest, Transaction,
 };
 use pay_core::v3::{AuthorizationHeader, RequestToSign, SignedHeaders};
-use pay_core::UnixTime;
+use pay_core::{CstDate, UnixTime};
 use serde::de::DeserializeOwned;
 use worker::{Fetch, Headers, Method, Request, RequestInit};
 
@@ -32,10 +33,38 @@ impl<'a> WechatPayClient<'a> {
 
     /// `GET /v3/certificates`, unverified: `keys::refresh` checks it against what it carries.
     pub async fn certificates(&self) -> ApiResult<(SignedHeaders, Vec<u8>)> {
-        let (_, signed, body) = self
+        let (_, headers, body) = self
             .send(Method::Get, "/v3/certificates", b"", self.app.now)
             .await?;
-        Ok((signed, body))
+        Ok((signed_headers(&headers)?, body))
+    }
+
+    /// A day's bill, downloaded and checked: `kind` is `tradebill` (`bill_type=ALL`) or
+    /// `fundflowbill` (the BASIC account), asked for gzipped. The location answer is signed and
+    /// verified; the file itself is not signed (as on the platform) but must match its SHA1.
+    pub async fn bill(&self, kind: &str, day: CstDate) -> ApiResult<String> {
+        let extra = if kind == "tradebill" {
+            "bill_type=ALL"
+        } else {
+            "account_type=BASIC"
+        };
+        let location: BillLocation = self
+            .call(
+                Method::Get,
+                &format!("/v3/bill/{kind}?bill_date={day}&{extra}&tar_type=GZIP"),
+                b"",
+                self.app.now,
+            )
+            .await?;
+        // The download is signed with the URL's own path and query (its host is WeChat Pay's).
+        let url = worker::Url::parse(&location.download_url)
+            .map_err(|e| ApiError::Internal(format!("download_url: {e}")))?;
+        let path = match url.query() {
+            Some(q) => format!("{}?{q}", url.path()),
+            None => url.path().to_string(),
+        };
+        let (_, _, file) = self.send(Method::Get, &path, b"", self.app.now).await?;
+        Ok(bill::unpack(&file, true, &location.hash_value)?)
     }
 
     pub async fn native_prepay(
@@ -166,20 +195,19 @@ impl<'a> WechatPayClient<'a> {
         body: &[u8],
         now: UnixTime,
     ) -> ApiResult<(u16, Vec<u8>)> {
-        let (status, signed, bytes) = self.send(method, path_and_query, body, now).await?;
-        keys::verify(self.app, &signed, &bytes).await?;
+        let (status, headers, bytes) = self.send(method, path_and_query, body, now).await?;
+        keys::verify(self.app, &signed_headers(&headers)?, &bytes).await?;
         Ok((status, bytes))
     }
 
-    /// Signs and sends one request; answers a 2xx's status, signature headers and body, not yet
-    /// verified.
+    /// Signs and sends one request; answers a 2xx's status, headers and body, not yet verified.
     async fn send(
         &self,
         method: Method,
         path_and_query: &str,
         body: &[u8],
         now: UnixTime,
-    ) -> ApiResult<(u16, SignedHeaders, Vec<u8>)> {
+    ) -> ApiResult<(u16, Headers, Vec<u8>)> {
         let signer = WebCryptoSigner::cached(&self.config.merchant_key).await?;
         let nonce = random_hex(16)?;
         let authorization = AuthorizationHeader::sign(
@@ -225,10 +253,14 @@ impl<'a> WechatPayClient<'a> {
                 message: err.message,
             });
         }
-        let signed =
-            SignedHeaders::from_lookup(|name| response.headers().get(name).ok().flatten())?;
-        Ok((status, signed, bytes))
+        Ok((status, response.headers().clone(), bytes))
     }
+}
+
+fn signed_headers(headers: &Headers) -> ApiResult<SignedHeaders> {
+    Ok(SignedHeaders::from_lookup(|name| {
+        headers.get(name).ok().flatten()
+    })?)
 }
 
 fn json_bytes<T: serde::Serialize>(value: &T) -> ApiResult<Vec<u8>> {

@@ -37,6 +37,8 @@ pub enum Error {
         ours: String,
         theirs: String,
     },
+    /// A downloaded bill file does not match the SHA1 WeChat Pay gave for it.
+    BillHash { expected: String, actual: String },
 }
 
 impl Error {
@@ -57,6 +59,7 @@ impl Error {
             Error::Key { .. } => "bad_key",
             Error::Crypto { .. } => "crypto_backend",
             Error::Mismatch { .. } => "order_mismatch",
+            Error::BillHash { .. } => "bill_hash_mismatch",
         }
     }
 }
@@ -102,6 +105,10 @@ impl fmt::Display for Error {
             Error::Mismatch { field, ours, theirs } => write!(
                 f,
                 "{field} is {theirs:?} in WeChat Pay's data but {ours:?} in the stored order; nothing was changed"
+            ),
+            Error::BillHash { expected, actual } => write!(
+                f,
+                "the bill file's SHA1 is {actual} but WeChat Pay gave {expected}: the file is refused (download it again)"
             ),
         }
     }

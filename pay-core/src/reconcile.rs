@@ -25,6 +25,8 @@ pub struct BookedRefund {
     pub out_refund_no: String,
     pub out_trade_no: String,
     pub amount: Fen,
+    /// The refunded order's amount (the fee given back is its share of the order's fee).
+    pub order_amount: Fen,
     pub succeeded: bool,
     /// When it succeeded (for "which day"): `None` while not succeeded.
     pub succeeded_at: Option<UnixTime>,
@@ -340,6 +342,52 @@ pub fn fund_movements(bill: &FundFlowBill) -> FundMovements {
     m
 }
 
+/// What our books expect the day's fund flow to be: the payments booked that day with their fee
+/// at the agreed rate, the refunds that succeeded that day with the fee's share given back, and
+/// — the account settling each day — the net of it all paid out to the bank.
+pub fn expected_movements(
+    day: CstDate,
+    orders: &[BookedOrder],
+    refunds: &[BookedRefund],
+    fee_rate_ppm: i64,
+) -> FundMovements {
+    let mut m = FundMovements::default();
+    for o in orders {
+        if o.status == SessionStatus::Paid && o.paid_at.is_some_and(|t| day.contains(t)) {
+            m.payments = add(m.payments, o.amount);
+            m.fees = add(m.fees, o.amount.fee_at(fee_rate_ppm));
+        }
+    }
+    for r in refunds {
+        if r.succeeded && r.succeeded_at.is_some_and(|t| day.contains(t)) {
+            m.refunds = add(m.refunds, r.amount);
+            let fee = r.order_amount.fee_at(fee_rate_ppm);
+            m.fees_returned = add(m.fees_returned, fee.share(r.amount, r.order_amount));
+        }
+    }
+    m.settled = m.net();
+    m
+}
+
+/// WeChat Pay publishes a day's bills after 10:00 China time the next day.
+const BILLS_READY_SECS_INTO_DAY: i64 = 10 * 3600;
+/// A failed scheduled run is tried again after an hour, not on every cron tick.
+const RETRY_FAILED_AFTER_SECS: i64 = 3600;
+
+/// The day the scheduled run should reconcile at `now`: yesterday, once its bills are out,
+/// unless `previous` (yesterday's last run: done?, when) says it is done or failed recently.
+pub fn scheduled_day(now: UnixTime, previous: Option<(bool, UnixTime)>) -> Option<CstDate> {
+    let today = CstDate::of(now);
+    if now.secs() - today.start().secs() < BILLS_READY_SECS_INTO_DAY {
+        return None;
+    }
+    match previous {
+        Some((true, _)) => None,
+        Some((false, at)) if now.secs() - at.secs() < RETRY_FAILED_AFTER_SECS => None,
+        _ => Some(today.previous()),
+    }
+}
+
 /// Compares what reached (and left) the merchant's account with what our books expect.
 /// `expected.settled` is what should have been paid out: the day's net when the account
 /// settles daily.
@@ -403,11 +451,22 @@ mod tests {
         }
     }
 
+    /// Order A of the fixture bill, paid in our books as on the bill.
+    fn paid_a() -> BookedOrder {
+        order(
+            "WXC20261123A",
+            SessionStatus::Paid,
+            123_450,
+            Some("2026-11-23T10:15:02+08:00"),
+        )
+    }
+
     fn refund(no: &str, order: &str, fen: i64, done: bool) -> BookedRefund {
         BookedRefund {
             out_refund_no: no.into(),
             out_trade_no: order.into(),
             amount: Fen::new(fen),
+            order_amount: Fen::new(123_450),
             succeeded: done,
             succeeded_at: done.then(|| at("2026-11-23T22:05:20+08:00")),
         }
@@ -424,12 +483,7 @@ mod tests {
     fn matching_books_have_no_difference() {
         let bill = parse_trade_bill(ALL).unwrap();
         let orders = [
-            order(
-                "WXC20261123A",
-                SessionStatus::Paid,
-                123_450,
-                Some("2026-11-23T10:15:02+08:00"),
-            ),
+            paid_a(),
             order(
                 "WXC20261123B",
                 SessionStatus::Paid,
@@ -531,6 +585,50 @@ mod tests {
             .differences
             .iter()
             .all(|d| d.kind.resolution() == Resolution::Flag));
+    }
+
+    #[test]
+    fn yesterday_after_ten_once_and_failed_runs_hourly() {
+        let ten = at("2026-11-24T10:00:00+08:00");
+        assert_eq!(scheduled_day(ten.plus(-1), None), None);
+        assert_eq!(scheduled_day(ten, None).unwrap().to_string(), "2026-11-23");
+        assert_eq!(scheduled_day(ten, Some((true, ten))), None);
+        assert_eq!(scheduled_day(ten.plus(3599), Some((false, ten))), None);
+        assert_eq!(
+            scheduled_day(ten.plus(3600), Some((false, ten))),
+            Some(day())
+        );
+        // Just before midnight China time it is still the 24th: the 23rd is due.
+        assert_eq!(
+            scheduled_day(at("2026-11-24T23:59:59+08:00"), None),
+            Some(day())
+        );
+    }
+
+    #[test]
+    fn what_our_books_expect_of_the_fund_flow() {
+        let orders = [
+            paid_a(),
+            order(
+                "WXC20261122Y",
+                SessionStatus::Paid,
+                500,
+                Some("2026-11-22T23:59:59+08:00"),
+            ),
+            order("WXC20261123C", SessionStatus::Open, 700, None),
+        ];
+        let refunds = [refund("RF20261123A", "WXC20261123A", 10_000, true)];
+        let m = expected_movements(day(), &orders, &refunds, 6000);
+        assert_eq!(m.payments, Fen::new(123_450));
+        assert_eq!(m.fees, Fen::new(741));
+        assert_eq!(m.refunds, Fen::new(10_000));
+        // 741 × 10000 / 123450 = 60.02… → 60.
+        assert_eq!(m.fees_returned, Fen::new(60));
+        assert_eq!(m.settled, Fen::new(123_450 - 741 - 10_000 + 60));
+        let flow =
+            crate::bill::parse_fund_flow_bill(include_str!("../tests/vectors/bills/fund-flow.csv"))
+                .unwrap();
+        assert_eq!(reconcile_settlement(&flow, m).differences, []);
     }
 
     #[test]

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { createServer } from "node:http";
 import { after, before, describe, test } from "node:test";
-import { edgeRows, forgeNotification, sandboxRows, startAll } from "./support.mjs";
+import { edgeRows, forgeNotification, payerPays as pays, sandboxRows, startAll, until } from "./support.mjs";
 
 let env;
 const WEBHOOK_SECRET = "whsec_e2e_0123456789abcdef";
@@ -46,29 +46,6 @@ async function newSession(amount_fen, extra = {}) {
   const res = await post("/v1/checkout/sessions", { amount_fen, description: "Lifecycle test", ...extra });
   assert.equal(res.status, 201);
   return res.json();
-}
-
-/** The payer's side without a browser: the widget's pay call, then the simulator's cashier. */
-async function payerPays(s) {
-  const pay = await api(`/v1/widget/sessions/${s.id}/pay`, {
-    method: "POST",
-    headers: { Authorization: `Bearer ${s.client_secret}`, "Content-Type": "application/json" },
-    body: JSON.stringify({ scene: "native" }),
-  });
-  assert.equal(pay.status, 200);
-  const pr = new URL((await pay.json()).code_url).searchParams.get("pr");
-  const cashier = await sandbox("/cashier/pay", { method: "POST", body: new URLSearchParams({ pr, card: "icbc-debit", action: "approve" }) });
-  assert.match(await cashier.text(), /SUCCESS/);
-}
-
-async function until(what, predicate, timeoutMs = 10_000) {
-  const start = Date.now();
-  while (Date.now() - start < timeoutMs) {
-    const value = await predicate();
-    if (value) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`timed out waiting for ${what}`);
 }
 
 describe("order lifecycle", { timeout: 900_000 }, () => {
@@ -215,7 +192,7 @@ describe("order lifecycle", { timeout: 900_000 }, () => {
   test("a dropped notification is healed by the scheduled query", async () => {
     await sandbox("/sandbox/faults", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ kind: "drop_notification" }) });
     const s = await newSession(1999);
-    await payerPays(s);
+    await pays(env.stack, s);
     await new Promise((r) => setTimeout(r, 500));
     assert.equal((await session(s.id)).status, "open", "the notification was dropped");
     const run = await runScheduled();
@@ -251,7 +228,7 @@ describe("order lifecycle", { timeout: 900_000 }, () => {
 
   test("partial refunds adding up to more than was paid are refused", async () => {
     const s = await newSession(1999);
-    await payerPays(s);
+    await pays(env.stack, s);
     await until("paid", async () => (await session(s.id)).status === "paid");
     const r1 = await post("/v1/refunds", { session_id: s.id, amount_fen: 1000, reason: "partial" });
     assert.equal(r1.status, 201);
@@ -271,7 +248,7 @@ describe("order lifecycle", { timeout: 900_000 }, () => {
 
   test("a refund whose answer was lost stays pending and is sent again with the same out_refund_no", async () => {
     const s = await newSession(1200);
-    await payerPays(s);
+    await pays(env.stack, s);
     await until("paid", async () => (await session(s.id)).status === "paid");
     await sandbox("/sandbox/faults", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ kind: "system_error_once", mchid: "1230000109" }) });
     const created = await post("/v1/refunds", { session_id: s.id, amount_fen: 1200 });

@@ -128,3 +128,33 @@ export function forgeNotification({ edgeVars, sandboxVars }, transaction, tamper
     },
   };
 }
+
+/** Polls `predicate` every 100 ms until it answers something truthy; fails after `timeoutMs`. */
+export async function until(what, predicate, timeoutMs = 10_000) {
+  const start = Date.now();
+  while (Date.now() - start < timeoutMs) {
+    const value = await predicate();
+    if (value) return value;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** The payer's side without a browser: the widget's Native pay call, then the cashier. */
+export async function payerPays(stack, session) {
+  const res = await fetch(`${stack.edgeUrl}/v1/widget/sessions/${session.id}/pay`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${session.client_secret}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ scene: "native" }),
+  });
+  if (res.status !== 200) throw new Error(`pay answered ${res.status}: ${await res.text()}`);
+  const page = await approveAtCashier(stack.sandboxUrl, (await res.json()).code_url);
+  if (!page.includes("SUCCESS")) throw new Error(`the cashier did not take the payment: ${page.slice(0, 200)}`);
+}
+
+/** The payer approves a `code_url` at the simulator's cashier with `card`; its answer page. */
+export async function approveAtCashier(sandboxUrl, codeUrl, card = "icbc-debit") {
+  const pr = new URL(codeUrl).searchParams.get("pr");
+  const res = await fetch(`${sandboxUrl}/cashier/pay`, { method: "POST", body: new URLSearchParams({ pr, card, action: "approve" }) });
+  return res.text();
+}

@@ -1,0 +1,151 @@
+// Daily reconciliation and settlement against the simulator's bills, with its faults: a day
+// holding a payment whose notification was dropped, an amount mismatch, a refund made outside
+// our Worker and a fee at another rate is reconciled; each difference is found and classified,
+// the dropped payment ends up paid through the state machine, and a bill whose hash does not
+// match is refused.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { approveAtCashier, edgeRows, merchantRequest, payerPays, startAll, testMerchants, until } from "./support.mjs";
+
+let env;
+let merchant;
+const MCHID = "1230000109";
+const key = () => ({ Authorization: `Bearer ${env.edgeVars.MERCHANT_SECRET_KEY}`, "Content-Type": "application/json" });
+const api = (path, init = {}) => fetch(`${env.stack.edgeUrl}${path}`, { headers: key(), ...init });
+const post = (path, body) => api(path, { method: "POST", body: JSON.stringify(body) });
+const sandbox = (path, body, method = "POST") =>
+  fetch(`${env.stack.sandboxUrl}${path}`, { method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+const session = async (id) => (await api(`/v1/checkout/sessions/${id}`)).json();
+/** Today in China time: the simulator serves today's bills (the real platform: yesterday's). */
+const today = () => new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10);
+
+async function newSession(amount_fen, description) {
+  const res = await post("/v1/checkout/sessions", { amount_fen, description });
+  assert.equal(res.status, 201);
+  return res.json();
+}
+
+describe("reconciliation and settlement", { timeout: 900_000 }, () => {
+  before(async () => {
+    env = await startAll({ edgePort: 30787, sandboxPort: 30788 });
+    merchant = testMerchants().merchants.find((m) => m.mchid === MCHID);
+  }, { timeout: 600_000 });
+
+  after(async () => {
+    await env?.browser.close();
+    await env?.stack.stop();
+  });
+
+  test("a day with a dropped notification, an amount mismatch, an outside refund and a fee difference", async () => {
+    // A: paid normally.
+    const a = await newSession(10_000, "Reconciled normally");
+    await payerPays(env.stack, a);
+    await until("A paid", async () => (await session(a.id)).status === "paid");
+
+    // B: WeChat Pay drops the notification; our books keep it open.
+    assert.ok((await sandbox("/sandbox/faults", { kind: "drop_notification", mchid: MCHID })).ok);
+    const b = await newSession(2_345, "Notification dropped");
+    await payerPays(env.stack, b);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal((await session(b.id)).status, "open");
+
+    // C: our books say ¥10.00, but WeChat Pay was asked (outside this Worker) for ¥9.00 and
+    // the payer paid that; the notification is refused (amount cross-check), the books stay open.
+    const c = await newSession(1_000, "Amount differs");
+    const cView = await session(c.id);
+    const prepay = await merchantRequest(env.stack.sandboxUrl, merchant, "POST", "/v3/pay/transactions/native", {
+      appid: merchant.appid, mchid: MCHID, description: "Amount differs", out_trade_no: cView.out_trade_no,
+      notify_url: `${env.stack.edgeUrl}/v1/wechatpay/notify`, amount: { total: 900, currency: "CNY" },
+    });
+    assert.equal(prepay.status, 200);
+    assert.match(await approveAtCashier(env.stack.sandboxUrl, prepay.body.code_url), /SUCCESS/);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal((await session(c.id)).status, "open");
+
+    // A refund of A made outside our Worker (straight at WeChat Pay).
+    const outside = await merchantRequest(env.stack.sandboxUrl, merchant, "POST", "/v3/refund/domestic/refunds", {
+      out_trade_no: (await session(a.id)).out_trade_no, out_refund_no: "OUTSIDE-REFUND-1",
+      amount: { refund: 500, total: 10_000, currency: "CNY" },
+    });
+    assert.equal(outside.status, 200, JSON.stringify(outside.body));
+
+    // D: WeChat Pay charges 1.00% instead of the agreed 0.60%.
+    assert.ok((await sandbox("/sandbox/settings", { fee_rate_ppm: 10_000 }, "PUT")).ok);
+    const d = await newSession(50_000, "Fee differs");
+    await payerPays(env.stack, d);
+    await until("D paid", async () => (await session(d.id)).status === "paid");
+    assert.ok((await sandbox("/sandbox/settings", { fee_rate_ppm: 6000 }, "PUT")).ok);
+
+    // The day is settled to the merchant's bank account.
+    assert.ok((await sandbox("/sandbox/settlements", { mchid: MCHID })).ok);
+
+    // A bill whose SHA1 does not match is refused, and the failed run is recorded.
+    assert.ok((await sandbox("/sandbox/faults", { kind: "bill_hash_mismatch", mchid: MCHID })).ok);
+    const refused = await post("/v1/admin/reconciliations", { date: today() });
+    const refusal = await refused.json();
+    assert.equal(refused.status, 502, JSON.stringify(refusal));
+    assert.equal(refusal.error.code, "bill_hash_mismatch");
+    assert.match(refusal.error.message, /SHA1/);
+    const failed = await (await api(`/v1/admin/reconciliations/${today()}`)).json();
+    assert.equal(failed.run.status, "failed");
+    assert.match(failed.run.error, /^bill_hash_mismatch: /);
+    assert.equal((await session(b.id)).status, "open", "nothing changed");
+
+    // The real run.
+    const res = await post("/v1/admin/reconciliations", { date: today() });
+    const report = await res.json();
+    assert.equal(res.status, 200, JSON.stringify(report));
+    const found = report.differences
+      .filter((x) => !x.kind.startsWith("settlement_"))
+      .map((x) => [x.kind, x.out_trade_no, x.out_refund_no, x.ours, x.theirs, x.resolution, x.outcome]);
+    const no = async (s) => (await session(s.id)).out_trade_no;
+    assert.deepEqual(found, [
+      ["paid_not_booked", await no(b), "", null, 2_345, "fix_by_query", "fixed"],
+      ["amount_mismatch", await no(c), "", 1_000, 900, "flag", "flagged"],
+      ["refund_not_booked", await no(a), "OUTSIDE-REFUND-1", null, 500, "flag", "flagged"],
+      // Fees in thousandths of a fen: 500.00 × 0.60% = 3.00 expected, 5.00 charged.
+      ["fee_mismatch", await no(d), "", 300_000, 500_000, "flag", "flagged"],
+    ]);
+    assert.equal(report.run.status, "done");
+    assert.equal(report.run.fixed, 1);
+    assert.equal(report.run.payments, 4);
+    assert.equal(report.run.paid_fen, 10_000 + 2_345 + 900 + 50_000);
+
+    // The dropped payment is paid in our books, through the notification's state machine.
+    const paidB = await session(b.id);
+    assert.equal(paidB.status, "paid");
+    assert.match(paidB.transaction_id, /^4200/);
+    const events = edgeRows(env.persistTo, `SELECT kind FROM order_events WHERE session_id = '${b.id}' ORDER BY seq`).map((r) => r.kind);
+    assert.deepEqual(events, ["created", "prepay_created", "paid"]);
+
+    // Settlement: the fund-flow bill against what our books expect (payments as booked, fees
+    // at 0.60%, the day's net paid out). C's ¥9.00, D's extra fee and the outside refund show.
+    const settlement = Object.fromEntries(report.differences
+      .filter((x) => x.kind.startsWith("settlement_")).map((x) => [x.kind, [x.ours, x.theirs]]));
+    assert.deepEqual(settlement.settlement_payments, [10_000 + 2_345 + 50_000, 10_000 + 2_345 + 900 + 50_000]);
+    assert.deepEqual(settlement.settlement_refunds, [0, 500]);
+    const ourFees = 60 + 14 + 300; // 0.60% of A, B, D, rounded half up
+    const theirFees = 60 + 14 + 5 + 500; // C at 0.60% and D at 1.00%
+    assert.deepEqual(settlement.settlement_fees, [ourFees, theirFees]);
+    assert.ok(settlement.settlement_amount, "what reached the bank differs from our net");
+    assert.equal(report.settlement.platform.payments_fen, 10_000 + 2_345 + 900 + 50_000);
+    assert.equal(report.settlement.platform.settled_fen, report.settlement.platform.payments_fen
+      - theirFees - 500 + report.settlement.platform.fees_returned_fen);
+
+    // Running the day again is safe: the fixed payment now matches, the rest stays flagged.
+    const again = await (await post("/v1/admin/reconciliations", { date: today() })).json();
+    const kinds = again.differences.filter((x) => !x.kind.startsWith("settlement_")).map((x) => x.kind);
+    assert.deepEqual(kinds, ["amount_mismatch", "refund_not_booked", "fee_mismatch"]);
+    const list = await (await api("/v1/admin/reconciliations")).json();
+    assert.equal(list.data[0].bill_date, today());
+    assert.equal(list.data[0].status, "done");
+  });
+
+  test("reconciliation needs the merchant key and a real date", async () => {
+    assert.equal((await fetch(`${env.stack.edgeUrl}/v1/admin/reconciliations`, { method: "POST", body: "{}" })).status, 401);
+    const bad = await post("/v1/admin/reconciliations", { date: "2026-02-30" });
+    assert.equal(bad.status, 400);
+    assert.equal((await bad.json()).error.code, "invalid_date");
+    assert.equal((await api("/v1/admin/reconciliations/2001-01-01")).status, 404);
+  });
+});
