@@ -3,6 +3,7 @@
 //! focus, the countdown while payable, the actions as real buttons), so switching states
 //! never moves the page around the widget.
 
+pub use pay_core::html::escape;
 use pay_core::Fen;
 
 use crate::i18n::Text;
@@ -251,21 +252,6 @@ fn push_element(html: &mut String, open: &str, text: &str) {
     html.push_str("</");
     html.push_str(name);
     html.push('>');
-}
-
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

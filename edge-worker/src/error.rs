@@ -50,7 +50,7 @@ impl ApiError {
         }
     }
 
-    fn status(&self) -> u16 {
+    pub fn status(&self) -> u16 {
         use pay_core::Error as E;
         match self {
             ApiError::Unauthorized => 401,

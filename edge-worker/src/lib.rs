@@ -7,9 +7,11 @@
 //! - `GET /v1/widget/sessions/{id}`, `POST /v1/widget/sessions/{id}/{pay,check}`: widget API (client secret, CORS)
 //! - `POST /v1/wechatpay/notify`: WeChat Pay notifications
 //! - `GET /demo/products`, `POST /demo/checkout`: the demo shop's server side (DEMO_SHOP=on)
+//! - `/console…`: the merchant console (HTML; signed in with the merchant secret key)
 //! - `GET /health`, `GET /v1/openapi.json` (this API, described)
 
 mod config;
+mod console;
 mod demo;
 mod error;
 mod http;
@@ -93,6 +95,9 @@ async fn route(mut req: Request, env: Env) -> Response {
         Ok(app) => app,
         Err(e) => return e.into_response(),
     };
+    if segments.first() == Some(&"console") {
+        return console::handle(req, &app, &segments).await;
+    }
     let widget_route = segments.starts_with(&["v1", "widget"]);
     if widget_route && method == Method::Options {
         return http::with_cors(&req, &app.config, http::empty(204));

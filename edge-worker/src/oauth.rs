@@ -8,8 +8,6 @@
 //! callback cannot be forged for another session; `return_to` must be on an allowed origin, so
 //! this is no open redirect.
 
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
 use worker::{Request, Response, Url};
 
 use crate::error::{ApiError, ApiResult};
@@ -17,12 +15,11 @@ use crate::wechatpay::WechatPayClient;
 use crate::{http, sha256_hex, App};
 
 fn state_mac(app: &App, session_id: &str) -> String {
-    let mut mac =
-        <Hmac<Sha256> as KeyInit>::new_from_slice(app.config.merchant_secret_key.as_bytes())
-            .expect("any key length");
-    mac.update(b"oauth-state:");
-    mac.update(session_id.as_bytes());
-    pay_core::to_hex(&mac.finalize().into_bytes())[..24].to_string()
+    let mac = pay_core::hmac_sha256_hex(
+        app.config.merchant_secret_key.as_bytes(),
+        format!("oauth-state:{session_id}").as_bytes(),
+    );
+    mac[..24].to_string()
 }
 
 fn query(req: &Request, name: &str) -> ApiResult<Option<String>> {

@@ -30,52 +30,59 @@ pub async fn create(req: &mut Request, app: &App) -> ApiResult<Response> {
     authorize_merchant(req, app)?;
     idempotency::once(req, app, "create_refund", |bytes| async move {
         let params: NewRefund = http::parse_json(&bytes)?;
-        let amount = Fen::chargeable(params.amount_fen)?;
-        if params
-            .reason
-            .as_ref()
-            .is_some_and(|r| r.chars().count() > 80)
-        {
-            return Err(ApiError::invalid(
-                "invalid_reason",
-                "reason is at most 80 characters",
-            ));
-        }
-        let session = app
-            .store
-            .session_by_id(&params.session_id)
-            .await?
-            .ok_or(ApiError::NotFound("checkout session"))?;
-        let row = RefundRow {
-            id: format!("re_{}", random_hex(12)?),
-            session_id: session.id.clone(),
-            out_refund_no: generate_reference("RF", app.now, random_bytes()?),
-            amount_fen: amount.get(),
-            reason: params.reason,
-            status: "pending".into(),
-            refund_id: None,
-            created_at: app.now.secs(),
-            updated_at: app.now.secs(),
-        };
-        app.store.insert_refund(&row).await?;
-        match send(app, &row, &session).await {
-            Ok(()) => {}
-            Err(
-                e @ ApiError::Upstream {
-                    status: 400..=499, ..
-                },
-            ) => return Err(e),
-            // Unknown outcome: the refund is recorded as pending and will be sent again.
-            Err(e) => worker::console_warn!("refund {} pending: {e:?}", row.id),
-        }
-        let now = app
-            .store
-            .refund_by_id(&row.id)
-            .await?
-            .ok_or(ApiError::NotFound("refund"))?;
-        Ok((201, refund_view(&now)))
+        let row = start(app, &params.session_id, params.amount_fen, params.reason).await?;
+        Ok((201, refund_view(&row)))
     })
     .await
+}
+
+/// Records a refund of `amount_fen` on a paid session and sends it to WeChat Pay (the merchant
+/// API and the console both refund through here). An unknown outcome leaves it pending, to be
+/// sent again by the cron with the same out_refund_no.
+pub async fn start(
+    app: &App,
+    session_id: &str,
+    amount_fen: i64,
+    reason: Option<String>,
+) -> ApiResult<RefundRow> {
+    let amount = Fen::chargeable(amount_fen)?;
+    if reason.as_ref().is_some_and(|r| r.chars().count() > 80) {
+        return Err(ApiError::invalid(
+            "invalid_reason",
+            "reason is at most 80 characters",
+        ));
+    }
+    let session = app
+        .store
+        .session_by_id(session_id)
+        .await?
+        .ok_or(ApiError::NotFound("checkout session"))?;
+    let row = RefundRow {
+        id: format!("re_{}", random_hex(12)?),
+        session_id: session.id.clone(),
+        out_refund_no: generate_reference("RF", app.now, random_bytes()?),
+        amount_fen: amount.get(),
+        reason,
+        status: "pending".into(),
+        refund_id: None,
+        created_at: app.now.secs(),
+        updated_at: app.now.secs(),
+    };
+    app.store.insert_refund(&row).await?;
+    match send(app, &row, &session).await {
+        Ok(()) => {}
+        Err(
+            e @ ApiError::Upstream {
+                status: 400..=499, ..
+            },
+        ) => return Err(e),
+        // Unknown outcome: the refund is recorded as pending and will be sent again.
+        Err(e) => worker::console_warn!("refund {} pending: {e:?}", row.id),
+    }
+    app.store
+        .refund_by_id(&row.id)
+        .await?
+        .ok_or(ApiError::NotFound("refund"))
 }
 
 /// Asks WeChat Pay for the refund and records its answer. Safe to repeat: the out_refund_no

@@ -67,6 +67,8 @@ pub struct Store {
 #[derive(Debug, Default)]
 pub struct SessionFilter {
     pub status: Option<String>,
+    /// A session id, out_trade_no or transaction_id, or words of the description.
+    pub search: Option<String>,
     pub created_gte: Option<i64>,
     pub created_lt: Option<i64>,
 }
@@ -321,6 +323,8 @@ impl Store {
             "SELECT {SESSION_COLUMNS} FROM checkout_sessions WHERE (?1 IS NULL OR status = ?1) \
              AND (?2 IS NULL OR (created_at, rowid) < (?2, (SELECT rowid FROM checkout_sessions WHERE id = ?3))) \
              AND (?5 IS NULL OR created_at >= ?5) AND (?6 IS NULL OR created_at < ?6) \
+             AND (?7 IS NULL OR id = ?7 OR out_trade_no = ?7 OR transaction_id = ?7 \
+                  OR instr(lower(description), lower(?7)) > 0) \
              ORDER BY created_at DESC, rowid DESC LIMIT ?4"
         );
         let args = [
@@ -330,6 +334,7 @@ impl Store {
             int(limit.into()),
             filter.created_gte.map_or(JsValue::NULL, int),
             filter.created_lt.map_or(JsValue::NULL, int),
+            filter.search.as_deref().map_or(JsValue::NULL, text),
         ];
         self.rows(&sql, &args).await
     }
@@ -700,6 +705,49 @@ impl Store {
         )
         .await
     }
+
+    /// A session's events, oldest first: its timeline.
+    pub async fn order_events(&self, session_id: &str) -> ApiResult<Vec<OrderEvent>> {
+        self.rows(
+            "SELECT seq, kind, detail, created_at FROM order_events WHERE session_id = ?1 ORDER BY seq",
+            &[text(session_id)],
+        )
+        .await
+    }
+
+    pub async fn refunds_of(&self, session_id: &str) -> ApiResult<Vec<RefundRow>> {
+        self.rows(
+            &format!(
+                "SELECT {REFUND_COLUMNS} FROM refunds WHERE session_id = ?1 ORDER BY created_at"
+            ),
+            &[text(session_id)],
+        )
+        .await
+    }
+
+    /// The latest webhook events with their delivery state, newest first.
+    pub async fn webhook_deliveries(&self, limit: u32) -> ApiResult<Vec<WebhookDelivery>> {
+        self.rows(
+            "SELECT e.seq, e.session_id, e.kind, e.created_at, o.attempts, o.next_attempt_at, \
+                    o.delivered_at, o.last_status, o.last_error \
+             FROM webhook_outbox o JOIN order_events e ON e.seq = o.event_seq \
+             ORDER BY e.seq DESC LIMIT ?1",
+            &[int(limit.into())],
+        )
+        .await
+    }
+
+    /// Makes an undelivered webhook event due now; false if it was delivered already.
+    pub async fn retry_webhook_now(&self, seq: i64, now: UnixTime) -> ApiResult<bool> {
+        let result = self
+            .statement(
+                "UPDATE webhook_outbox SET next_attempt_at = ?2 WHERE event_seq = ?1 AND delivered_at IS NULL",
+                &[int(seq), int(now.secs())],
+            )?
+            .run()
+            .await?;
+        changed(&result)
+    }
 }
 
 /// A list bound as one JSON array parameter (read with `json_each`): no limit on its length.
@@ -749,4 +797,28 @@ pub struct DifferenceRow {
     pub theirs: Option<i64>,
     pub resolution: String,
     pub outcome: String,
+}
+
+/// One row of `order_events`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OrderEvent {
+    pub seq: i64,
+    pub kind: String,
+    /// JSON text.
+    pub detail: String,
+    pub created_at: i64,
+}
+
+/// A webhook event and how its delivery went.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebhookDelivery {
+    pub seq: i64,
+    pub session_id: String,
+    pub kind: String,
+    pub created_at: i64,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub delivered_at: Option<i64>,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
 }

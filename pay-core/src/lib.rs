@@ -10,9 +10,11 @@ pub mod bill;
 pub mod checkout;
 pub mod crypto;
 pub mod error;
+pub mod html;
 pub mod money;
 pub mod pem;
 pub mod reconcile;
+pub mod sign_in;
 pub mod time;
 pub mod v2;
 pub mod v3;
@@ -27,6 +29,15 @@ pub type Result<T, E = Error> = core::result::Result<T, E>;
 /// Lower-case hex, for ids and nonces made from random bytes.
 pub fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// HMAC-SHA256 of `message` under `key`, as lower-case hex.
+pub fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
+    use hmac::{Hmac, KeyInit, Mac};
+    let mut mac =
+        <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(message);
+    to_hex(&mac.finalize().into_bytes())
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! by trigger) and queues the TRANSACTION.SUCCESS notification.
 
 use pay_core::crypto::webcrypto::random_hex;
+use pay_core::html::escape;
 use pay_core::v3::model::TradeState;
 use pay_core::v3::notification::event_type;
 use pay_core::Fen;
@@ -59,13 +60,6 @@ fn page(status: u16, content: &str) -> Response {
 
 fn state_page(state: TradeState) -> String {
     format!("<h1 id=\"state\">{}</h1>", state.as_str())
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 fn param(url: &Url, name: &str) -> Option<String> {

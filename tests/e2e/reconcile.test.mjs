@@ -4,8 +4,14 @@
 // the dropped payment ends up paid through the state machine, and a bill whose hash does not
 // match is refused.
 import assert from "node:assert/strict";
+import { request } from "node:http";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { approveAtCashier, edgeRows, merchantRequest, payerPays, startAll, testMerchants, until } from "./support.mjs";
+import { approveAtCashier, edgeRows, merchantRequest, outputDir, payerPays, startAll, testMerchants, until } from "./support.mjs";
+
+const shots = join(outputDir, "console");
+mkdirSync(shots, { recursive: true });
 
 let env;
 let merchant;
@@ -27,7 +33,12 @@ async function newSession(amount_fen, description) {
 
 describe("reconciliation and settlement", { timeout: 900_000 }, () => {
   before(async () => {
-    env = await startAll({ edgePort: 30787, sandboxPort: 30788 });
+    // Webhooks go to a port where nothing listens: the console shows failed deliveries.
+    env = await startAll({
+      edgePort: 30787,
+      sandboxPort: 30788,
+      edgeVars: { WEBHOOK_URL: "http://127.0.0.1:9/hooks", WEBHOOK_SECRET: "whsec_console_0123456789", WEBHOOK_RETRY_BASE_SECS: "3600" },
+    });
     merchant = testMerchants().merchants.find((m) => m.mchid === MCHID);
   }, { timeout: 600_000 });
 
@@ -139,6 +150,112 @@ describe("reconciliation and settlement", { timeout: 900_000 }, () => {
     const list = await (await api("/v1/admin/reconciliations")).json();
     assert.equal(list.data[0].bill_date, today());
     assert.equal(list.data[0].status, "done");
+  });
+
+  test("the merchant console: sign-in, orders, an order's timeline and a refund, webhooks, reports with charts", async () => {
+    const edge = env.stack.edgeUrl;
+    const context = await env.browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    const shot = (name) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+
+    await page.goto(`${edge}/console/orders`);
+    assert.equal(new URL(page.url()).pathname, "/console/login");
+    await shot("1-login");
+    await page.fill("input[name=key]", "not-the-key");
+    await page.click("button[type=submit]");
+    assert.match(await page.textContent("[role=alert]"), /not this Worker's merchant secret key/);
+    await page.fill("input[name=key]", env.edgeVars.MERCHANT_SECRET_KEY);
+    await Promise.all([page.waitForURL(`${edge}/console/orders`), page.click("button[type=submit]")]);
+    const [cookie] = await context.cookies(`${edge}/console/orders`);
+    assert.equal(cookie.name, "wxc_console");
+    assert.equal(cookie.httpOnly, true);
+    assert.equal(cookie.sameSite, "Strict");
+    assert.equal(cookie.secure, false, "no TLS on localhost");
+    const rows = await page.$$eval("tbody tr", (trs) => trs.length);
+    assert.ok(rows >= 4, `${rows} orders`);
+    await shot("2-orders");
+
+    // Search and filters.
+    const sessions = await (await api("/v1/checkout/sessions?limit=100")).json();
+    const fee = sessions.data.find((x) => x.description === "Fee differs");
+    await page.fill("input[name=q]", fee.out_trade_no);
+    await page.click("form[role=search] button");
+    assert.deepEqual(await page.$$eval("tbody tr td:nth-child(3)", (tds) => tds.map((t) => t.textContent)), [fee.out_trade_no]);
+    await page.goto(`${edge}/console/orders?status=open`);
+    const statuses = await page.$$eval("tbody tr td:nth-child(6)", (tds) => tds.map((t) => t.textContent));
+    assert.ok(statuses.length >= 1 && statuses.every((x) => x === "open"), statuses.join());
+    await page.goto(`${edge}/console/orders?q=${encodeURIComponent("differs")}`);
+    assert.equal(await page.$$eval("tbody tr", (trs) => trs.length), 2, "Amount differs, Fee differs");
+
+    // An order's timeline, and a refund from its page (typed in yuan).
+    await page.goto(`${edge}/console/orders/${fee.id}`);
+    const timeline = await page.$$eval("ol li strong", (s) => s.map((x) => x.textContent));
+    assert.deepEqual(timeline, ["created", "prepay_created", "paid"]);
+    await page.fill("input[name=amount]", "1.2.3");
+    await page.click("form.box button");
+    assert.match(await page.textContent("[role=alert]"), /not an amount in yuan/);
+    await page.fill("input[name=amount]", "12.30");
+    await page.fill("input[name=reason]", "Chipped cup");
+    await Promise.all([page.waitForURL(`${edge}/console/orders/${fee.id}`), page.click("form.box button")]);
+    const refundRow = await page.textContent("h2 + table tbody tr");
+    assert.match(refundRow, /¥12\.30/);
+    assert.match(refundRow, /Chipped cup/);
+    const booked = edgeRows(env.persistTo, `SELECT amount_fen FROM refunds WHERE session_id = '${fee.id}'`);
+    assert.deepEqual(booked, [{ amount_fen: 1230 }]);
+    await shot("3-order");
+
+    // Webhook deliveries (the receiver is down) and a retry now.
+    await post("/v1/admin/run-scheduled", {});
+    await page.goto(`${edge}/console/webhooks`);
+    const first = await page.$eval("tbody tr", (tr) => tr.textContent);
+    assert.match(first, /retry at|waiting/);
+    const attempts = async () => Number(await page.$eval("tbody tr td:nth-child(5)", (td) => td.textContent));
+    const before = await attempts();
+    await Promise.all([page.waitForURL(`${edge}/console/webhooks`), page.click("tbody tr button")]);
+    assert.equal(await attempts(), before + 1);
+    assert.match(await page.$eval("tbody tr", (tr) => tr.textContent), /retry at/);
+    await shot("4-webhooks");
+
+    // Reports: charts per day, and the day's reconciliation with its differences by kind.
+    await page.goto(`${edge}/console/reports`);
+    assert.equal(await page.$$eval("svg[role=img]", (s) => s.map((x) => x.getAttribute("aria-label")).join()),
+      "Volume paid per day,Fees per day,Differences per day");
+    assert.ok(await page.$$eval("svg rect", (r) => r.length) >= 3);
+    await shot("5-reports");
+    await page.fill("input[name=date]", today());
+    await Promise.all([page.waitForURL(`${edge}/console/reports/${today()}`), page.click("form.box button")]);
+    const kinds = await page.$$eval("h2 ~ table tbody tr td:first-child", (tds) => tds.map((t) => t.textContent));
+    for (const k of ["amount_mismatch", "refund_not_booked", "fee_mismatch", "settlement_payments"]) assert.ok(kinds.includes(k), kinds.join());
+    assert.ok(await page.$("svg[aria-label='Differences by kind'] rect"));
+    await shot("6-report-day");
+
+    // Console pages carry a strict CSP; a form posted from another origin is refused.
+    const res = await fetch(`${edge}/console/orders`, { headers: { Cookie: `${cookie.name}=${cookie.value}` } });
+    assert.match(res.headers.get("content-security-policy"), /default-src 'none'/);
+    assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+    const forged = await fetch(`${edge}/console/orders/${fee.id}/refunds`, {
+      method: "POST", redirect: "manual",
+      headers: { Cookie: `${cookie.name}=${cookie.value}`, Origin: "http://evil.example", "Content-Type": "application/x-www-form-urlencoded" },
+      body: "amount=1.00",
+    });
+    assert.equal(forged.status, 400);
+    assert.equal(edgeRows(env.persistTo, `SELECT COUNT(*) AS n FROM refunds WHERE session_id = '${fee.id}'`)[0].n, 1);
+    // Outside localhost the cookie is Secure too.
+    const secure = await new Promise((resolve, reject) => {
+      const r = request(`${edge}/console/login`, { method: "POST", headers: { Host: "pay.example.com", "Content-Type": "application/x-www-form-urlencoded" } },
+        (answer) => { answer.resume(); resolve(answer.headers["set-cookie"]?.[0] ?? ""); });
+      r.on("error", reject);
+      r.end(`key=${encodeURIComponent(env.edgeVars.MERCHANT_SECRET_KEY)}`);
+    });
+    assert.match(secure, /HttpOnly; SameSite=Strict; Secure/);
+
+    await Promise.all([page.waitForURL(`${edge}/console/login`), page.click("header button")]);
+    await page.goto(`${edge}/console/orders`);
+    assert.equal(new URL(page.url()).pathname, "/console/login");
+    assert.deepEqual(errors, []);
+    await context.close();
   });
 
   test("reconciliation needs the merchant key and a real date", async () => {
