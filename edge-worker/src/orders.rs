@@ -101,11 +101,35 @@ pub async fn settle_by_query(app: &App, row: &SessionRow) -> ApiResult<()> {
 
 /// Applies a REFUND.* notification to the refund it names.
 pub async fn apply_refund_notice(app: &App, notice: &RefundNotice) -> ApiResult<()> {
-    let refund = app
+    let Some(refund) = app
         .store
         .refund_by_out_refund_no(&notice.out_refund_no)
         .await?
-        .ok_or(ApiError::NotFound("refund"))?;
+    else {
+        // Not ours: made outside this Worker. Kept on its order (acknowledged, so WeChat Pay
+        // stops retrying) for a person, and flagged again by reconciliation.
+        let session = app
+            .store
+            .session_by_out_trade_no(&notice.out_trade_no)
+            .await?
+            .ok_or(ApiError::NotFound("order"))?;
+        worker::console_warn!(
+            "refund {} of {} was not made by this Worker",
+            notice.out_refund_no,
+            notice.out_trade_no
+        );
+        return app
+            .store
+            .record_outside_refund(
+                &session.id,
+                &notice.out_refund_no,
+                &notice.refund_id,
+                notice.amount.refund.get(),
+                refunds::local_status(notice.refund_status),
+                app.now,
+            )
+            .await;
+    };
     let session = app
         .store
         .session_by_id(&refund.session_id)

@@ -563,6 +563,34 @@ impl Store {
         Ok(())
     }
 
+    /// Keeps a refund this Worker never made, notified by WeChat Pay, once on its order.
+    pub async fn record_outside_refund(
+        &self,
+        session_id: &str,
+        out_refund_no: &str,
+        refund_id: &str,
+        amount_fen: i64,
+        status: &str,
+        now: UnixTime,
+    ) -> ApiResult<()> {
+        self.statement(
+            "INSERT OR IGNORE INTO order_events (session_id, kind, detail, created_at) \
+             VALUES (?1, 'refund_outside', json_object('out_refund_no', ?2, 'refund_id', ?3, \
+             'amount_fen', ?4, 'status', ?5), ?6)",
+            &[
+                text(session_id),
+                text(out_refund_no),
+                text(refund_id),
+                int(amount_fen),
+                text(status),
+                int(now.secs()),
+            ],
+        )?
+        .run()
+        .await?;
+        Ok(())
+    }
+
     /// Keeps a payment that arrived for a locally closed order, once per transaction.
     pub async fn record_payment_after_close(
         &self,

@@ -76,9 +76,15 @@ describe("reconciliation and settlement", { timeout: 900_000 }, () => {
     // A refund of A made outside our Worker (straight at WeChat Pay).
     const outside = await merchantRequest(env.stack.sandboxUrl, merchant, "POST", "/v3/refund/domestic/refunds", {
       out_trade_no: (await session(a.id)).out_trade_no, out_refund_no: "OUTSIDE-REFUND-1",
-      amount: { refund: 500, total: 10_000, currency: "CNY" },
+      notify_url: `${env.stack.edgeUrl}/v1/wechatpay/notify`, amount: { refund: 500, total: 10_000, currency: "CNY" },
     });
     assert.equal(outside.status, 200, JSON.stringify(outside.body));
+    // Its notification is acknowledged and kept on the order, once, for a person to look at.
+    const outsideEvents = await until("the outside refund on A's timeline", async () => {
+      const rows = edgeRows(env.persistTo, `SELECT kind, json_extract(detail, '$.out_refund_no') AS no FROM order_events WHERE session_id = '${a.id}' AND kind = 'refund_outside'`);
+      return rows.length ? rows : null;
+    });
+    assert.deepEqual(outsideEvents, [{ kind: "refund_outside", no: "OUTSIDE-REFUND-1" }]);
 
     // D: WeChat Pay charges 1.00% instead of the agreed 0.60%.
     assert.ok((await sandbox("/sandbox/settings", { fee_rate_ppm: 10_000 }, "PUT")).ok);
