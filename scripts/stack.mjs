@@ -66,7 +66,7 @@ function startWrangler(name, args, { persistTo, logDir, timeLimitSecs, echo }) {
 }
 
 /** Fails fast if something already listens on `port` (another run would answer our tests). */
-async function assertPortFree(port) {
+export async function assertPortFree(port) {
   const inUse = await new Promise((resolve) => {
     const socket = createConnection({ host: "127.0.0.1", port });
     socket.once("connect", () => {
@@ -78,7 +78,7 @@ async function assertPortFree(port) {
   if (inUse) throw new Error(`port ${port} on 127.0.0.1 is already in use: stop whatever runs there (another dev or test run?)`);
 }
 
-async function waitForHealth(url, child, name, deadlineMs = 90_000) {
+export async function waitForHealth(url, child, name, deadlineMs = 90_000) {
   const start = Date.now();
   while (Date.now() - start < deadlineMs) {
     if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode} before it was ready`);
@@ -93,7 +93,7 @@ async function waitForHealth(url, child, name, deadlineMs = 90_000) {
   throw new Error(`${name} did not answer ${url}/health within ${deadlineMs / 1000} s`);
 }
 
-async function stopGroup(child) {
+export async function stopGroup(child) {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once("exit", r));
   try {

@@ -9,6 +9,8 @@
 #   5. oracle cross-check: random cases byte for byte against PyPI wechatpayv3 and wechatpy
 #   6. end to end: both Workers under `wrangler dev`, the demo shop and merchant pages driven in
 #      headless Chromium (per scene with its browser's user agent)
+#   7. the benchmarks in quick mode (`make bench` with BENCH_QUICK=1): they must run; figures are
+#      printed, never asserted
 set -euo pipefail
 here="$(dirname "$0")"
 bash "$here/tools.sh" --browser
@@ -21,6 +23,7 @@ step "format and lints"
 cargo fmt --all --check
 cargo clippy -p pay-core --all-targets --quiet -- -D warnings
 cargo clippy -p edge-worker -p platform-sandbox -p checkout-wasm --target wasm32-unknown-unknown --all-targets --quiet -- -D warnings
+cargo clippy -p edge-worker --features bench --target wasm32-unknown-unknown --quiet -- -D warnings
 cargo clippy -p pay-core --features webcrypto --target wasm32-unknown-unknown --lib --test webcrypto --quiet -- -D warnings
 
 step "cargo unit tests (native)"
@@ -49,3 +52,6 @@ cargo build -p pay-core --example wire --quiet
 step "end to end: wrangler dev (simulator + edge-worker) and headless Chromium"
 node "$WXC_ROOT/scripts/devkeys.mjs"
 node --test --test-concurrency=1 --test-reporter=spec --test-timeout=900000 tests/e2e/*.test.mjs
+
+step "benchmarks, quick mode (figures printed, not asserted; \`make bench\` for the real run)"
+BENCH_QUICK=1 node scripts/bench.mjs

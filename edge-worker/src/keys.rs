@@ -95,19 +95,19 @@ pub async fn refresh(app: &App) -> ApiResult<PlatformKeys> {
 }
 
 /// Verifies signed bytes; in certificate mode an unknown serial triggers one refresh.
-pub async fn verify(app: &App, headers: &SignedHeaders, body: &[u8]) -> ApiResult<PlatformKeys> {
+pub async fn verify(app: &App, headers: &SignedHeaders, body: &[u8]) -> ApiResult<()> {
     let keys = current(app).await?;
     match headers
         .verify(body, &keys, app.now, &*WebCryptoVerifier::shared())
         .await
     {
-        Ok(()) => Ok(keys),
+        Ok(()) => Ok(()),
         Err(pay_core::Error::UnknownSerial(_)) if app.config.certificate_mode => {
             let keys = refresh(app).await?;
             headers
                 .verify(body, &keys, app.now, &*WebCryptoVerifier::shared())
                 .await?;
-            Ok(keys)
+            Ok(())
         }
         Err(e) => Err(e.into()),
     }

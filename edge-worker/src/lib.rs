@@ -10,6 +10,8 @@
 //! - `/console…`: the merchant console (HTML; signed in with the merchant secret key)
 //! - `GET /health`, `GET /v1/openapi.json` (this API, described)
 
+#[cfg(feature = "bench")]
+mod bench;
 mod config;
 mod console;
 mod demo;
@@ -91,6 +93,15 @@ async fn route(mut req: Request, env: Env) -> Response {
             .set("Content-Type", "application/json");
         return response;
     }
+    // Bench builds only: no D1 there (workerd runs them directly), configuration only.
+    #[cfg(feature = "bench")]
+    if let ["bench", what] = segments.as_slice() {
+        let result = match Config::from_env(&env) {
+            Ok(config) => bench::handle(&mut req, &config, now(), what).await,
+            Err(e) => Err(e),
+        };
+        return result.unwrap_or_else(ApiError::into_response);
+    }
     let app = match App::load(&env) {
         Ok(app) => app,
         Err(e) => return e.into_response(),
@@ -167,9 +178,13 @@ impl App {
         Ok(App {
             config: Config::from_env(env)?,
             store: Store::new(env.d1("DB")?),
-            now: UnixTime((worker::Date::now().as_millis() / 1000) as i64),
+            now: now(),
         })
     }
+}
+
+fn now() -> UnixTime {
+    UnixTime((worker::Date::now().as_millis() / 1000) as i64)
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {

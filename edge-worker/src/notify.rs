@@ -1,6 +1,5 @@
 //! `POST /v1/wechatpay/notify`: WeChat Pay's notifications, verified on the raw bytes.
 
-use pay_core::crypto::webcrypto::WebCryptoVerifier;
 use pay_core::v3::model::{RefundNotice, Transaction};
 use pay_core::v3::notification::event_type;
 use pay_core::v3::{Notification, SignedHeaders};
@@ -13,17 +12,9 @@ pub async fn receive(req: &mut Request, app: &App) -> ApiResult<Response> {
     http::require_json(req)?;
     let body = http::body_bytes(req).await?;
     let headers = SignedHeaders::from_lookup(|name| req.headers().get(name).ok().flatten())?;
-    // Verified first (refreshing certificates once on an unknown serial), then opened.
-    let keys = keys::verify(app, &headers, &body).await?;
-    let notification = Notification::open(
-        &headers,
-        &body,
-        &keys,
-        &app.config.api_v3_key,
-        app.now,
-        &*WebCryptoVerifier::shared(),
-    )
-    .await?;
+    // Verified once (refreshing certificates on an unknown serial), then decrypted.
+    keys::verify(app, &headers, &body).await?;
+    let notification = Notification::decrypt_verified(&body, &app.config.api_v3_key)?;
     let envelope = &notification.envelope;
     match envelope.event_type.as_str() {
         event_type::TRANSACTION_SUCCESS => {

@@ -72,6 +72,12 @@ impl Notification {
         verifier: &V,
     ) -> Result<Self, Error> {
         headers.verify(body, keys, now, verifier).await?;
+        Self::decrypt_verified(body, api_v3_key)
+    }
+
+    /// Decrypts a body whose signature the caller has verified already (for example with a
+    /// key refresh on an unknown serial): RSA is the expensive step, done once.
+    pub fn decrypt_verified(body: &[u8], api_v3_key: &ApiV3Key) -> Result<Self, Error> {
         let envelope: NotificationEnvelope =
             serde_json::from_slice(body).map_err(|e| Error::Malformed {
                 what: "notification",
