@@ -8,7 +8,7 @@
 //! - `POST /v1/wechatpay/notify`: WeChat Pay notifications
 //! - `GET /demo/products`, `POST /demo/checkout`: the demo shop's server side (DEMO_SHOP=on)
 //! - `/console…`: the merchant console (HTML; signed in with the merchant secret key)
-//! - `GET /health`, `GET /v1/openapi.json` (this API, described)
+//! - `GET /health`; `GET /v1/openapi.json` (this API, described) is a static asset, `web/v1/openapi.json`
 
 #[cfg(feature = "bench")]
 mod bench;
@@ -38,9 +38,6 @@ use worker::{event, Context, Env, Method, Request, Response};
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
 use crate::store::Store;
-
-/// The API's OpenAPI 3.1 document; `tests/e2e/openapi.test.mjs` keeps it in step with `route`.
-const OPENAPI: &str = include_str!("../openapi.json");
 
 /// What every handler gets: settings, the books and the time of this request.
 pub struct App {
@@ -85,13 +82,6 @@ async fn route(mut req: Request, env: Env) -> Response {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     if segments == ["health"] {
         return http::json(200, &serde_json::json!({ "ok": true }));
-    }
-    if segments == ["v1", "openapi.json"] {
-        let mut response = Response::ok(OPENAPI).expect("static response");
-        let _ = response
-            .headers_mut()
-            .set("Content-Type", "application/json");
-        return response;
     }
     // Bench builds only: no D1 there (workerd runs them directly), configuration only.
     #[cfg(feature = "bench")]
