@@ -127,9 +127,19 @@ impl ApiError {
         format!("{}: {}", self.code(), self.public_message())
     }
 
+    /// What the log says: the public summary, and for our own failures what they hide.
+    pub fn log_line(&self) -> String {
+        match self {
+            ApiError::Config(detail) | ApiError::Internal(detail) => {
+                format!("{}: {detail}", self.code())
+            }
+            _ => self.summary(),
+        }
+    }
+
     fn log_if_ours(&self) {
         if self.status() >= 500 {
-            worker::console_error!("{}: {:?}", self.code(), self);
+            worker::console_error!("{}", self.log_line());
         }
     }
 

@@ -56,7 +56,7 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
         ctx.wait_until(async move {
             if let Ok(app) = App::load(&env) {
                 if let Err(e) = webhooks::deliver_due(&app).await {
-                    worker::console_warn!("webhook delivery deferred: {e:?}");
+                    worker::console_warn!("webhook delivery deferred: {}", e.log_line());
                 }
             }
         });
@@ -69,10 +69,10 @@ async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::Sched
     match App::load(&env) {
         Ok(app) => {
             if let Err(e) = scheduled::run(&app).await {
-                worker::console_error!("scheduled run failed: {e:?}");
+                worker::console_error!("scheduled run failed: {}", e.log_line());
             }
         }
-        Err(e) => worker::console_error!("scheduled run could not start: {e:?}"),
+        Err(e) => worker::console_error!("scheduled run could not start: {}", e.log_line()),
     }
 }
 

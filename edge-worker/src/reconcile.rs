@@ -1,5 +1,5 @@
 //! Daily reconciliation and settlement: the day's trade and fund-flow bills from WeChat Pay
-//! (downloaded, SHA1-checked, parsed), compared with D1 by `pay_core::reconcile`; a payment
+//! (downloaded, gunzipped, SHA1-checked, parsed), compared with D1 by `pay_core::reconcile`; a payment
 //! whose notification never arrived is fixed by asking WeChat Pay and applying its answer
 //! through the notification's state machine; every difference is stored with its outcome.
 //! Run by the cron (after 10:00 China time, for the day before) and on demand

@@ -77,7 +77,7 @@ pub async fn start(
             },
         ) => return Err(e),
         // Unknown outcome: the refund is recorded as pending and will be sent again.
-        Err(e) => worker::console_warn!("refund {} pending: {e:?}", row.id),
+        Err(e) => worker::console_warn!("refund {} pending: {}", row.id, e.log_line()),
     }
     app.store
         .refund_by_id(&row.id)

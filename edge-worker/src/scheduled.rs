@@ -25,7 +25,7 @@ pub async fn run(app: &App) -> ApiResult<serde_json::Value> {
             Ok(()) => settled += 1,
             Err(e) => {
                 failed += 1;
-                worker::console_warn!("scheduled check of {} failed: {e:?}", row.id);
+                worker::console_warn!("scheduled check of {} failed: {}", row.id, e.log_line());
             }
         }
     }
@@ -38,7 +38,7 @@ pub async fn run(app: &App) -> ApiResult<serde_json::Value> {
         let session = app.store.session_by_id(&refund.session_id).await?;
         if let Some(session) = session {
             if let Err(e) = refunds::send(app, &refund, &session).await {
-                worker::console_warn!("refund {} still pending: {e:?}", refund.id);
+                worker::console_warn!("refund {} still pending: {}", refund.id, e.log_line());
             }
         }
     }
@@ -46,7 +46,7 @@ pub async fn run(app: &App) -> ApiResult<serde_json::Value> {
     let reconciled = match reconcile::run_if_due(app).await {
         Ok(report) => report.map(|r| r["run"]["bill_date"].clone()),
         Err(e) => {
-            worker::console_warn!("scheduled reconciliation failed: {e:?}");
+            worker::console_warn!("scheduled reconciliation failed: {}", e.log_line());
             None
         }
     };

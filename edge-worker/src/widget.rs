@@ -54,7 +54,7 @@ pub async fn check(req: &Request, app: &App, id: &str) -> ApiResult<Response> {
     let row = authorized_session(req, app, id).await?;
     if row.status()? == SessionStatus::Open {
         if let Err(e) = orders::settle_by_query(app, &row).await {
-            worker::console_warn!("check of {} at WeChat Pay failed: {e:?}", row.id);
+            worker::console_warn!("check of {} at WeChat Pay failed: {}", row.id, e.log_line());
         }
     }
     let row = app

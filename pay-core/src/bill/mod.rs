@@ -10,34 +10,20 @@ mod write;
 pub use parse::*;
 pub use write::*;
 
-use std::io::Read;
-
 use sha1::{Digest, Sha1};
 
-/// A downloaded bill file as text: gunzipped when it was asked for as gzip, and checked against
-/// the SHA1 WeChat Pay gave with its `download_url`, which is of the uncompressed file
+/// A downloaded bill file (already gunzipped when it was asked for as gzip) as text, checked
+/// against the SHA1 WeChat Pay gave with its `download_url`, which is of the uncompressed file
 /// ("原始账单（gzip需要解压缩）的摘要值"). A file that does not match is refused.
-pub fn unpack(file: &[u8], gzip: bool, sha1_hex: &str) -> Result<String, crate::Error> {
-    let mut raw = Vec::new();
-    let bytes = if gzip {
-        flate2::read::GzDecoder::new(file)
-            .read_to_end(&mut raw)
-            .map_err(|e| crate::Error::Malformed {
-                what: "bill file",
-                reason: format!("not gzip: {e}"),
-            })?;
-        &raw[..]
-    } else {
-        file
-    };
-    let actual = crate::to_hex(&Sha1::digest(bytes));
+pub fn checked_text(file: &[u8], sha1_hex: &str) -> Result<String, crate::Error> {
+    let actual = crate::to_hex(&Sha1::digest(file));
     if !actual.eq_ignore_ascii_case(sha1_hex) {
         return Err(crate::Error::BillHash {
             expected: sha1_hex.to_string(),
             actual,
         });
     }
-    String::from_utf8(bytes.to_vec()).map_err(|_| crate::Error::Malformed {
+    String::from_utf8(file.to_vec()).map_err(|_| crate::Error::Malformed {
         what: "bill file",
         reason: "not UTF-8".into(),
     })
