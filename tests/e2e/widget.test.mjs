@@ -415,11 +415,14 @@ describe("checkout widget", { timeout: 900_000 }, () => {
     await page.waitForTimeout(1500);
 
     await page.evaluate(() => window.__wx.setHidden(true));
+    // Requests are timestamped when Playwright reports them: let one already in flight land
+    // before the hidden window starts, and start the shown window before the page is shown.
+    await page.waitForTimeout(500);
     const hiddenAt = Date.now();
     await page.waitForTimeout(5000);
     assert.deepEqual(widgetCalls(requests, hiddenAt), [], "no polling while hidden");
-    await page.evaluate(() => window.__wx.setHidden(false));
     const shownAt = Date.now();
+    await page.evaluate(() => window.__wx.setHidden(false));
     await page.waitForTimeout(700);
     assert.equal(widgetCalls(requests, shownAt).length, 1, "one check at once on return");
 
