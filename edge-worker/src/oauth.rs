@@ -17,7 +17,7 @@ use crate::{http, sha256_hex, App};
 fn state_mac(app: &App, session_id: &str) -> String {
     let mac = pay_core::hmac_sha256_hex(
         app.config.merchant_secret_key.as_bytes(),
-        format!("oauth-state:{session_id}").as_bytes(),
+        &[b"oauth-state:", session_id.as_bytes()],
     );
     mac[..24].to_string()
 }

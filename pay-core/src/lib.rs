@@ -31,12 +31,15 @@ pub fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// HMAC-SHA256 of `message` under `key`, as lower-case hex.
-pub fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
+/// HMAC-SHA256 under `key` of the concatenation of `parts`, as lower-case hex. Every HMAC the
+/// product makes goes through here: webhook signatures, the OAuth state, console sign-ins.
+pub fn hmac_sha256_hex(key: &[u8], parts: &[&[u8]]) -> String {
     use hmac::{Hmac, KeyInit, Mac};
     let mut mac =
         <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(message);
+    for part in parts {
+        mac.update(part);
+    }
     to_hex(&mac.finalize().into_bytes())
 }
 

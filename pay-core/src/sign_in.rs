@@ -10,10 +10,8 @@ use crate::UnixTime;
 pub const LIFETIME_SECS: i64 = 8 * 3600;
 
 fn mac(secret: &str, expires: i64) -> String {
-    crate::hmac_sha256_hex(
-        secret.as_bytes(),
-        format!("wxc-console.{expires}").as_bytes(),
-    )
+    let expires = expires.to_string();
+    crate::hmac_sha256_hex(secret.as_bytes(), &[b"wxc-console.", expires.as_bytes()])
 }
 
 /// A token valid until `now` + `LIFETIME_SECS`.
