@@ -58,14 +58,23 @@ pub async fn run(app: &App, day: CstDate) -> ApiResult<Value> {
     }
 }
 
-/// A stored reconciliation: the run and its differences.
-pub async fn report(app: &App, bill_date: &str) -> ApiResult<Value> {
+/// A stored reconciliation: the run and its differences (the API's report and the console's
+/// page both show this).
+pub async fn stored(
+    app: &App,
+    bill_date: &str,
+) -> ApiResult<(ReconciliationRun, Vec<DifferenceRow>)> {
     let run = app
         .store
         .reconciliation_run(bill_date)
         .await?
         .ok_or(ApiError::NotFound("reconciliation"))?;
-    let differences = app.store.reconciliation_differences(bill_date).await?;
+    Ok((run, app.store.reconciliation_differences(bill_date).await?))
+}
+
+/// A stored reconciliation as the API answers it.
+pub async fn report(app: &App, bill_date: &str) -> ApiResult<Value> {
+    let (run, differences) = stored(app, bill_date).await?;
     let settlement: Value = run
         .settlement
         .as_deref()
@@ -183,8 +192,13 @@ async fn reconcile_day(app: &App, day: CstDate) -> ApiResult<()> {
             outcome,
         });
     }
-    // What our books expect of the fund flow, after the fixes above.
-    let (orders, refunds) = books(app, day, &trade).await?;
+    // What our books expect of the fund flow, after the fixes above (read again only if a fix
+    // changed them).
+    let (orders, refunds) = if fixed > 0 {
+        books(app, day, &trade).await?
+    } else {
+        (orders, refunds)
+    };
     let settlement = reconcile_settlement(
         &flow,
         expected_movements(day, &orders, &refunds, app.config.fee_rate_ppm),

@@ -250,11 +250,6 @@ async fn run_report(req: &mut Request, app: &App) -> ApiResult<Response> {
 }
 
 async fn report(app: &App, date: &str) -> ApiResult<Response> {
-    let run = app
-        .store
-        .reconciliation_run(date)
-        .await?
-        .ok_or(ApiError::NotFound("reconciliation"))?;
-    let differences = app.store.reconciliation_differences(date).await?;
+    let (run, differences) = reconcile::stored(app, date).await?;
     Ok(page(200, pages::report(&run, &differences)))
 }
