@@ -11,6 +11,7 @@ fi
 # Pinned versions: wasm-bindgen-cli must equal the wasm-bindgen crate in Cargo.lock.
 export WXC_WASM_BINDGEN_VERSION=0.2.130
 export WXC_WORKER_BUILD_VERSION=0.8.7
+export WXC_CARGO_FUZZ_VERSION=0.13.2
 export WXC_NODE_VERSION=22.23.3
 
 # wrangler: no telemetry, no update check, no cf.json download, no prompts.

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # `make test`: every test. Installs what is missing first (including Chromium, as root).
 #   1. formatting and clippy (-D warnings) on every crate, for the targets it builds for
-#   2. cargo unit tests, natively (pay-core: official vectors V1–V7, V11, V12; widget views)
+#   2. cargo unit tests, natively (pay-core: official vectors V1–V7, V11, V12; widget views),
+#      then a short bounded libFuzzer pass over each of pay-core's fuzz targets
 #   3. in headless Chromium (wasm-bindgen-test + chromedriver): pay-core's Web Crypto backend
 #      against the same vectors, and the widget's rendering
 #   4. the widget's release build and size report (fails above 45 KB gzip), and its TypeScript
 #      declarations compiled against a usage example
 #   5. oracle cross-check: random cases byte for byte against PyPI wechatpayv3 and wechatpy
 #   6. end to end: both Workers under `wrangler dev`, the demo shop and merchant pages driven in
-#      headless Chromium (per scene with its browser's user agent)
+#      headless Chromium (per scene with its browser's user agent); the adversarial suite:
+#      schemathesis on the OpenAPI document, abuse and access, crashes mid-flight, chaos
 #   7. the benchmarks in quick mode (`make bench` with BENCH_QUICK=1): they must run; figures are
 #      printed, never asserted
 set -euo pipefail
@@ -21,6 +23,7 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "format and lints"
 cargo fmt --all --check
+cargo fmt --manifest-path pay-core/fuzz/Cargo.toml --check
 cargo clippy -p pay-core --all-targets --quiet -- -D warnings
 cargo clippy -p edge-worker -p platform-sandbox -p checkout-wasm --target wasm32-unknown-unknown --all-targets --quiet -- -D warnings
 cargo clippy -p edge-worker --features bench --target wasm32-unknown-unknown --quiet -- -D warnings
@@ -28,6 +31,9 @@ cargo clippy -p pay-core --features webcrypto --target wasm32-unknown-unknown --
 
 step "cargo unit tests (native)"
 cargo test -p pay-core -p checkout-wasm
+
+step "fuzzing: a short bounded pass of each target (scripts/fuzz.sh --long is the 10M run)"
+FUZZ_SECS="${FUZZ_SECS:-20}" bash scripts/fuzz.sh
 
 step "in headless Chromium (wasm-bindgen-test): Web Crypto backend vectors, widget"
 export CHROMEDRIVER="$(command -v chromedriver)"
@@ -39,17 +45,23 @@ bash scripts/build-widget.sh
 node_modules/.bin/tsc -p tests/types/tsconfig.json
 echo "[widget types] web/checkout.d.ts compiles against tests/types/usage.ts"
 
-step "oracle cross-check against wechatpayv3 and wechatpy (PyPI)"
-venv="$WXC_TOOLS/oracle-venv"
-if ! "$venv/bin/python" -c 'import wechatpayv3, wechatpy' 2>/dev/null || [ tests/oracle/requirements.txt -nt "$venv/.installed" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/oracle/requirements.txt
-  touch "$venv/.installed"
-fi
-cargo build -p pay-core --example wire --quiet
-"$venv/bin/python" tests/oracle/cross_check.py
+# A Python virtualenv in the tool cache with `requirements` installed (again when they change).
+python_venv() {
+  local venv="$WXC_TOOLS/$1" requirements="$2"
+  if [ ! -f "$venv/.installed" ] || [ "$requirements" -nt "$venv/.installed" ]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+    touch "$venv/.installed"
+  fi
+}
 
-step "end to end: wrangler dev (simulator + edge-worker) and headless Chromium"
+step "oracle cross-check against wechatpayv3 and wechatpy (PyPI)"
+python_venv oracle-venv tests/oracle/requirements.txt
+cargo build -p pay-core --example wire --quiet
+"$WXC_TOOLS/oracle-venv/bin/python" tests/oracle/cross_check.py
+
+step "end to end: wrangler dev (simulator + edge-worker) and headless Chromium; API fuzzing, abuse, crashes, chaos"
+python_venv schemathesis-venv tests/api/requirements.txt
 node "$WXC_ROOT/scripts/devkeys.mjs"
 node --test --test-concurrency=1 --test-reporter=spec --test-timeout=900000 tests/e2e/*.test.mjs
 

@@ -20,6 +20,11 @@ if ! worker-build --version 2>/dev/null | grep -qx "$WXC_WORKER_BUILD_VERSION"; 
   cargo install worker-build --version "$WXC_WORKER_BUILD_VERSION" --locked --root "$WXC_TOOLS/cargo"
 fi
 
+if ! cargo fuzz --version 2>/dev/null | grep -q " $WXC_CARGO_FUZZ_VERSION\$"; then
+  say "installing cargo-fuzz $WXC_CARGO_FUZZ_VERSION (a minute or two, once per machine)"
+  cargo install cargo-fuzz --version "$WXC_CARGO_FUZZ_VERSION" --locked --root "$WXC_TOOLS/cargo"
+fi
+
 node_ok() { node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>22||(a===22&&b>=12)?0:1)' 2>/dev/null; }
 if ! node_ok; then
   say "installing Node $WXC_NODE_VERSION from the npm registry (wrangler needs >= 22.12)"

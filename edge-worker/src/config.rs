@@ -3,6 +3,7 @@
 
 use pay_core::aead::ApiV3Key;
 use pay_core::crypto::{RsaPrivateKeyDer, RsaPublicKey};
+use pay_core::rate_limit::RateLimit;
 use pay_core::v3::{KeyId, PlatformKeys};
 use worker::Env;
 
@@ -40,6 +41,39 @@ pub struct Config {
     /// WeChat OAuth: where the payer is sent to authorize, and where the code is exchanged.
     pub oauth_authorize_base: String,
     pub oauth_api_base: String,
+    pub limits: Limits,
+}
+
+/// The rate limits (`RATE_LIMIT_*`, hits per `RATE_LIMIT_WINDOW_SECS`; 0 switches one off).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Sessions created per client IP: the merchant API and the demo shop (default 600).
+    pub sessions_per_ip: RateLimit,
+    /// Pay and check calls per client IP (default 120).
+    pub pay_per_ip: RateLimit,
+    /// Pay and check calls per session (default 30): a payer needs a handful.
+    pub pay_per_session: RateLimit,
+    /// Console sign-in attempts per client IP (default 10).
+    pub sign_in_per_ip: RateLimit,
+}
+
+impl Limits {
+    fn from_env(env: &Env) -> Result<Self, ApiError> {
+        let window_secs = number(env, "RATE_LIMIT_WINDOW_SECS", 60)?;
+        let limit = |name: &'static str, var: &str, default: i64| {
+            Ok::<_, ApiError>(RateLimit {
+                name,
+                max_hits: number(env, var, default)?,
+                window_secs,
+            })
+        };
+        Ok(Limits {
+            sessions_per_ip: limit("sessions_per_ip", "RATE_LIMIT_SESSIONS_PER_IP", 600)?,
+            pay_per_ip: limit("pay_per_ip", "RATE_LIMIT_PAY_PER_IP", 120)?,
+            pay_per_session: limit("pay_per_session", "RATE_LIMIT_PAY_PER_SESSION", 30)?,
+            sign_in_per_ip: limit("sign_in_per_ip", "RATE_LIMIT_SIGN_IN_PER_IP", 10)?,
+        })
+    }
 }
 
 fn get(env: &Env, name: &str) -> Result<String, ApiError> {
@@ -65,7 +99,7 @@ fn number(env: &Env, name: &str, default: i64) -> Result<i64, ApiError> {
         None => Ok(default),
         Some(v) => v
             .parse()
-            .map_err(|_| ApiError::Config(format!("{name} must be a whole number of seconds"))),
+            .map_err(|_| ApiError::Config(format!("{name} must be a whole number"))),
     }
 }
 
@@ -139,6 +173,7 @@ impl Config {
                 .unwrap_or_else(|| "https://open.weixin.qq.com".into()),
             oauth_api_base: optional(env, "WECHAT_OAUTH_API_BASE")
                 .unwrap_or_else(|| "https://api.weixin.qq.com".into()),
+            limits: Limits::from_env(env)?,
         })
     }
 }

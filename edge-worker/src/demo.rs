@@ -6,8 +6,9 @@ use serde_json::json;
 use worker::{Request, Response};
 
 use crate::error::{ApiError, ApiResult};
-use crate::merchant::{create_session, NewSession};
-use crate::{http, App};
+use crate::merchant::create_session;
+use crate::{http, rate_limits, App};
+use pay_core::requests::NewSession;
 
 struct Product {
     id: &'static str,
@@ -63,6 +64,7 @@ struct CheckoutRequest {
 }
 
 pub async fn checkout(req: &mut Request, app: &App) -> ApiResult<Response> {
+    rate_limits::hit_by_ip(req, app, app.config.limits.sessions_per_ip).await?;
     let CheckoutRequest { product } = http::json_body(req).await?;
     let product = CATALOG.iter().find(|p| p.id == product).ok_or_else(|| {
         ApiError::invalid(

@@ -13,7 +13,14 @@ pub enum ApiError {
     /// Missing or wrong credentials for this route.
     Unauthorized,
     NotFound(&'static str),
-    MethodNotAllowed,
+    /// A known path asked with another method; `allow` lists the methods it takes.
+    MethodNotAllowed {
+        allow: &'static str,
+    },
+    /// A body over `http::MAX_BODY_BYTES`, refused before it is parsed.
+    BodyTooLarge {
+        limit: usize,
+    },
     /// The request body or a parameter breaks a rule.
     InvalidRequest {
         code: &'static str,
@@ -22,8 +29,9 @@ pub enum ApiError {
     /// The session cannot be paid in its current state.
     SessionNotPayable(SessionStatus),
     SessionExpired,
-    /// A request that conflicts with the state it meets (idempotency, a paid order, …).
-    Conflict {
+    /// A request refused by a rule about the state it meets (409: idempotency, a paid order, a
+    /// used out_trade_no) or about who asks (401: a forged OAuth state; 403: an origin not allowed).
+    Refused {
         status: u16,
         code: &'static str,
         message: String,
@@ -55,14 +63,16 @@ impl ApiError {
         match self {
             ApiError::Unauthorized => 401,
             ApiError::NotFound(_) => 404,
-            ApiError::MethodNotAllowed => 405,
+            ApiError::MethodNotAllowed { .. } => 405,
+            ApiError::BodyTooLarge { .. } => 413,
             ApiError::InvalidRequest { .. } => 400,
             ApiError::SessionNotPayable(_) => 409,
             ApiError::SessionExpired => 410,
-            ApiError::Conflict { status, .. } => *status,
+            ApiError::Refused { status, .. } => *status,
             ApiError::Domain(e) => match e {
                 E::InvalidAmount { .. }
                 | E::InvalidField { .. }
+                | E::InvalidJson { .. }
                 | E::Malformed { .. }
                 | E::MissingHeader(_) => 400,
                 E::ClockSkew { .. } | E::SignatureProbe | E::UnknownSerial(_) | E::BadSignature => {
@@ -72,6 +82,7 @@ impl ApiError {
                 E::Mismatch { .. } => 422,
                 // WeChat Pay's file is damaged: its side, not the request's.
                 E::BillHash { .. } => 502,
+                E::RateLimited { .. } => 429,
                 E::ApiV3KeyLength { .. } | E::Key { .. } | E::Crypto { .. } => 500,
             },
             ApiError::Upstream { .. } => 502,
@@ -83,11 +94,12 @@ impl ApiError {
         match self {
             ApiError::Unauthorized => "unauthorized".into(),
             ApiError::NotFound(_) => "not_found".into(),
-            ApiError::MethodNotAllowed => "method_not_allowed".into(),
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed".into(),
+            ApiError::BodyTooLarge { .. } => "body_too_large".into(),
             ApiError::InvalidRequest { code, .. } => (*code).into(),
             ApiError::SessionNotPayable(_) => "session_not_payable".into(),
             ApiError::SessionExpired => "session_expired".into(),
-            ApiError::Conflict { code, .. } => (*code).into(),
+            ApiError::Refused { code, .. } => (*code).into(),
             ApiError::Domain(e) => e.code().into(),
             ApiError::Upstream { .. } => "wechatpay_error".into(),
             ApiError::Config(_) => "misconfigured".into(),
@@ -101,7 +113,10 @@ impl ApiError {
                 "missing or wrong credentials: send Authorization: Bearer <key>".into()
             }
             ApiError::NotFound(what) => format!("no such {what}"),
-            ApiError::MethodNotAllowed => "method not allowed on this path".into(),
+            ApiError::MethodNotAllowed { allow } => format!("this path takes {allow}"),
+            ApiError::BodyTooLarge { limit } => {
+                format!("request bodies are limited to {limit} bytes")
+            }
             ApiError::InvalidRequest { message, .. } => message.clone(),
             ApiError::SessionNotPayable(status) => {
                 format!("the session is {} and cannot be paid", status.as_str())
@@ -109,7 +124,7 @@ impl ApiError {
             ApiError::SessionExpired => {
                 "the session has expired; ask the merchant for a new one".into()
             }
-            ApiError::Conflict { message, .. } => message.clone(),
+            ApiError::Refused { message, .. } => message.clone(),
             ApiError::Domain(e) => e.to_string(),
             ApiError::Upstream {
                 status,
@@ -143,11 +158,24 @@ impl ApiError {
         }
     }
 
-    /// The standard JSON error response.
+    /// The standard JSON error response (with `Retry-After` when rate-limited).
     pub fn into_response(self) -> Response {
         self.log_if_ours();
         let body = json!({ "error": { "code": self.code(), "message": self.public_message() } });
-        json_response(self.status(), &body)
+        let mut response = json_response(self.status(), &body);
+        let headers = response.headers_mut();
+        match self {
+            ApiError::Domain(pay_core::Error::RateLimited {
+                retry_after_secs, ..
+            }) => {
+                let _ = headers.set("Retry-After", &retry_after_secs.to_string());
+            }
+            ApiError::MethodNotAllowed { allow } => {
+                let _ = headers.set("Allow", allow);
+            }
+            _ => {}
+        }
+        response
     }
 
     /// WeChat Pay's failure shape, for the notification endpoint: it retries on any non-2xx.

@@ -2,7 +2,7 @@
 
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
-use worker::{Request, Response};
+use worker::{Method, Request, Response};
 
 use crate::config::Config;
 use crate::error::{json_response, ApiError, ApiResult};
@@ -22,11 +22,8 @@ pub fn empty(status: u16) -> Response {
 
 /// Reads the raw body, refusing anything over [`MAX_BODY_BYTES`] (by header, then by size).
 pub async fn body_bytes(req: &mut Request) -> ApiResult<Vec<u8>> {
-    let too_large = || {
-        ApiError::invalid(
-            "body_too_large",
-            format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
-        )
+    let too_large = || ApiError::BodyTooLarge {
+        limit: MAX_BODY_BYTES,
     };
     if let Some(len) = req
         .headers()
@@ -47,12 +44,7 @@ pub async fn body_bytes(req: &mut Request) -> ApiResult<Vec<u8>> {
 /// Parses a JSON body into `T`; any failure is a 400 with serde's description.
 pub async fn json_body<T: DeserializeOwned>(req: &mut Request) -> ApiResult<T> {
     require_json(req)?;
-    parse_json(&body_bytes(req).await?)
-}
-
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::invalid("invalid_json", format!("request body: {e}")))
+    Ok(pay_core::requests::from_json(&body_bytes(req).await?)?)
 }
 
 pub fn require_json(req: &Request) -> ApiResult<()> {
@@ -70,6 +62,13 @@ pub fn require_json(req: &Request) -> ApiResult<()> {
         ));
     }
     Ok(())
+}
+
+/// The request's method, or `None` for one `worker::Method` does not name: workers-rs reads
+/// any unknown method as GET, which would let `QUERY /x` act as `GET /x`.
+pub fn method(req: &Request) -> Option<Method> {
+    let raw = req.inner().method();
+    Method::all().into_iter().find(|m| m.as_ref() == raw)
 }
 
 /// The token of `Authorization: Bearer <token>`.

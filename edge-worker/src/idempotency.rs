@@ -55,12 +55,12 @@ where
                 Err(e)
             }
         },
-        Claim::Existing { request_hash, .. } if request_hash != hash => Err(ApiError::Conflict {
+        Claim::Existing { request_hash, .. } if request_hash != hash => Err(ApiError::Refused {
             status: 422,
             code: "idempotency_key_reused",
             message: "this Idempotency-Key was used with other parameters".into(),
         }),
-        Claim::Existing { status: None, .. } => Err(ApiError::Conflict {
+        Claim::Existing { status: None, .. } => Err(ApiError::Refused {
             status: 409,
             code: "idempotency_in_progress",
             message: "a request with this Idempotency-Key is still in progress; retry later".into(),

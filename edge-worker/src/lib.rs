@@ -23,6 +23,7 @@ mod merchant;
 mod notify;
 mod oauth;
 mod orders;
+mod rate_limits;
 mod reconcile;
 mod refunds;
 mod scheduled;
@@ -49,7 +50,11 @@ pub struct App {
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let changes_state = req.method() == Method::Post;
-    let response = route(req, env.clone()).await;
+    let mut response = route(req, env.clone()).await;
+    // No answer of this Worker is ever to be read as another type than it says.
+    let _ = response
+        .headers_mut()
+        .set("X-Content-Type-Options", "nosniff");
     if changes_state && (200..300).contains(&response.status_code()) {
         // Deliver the events this request may have written, after answering: a notification
         // is acknowledged in milliseconds, and the outbox keeps anything not delivered now.
@@ -78,9 +83,9 @@ async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::Sched
 
 async fn route(mut req: Request, env: Env) -> Response {
     let path = req.path();
-    let method = req.method();
+    let method = http::method(&req);
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    if segments == ["health"] {
+    if segments == ["health"] && method == Some(Method::Get) {
         return http::json(200, &serde_json::json!({ "ok": true }));
     }
     // Bench builds only: no D1 there (workerd runs them directly), configuration only.
@@ -100,28 +105,34 @@ async fn route(mut req: Request, env: Env) -> Response {
         return console::handle(req, &app, &segments).await;
     }
     let widget_route = segments.starts_with(&["v1", "widget"]);
-    if widget_route && method == Method::Options {
+    if widget_route && method == Some(Method::Options) {
         return http::with_cors(&req, &app.config, http::empty(204));
     }
-    let result = match (method, segments.as_slice()) {
-        (Method::Post, ["v1", "checkout", "sessions"]) => merchant::create(&mut req, &app).await,
-        (Method::Get, ["v1", "checkout", "sessions"]) => merchant::list(&req, &app).await,
-        (Method::Post, ["v1", "checkout", "sessions", id, "close"]) => {
+    use Method::{Get, Post};
+    // By path, then by method: a known path with another method is a 405 naming the allowed.
+    let result = match (segments.as_slice(), method) {
+        (["v1", "checkout", "sessions"], Some(Post)) => merchant::create(&mut req, &app).await,
+        (["v1", "checkout", "sessions"], Some(Get)) => merchant::list(&req, &app).await,
+        (["v1", "checkout", "sessions"], _) => not_allowed("GET, POST"),
+        (["v1", "checkout", "sessions", id], Some(Get)) => merchant::retrieve(&req, &app, id).await,
+        (["v1", "checkout", "sessions", _], _) => not_allowed("GET"),
+        (["v1", "checkout", "sessions", id, "close"], Some(Post)) => {
             merchant::close(&req, &app, id).await
         }
-        (Method::Post, ["v1", "refunds"]) => refunds::create(&mut req, &app).await,
-        (Method::Get, ["v1", "refunds", id]) => refunds::retrieve(&req, &app, id).await,
-        (Method::Post, ["v1", "admin", "run-scheduled"]) => match merchant::authorize(&req, &app) {
+        (["v1", "refunds"], Some(Post)) => refunds::create(&mut req, &app).await,
+        (["v1", "refunds", id], Some(Get)) => refunds::retrieve(&req, &app, id).await,
+        (["v1", "admin", "run-scheduled"], Some(Post)) => match merchant::authorize(&req, &app) {
             Ok(()) => scheduled::run(&app).await.map(|v| http::json(200, &v)),
             Err(e) => Err(e),
         },
-        (Method::Post, ["v1", "admin", "reconciliations"]) => {
+        (["v1", "admin", "reconciliations"], Some(Post)) => {
             merchant::reconcile(&mut req, &app).await
         }
-        (Method::Get, ["v1", "admin", "reconciliations"]) => {
+        (["v1", "admin", "reconciliations"], Some(Get)) => {
             merchant::reconciliations(&req, &app).await
         }
-        (Method::Get, ["v1", "admin", "reconciliations", date]) => {
+        (["v1", "admin", "reconciliations"], _) => not_allowed("GET, POST"),
+        (["v1", "admin", "reconciliations", date], Some(Get)) => {
             match merchant::authorize(&req, &app) {
                 Ok(()) => reconcile::report(&app, date)
                     .await
@@ -129,30 +140,47 @@ async fn route(mut req: Request, env: Env) -> Response {
                 Err(e) => Err(e),
             }
         }
-        (Method::Get, ["v1", "checkout", "sessions", id]) => {
-            merchant::retrieve(&req, &app, id).await
-        }
-        (Method::Get, ["v1", "widget", "sessions", id, "oauth"]) => {
+        (["v1", "widget", "sessions", id], Some(Get)) => widget::retrieve(&req, &app, id).await,
+        (["v1", "widget", "sessions", id, "oauth"], Some(Get)) => {
             oauth::start(&req, &app, id).await
         }
-        (Method::Get, ["v1", "widget", "oauth", "callback"]) => oauth::callback(&req, &app).await,
-        (Method::Get, ["v1", "widget", "sessions", id]) => widget::retrieve(&req, &app, id).await,
-        (Method::Post, ["v1", "widget", "sessions", id, "pay"]) => {
+        (["v1", "widget", "oauth", "callback"], Some(Get)) => oauth::callback(&req, &app).await,
+        (["v1", "widget", "sessions", id, "pay"], Some(Post)) => {
             widget::pay(&mut req, &app, id).await
         }
-        (Method::Post, ["v1", "widget", "sessions", id, "check"]) => {
+        (["v1", "widget", "sessions", id, "check"], Some(Post)) => {
             widget::check(&req, &app, id).await
         }
-        (Method::Post, ["v1", "wechatpay", "notify"]) => {
+        (["v1", "wechatpay", "notify"], Some(Post)) => {
             return notify::receive(&mut req, &app)
                 .await
                 .unwrap_or_else(ApiError::into_wechatpay_response);
         }
-        (Method::Get, ["demo", "products"]) if app.config.demo_shop => demo::products(&app),
-        (Method::Post, ["demo", "checkout"]) if app.config.demo_shop => {
+        (["demo", "products"], Some(Get)) if app.config.demo_shop => demo::products(&app),
+        (["demo", "checkout"], Some(Post)) if app.config.demo_shop => {
             demo::checkout(&mut req, &app).await
         }
-        (_, ["v1", ..]) => Err(ApiError::NotFound("route")),
+        // Static assets answer GET; any other method on them reaches the Worker.
+        (["v1", "openapi.json"] | ["health"], _) => not_allowed("GET"),
+        (
+            ["v1", "checkout", "sessions", _, "close"]
+            | ["v1", "refunds"]
+            | ["v1", "admin", "run-scheduled"]
+            | ["v1", "widget", "sessions", _, "pay" | "check"]
+            | ["v1", "wechatpay", "notify"],
+            _,
+        ) => not_allowed("POST"),
+        (["demo", "checkout"], _) if app.config.demo_shop => not_allowed("POST"),
+        (
+            ["v1", "refunds", _]
+            | ["v1", "admin", "reconciliations", _]
+            | ["v1", "widget", "sessions", _]
+            | ["v1", "widget", "sessions", _, "oauth"]
+            | ["v1", "widget", "oauth", "callback"],
+            _,
+        ) => not_allowed("GET"),
+        (["demo", "products"], _) if app.config.demo_shop => not_allowed("GET"),
+        (["v1", ..], _) => Err(ApiError::NotFound("route")),
         _ => Err(ApiError::NotFound("page")),
     };
     let response = result.unwrap_or_else(ApiError::into_response);
@@ -161,6 +189,10 @@ async fn route(mut req: Request, env: Env) -> Response {
     } else {
         response
     }
+}
+
+fn not_allowed(allow: &'static str) -> ApiResult<Response> {
+    Err(ApiError::MethodNotAllowed { allow })
 }
 
 impl App {

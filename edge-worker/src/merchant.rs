@@ -1,38 +1,15 @@
 //! The merchant API, authenticated with the merchant's secret key: checkout sessions.
 
-use pay_core::checkout::{
-    self, validate_description, validate_out_trade_no, validate_ttl, SessionStatus,
-};
-use pay_core::{CstDate, Fen};
-use serde::Deserialize;
+use pay_core::checkout::{self, SessionStatus};
+use pay_core::requests::{self, NewSession, ReconcileRequest};
 use serde_json::json;
 use worker::{Request, Response};
 
 use crate::error::{ApiError, ApiResult};
 use crate::store::{SessionFilter, SessionRow};
-use crate::{http, idempotency, orders, reconcile, sha256_hex, App};
+use crate::{http, idempotency, orders, rate_limits, reconcile, sha256_hex, App};
 use pay_core::crypto::webcrypto::random_bytes;
 use pay_core::crypto::webcrypto::random_hex;
-
-/// `POST /v1/checkout/sessions`: the amount is decided here, on the merchant's side, never by
-/// the payer's browser.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewSession {
-    pub amount_fen: i64,
-    pub description: String,
-    #[serde(default)]
-    pub out_trade_no: Option<String>,
-    /// Seconds until the session expires (default 30 minutes).
-    #[serde(default)]
-    pub expires_in: Option<i64>,
-    /// Where the payer goes after paying (the widget links back to it).
-    #[serde(default)]
-    pub return_url: Option<String>,
-    /// The merchant's own string key-values, returned with the session and in webhooks.
-    #[serde(default)]
-    pub metadata: serde_json::Map<String, serde_json::Value>,
-}
 
 /// The merchant API's credential: `Authorization: Bearer <MERCHANT_SECRET_KEY>`.
 pub fn authorize(req: &Request, app: &App) -> ApiResult<()> {
@@ -44,9 +21,10 @@ pub fn authorize(req: &Request, app: &App) -> ApiResult<()> {
 }
 
 pub async fn create(req: &mut Request, app: &App) -> ApiResult<Response> {
+    rate_limits::hit_by_ip(req, app, app.config.limits.sessions_per_ip).await?;
     authorize(req, app)?;
     idempotency::once(req, app, "create_session", |bytes| async move {
-        let params: NewSession = http::parse_json(&bytes)?;
+        let params: NewSession = requests::from_json(&bytes)?;
         let (row, client_secret) = create_session(app, params).await?;
         let mut body = merchant_view(&row);
         body["client_secret"] = json!(client_secret);
@@ -72,18 +50,9 @@ pub async fn retrieve(req: &Request, app: &App, id: &str) -> ApiResult<Response>
 /// Validates and stores a new open session. Returns the row and the client secret, which is
 /// shown once and stored only as its hash.
 pub async fn create_session(app: &App, params: NewSession) -> ApiResult<(SessionRow, String)> {
-    let amount = Fen::chargeable(params.amount_fen)?;
-    validate_description(&params.description)?;
-    let ttl = validate_ttl(params.expires_in, app.config.min_session_ttl_secs)?;
-    if let Some(url) = &params.return_url {
-        checkout::validate_return_url(url)?;
-    }
-    checkout::validate_metadata(&params.metadata)?;
+    let params = params.validate(app.config.min_session_ttl_secs)?;
     let out_trade_no = match params.out_trade_no {
-        Some(no) => {
-            validate_out_trade_no(&no)?;
-            no
-        }
+        Some(no) => no,
         None => checkout::generate_reference("CS", app.now, random_bytes()?),
     };
     let id = format!("cs_{}", random_hex(12)?);
@@ -94,7 +63,7 @@ pub async fn create_session(app: &App, params: NewSession) -> ApiResult<(Session
         out_trade_no,
         mchid: app.config.mchid.clone(),
         appid: app.config.appid.clone(),
-        amount_fen: amount.get(),
+        amount_fen: params.amount.get(),
         currency: "CNY".into(),
         description: params.description,
         status: "open".into(),
@@ -104,7 +73,7 @@ pub async fn create_session(app: &App, params: NewSession) -> ApiResult<(Session
         transaction_id: None,
         paid_at: None,
         created_at: app.now.secs(),
-        expires_at: app.now.secs() + ttl,
+        expires_at: app.now.secs() + params.ttl_secs,
         return_url: params.return_url,
         payer_openid: None,
         metadata: serde_json::Value::Object(params.metadata).to_string(),
@@ -144,6 +113,20 @@ pub async fn list(req: &Request, app: &App) -> ApiResult<Response> {
             )
         })
     };
+    let unix_time = |name: &str, v: &str| {
+        let t = whole(name, v)?;
+        if (0..=requests::MAX_SAFE_INTEGER).contains(&t) {
+            Ok(t)
+        } else {
+            Err(ApiError::invalid(
+                "invalid_parameter",
+                format!(
+                    "{name} must be Unix seconds from 0 to {}",
+                    requests::MAX_SAFE_INTEGER
+                ),
+            ))
+        }
+    };
     for (k, v) in req.url()?.query_pairs() {
         match k.as_ref() {
             "status" => {
@@ -152,8 +135,8 @@ pub async fn list(req: &Request, app: &App) -> ApiResult<Response> {
                 })?;
                 filter.status = Some(v.into_owned());
             }
-            "created_gte" => filter.created_gte = Some(whole("created_gte", &v)?),
-            "created_lt" => filter.created_lt = Some(whole("created_lt", &v)?),
+            "created_gte" => filter.created_gte = Some(unix_time("created_gte", &v)?),
+            "created_lt" => filter.created_lt = Some(unix_time("created_lt", &v)?),
             "limit" => limit = Some(whole("limit", &v)?),
             "starting_after" => starting_after = Some(v.into_owned()),
             other => {
@@ -204,7 +187,7 @@ pub async fn close(req: &Request, app: &App, id: &str) -> ApiResult<Response> {
     let now = existing_session(app, id).await?;
     match now.status()? {
         SessionStatus::Closed => Ok(http::json(200, &merchant_view(&now))),
-        other => Err(ApiError::Conflict {
+        other => Err(ApiError::Refused {
             status: 409,
             code: "session_not_closable",
             message: format!("the session is {}", other.as_str()),
@@ -212,19 +195,13 @@ pub async fn close(req: &Request, app: &App, id: &str) -> ApiResult<Response> {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReconcileRequest {
-    /// `YYYY-MM-DD`, China time.
-    date: String,
-}
-
 /// `POST /v1/admin/reconciliations {"date"}`: reconciles that day now (again, if it was).
 pub async fn reconcile(req: &mut Request, app: &App) -> ApiResult<Response> {
     authorize(req, app)?;
-    let ReconcileRequest { date } = http::json_body(req).await?;
-    let day = CstDate::parse(&date)
-        .map_err(|_| ApiError::invalid("invalid_date", format!("date {date:?}: use YYYY-MM-DD")))?;
+    let request: ReconcileRequest = http::json_body(req).await?;
+    let day = request
+        .day()
+        .map_err(|e| ApiError::invalid("invalid_date", e.to_string()))?;
     let report = reconcile::run(app, day).await?;
     Ok(http::json(200, &report))
 }

@@ -46,10 +46,11 @@ pub async fn start(req: &Request, app: &App, id: &str) -> ApiResult<Response> {
     let origin = target.origin().ascii_serialization();
     let own = req.url()?.origin().ascii_serialization();
     if origin != own && !app.config.allowed_origins.contains(&origin) {
-        return Err(ApiError::invalid(
-            "invalid_return_to",
-            "return_to must be on this Worker's origin or one in ALLOWED_ORIGINS",
-        ));
+        return Err(ApiError::Refused {
+            status: 403,
+            code: "return_to_not_allowed",
+            message: "return_to must be on this Worker's origin or one in ALLOWED_ORIGINS".into(),
+        });
     }
     app.store
         .set_oauth_return_to(&row.id, target.as_str())
@@ -71,13 +72,20 @@ pub async fn start(req: &Request, app: &App, id: &str) -> ApiResult<Response> {
     Ok(Response::redirect(authorize)?)
 }
 
+/// A state this Worker did not sign: the callback is not the one WeChat was sent to make.
+fn bad_state() -> ApiError {
+    ApiError::Refused {
+        status: 401,
+        code: "invalid_state",
+        message: "bad OAuth state".into(),
+    }
+}
+
 pub async fn callback(req: &Request, app: &App) -> ApiResult<Response> {
     let state = query(req, "state")?.unwrap_or_default();
-    let (id, mac) = state
-        .split_once('.')
-        .ok_or_else(|| ApiError::invalid("invalid_state", "bad OAuth state"))?;
+    let (id, mac) = state.split_once('.').ok_or_else(bad_state)?;
     if !http::same_secret(mac, &state_mac(app, id)) {
-        return Err(ApiError::invalid("invalid_state", "bad OAuth state"));
+        return Err(bad_state());
     }
     let code = query(req, "code")?
         .ok_or_else(|| ApiError::invalid("oauth_denied", "WeChat returned no code"))?;

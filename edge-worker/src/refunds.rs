@@ -5,9 +5,9 @@
 
 use pay_core::checkout::generate_reference;
 use pay_core::crypto::webcrypto::{random_bytes, random_hex};
+use pay_core::requests::{self, NewRefund, ValidRefund};
 use pay_core::v3::model::{RefundAmountRequest, RefundRequest, RefundStatus};
 use pay_core::Fen;
-use serde::Deserialize;
 use serde_json::json;
 use worker::{Request, Response};
 
@@ -17,19 +17,10 @@ use crate::store::{RefundRow, SessionRow};
 use crate::wechatpay::WechatPayClient;
 use crate::{http, idempotency, App};
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewRefund {
-    session_id: String,
-    amount_fen: i64,
-    #[serde(default)]
-    reason: Option<String>,
-}
-
 pub async fn create(req: &mut Request, app: &App) -> ApiResult<Response> {
     authorize_merchant(req, app)?;
     idempotency::once(req, app, "create_refund", |bytes| async move {
-        let params: NewRefund = http::parse_json(&bytes)?;
+        let params: NewRefund = requests::from_json(&bytes)?;
         let row = start(app, &params.session_id, params.amount_fen, params.reason).await?;
         Ok((201, refund_view(&row)))
     })
@@ -45,13 +36,7 @@ pub async fn start(
     amount_fen: i64,
     reason: Option<String>,
 ) -> ApiResult<RefundRow> {
-    let amount = Fen::chargeable(amount_fen)?;
-    if reason.as_ref().is_some_and(|r| r.chars().count() > 80) {
-        return Err(ApiError::invalid(
-            "invalid_reason",
-            "reason is at most 80 characters",
-        ));
-    }
+    let ValidRefund { amount, reason } = requests::validate_refund(amount_fen, reason)?;
     let session = app
         .store
         .session_by_id(session_id)

@@ -50,6 +50,10 @@ pub async fn run(app: &App) -> ApiResult<serde_json::Value> {
             None
         }
     };
+    // Rate-limit windows an hour past are of no further use.
+    app.store
+        .forget_rate_windows(pay_core::UnixTime(app.now.secs() - 3600))
+        .await?;
     let webhooks = webhooks::deliver_due(app).await?;
     Ok(
         json!({ "checked": settled + failed, "failed": failed, "webhooks": webhooks, "reconciled": reconciled }),

@@ -148,13 +148,14 @@ impl Store {
         match self.db.batch(vec![insert, event]).await {
             Ok(_) => Ok(()),
             Err(e) if e.to_string().contains("checkout_sessions.out_trade_no") => {
-                Err(ApiError::invalid(
-                    "out_trade_no_used",
-                    format!(
+                Err(ApiError::Refused {
+                    status: 409,
+                    code: "out_trade_no_used",
+                    message: format!(
                         "out_trade_no {} is already used by another session",
                         row.out_trade_no
                     ),
-                ))
+                })
             }
             Err(e) => Err(e.into()),
         }
@@ -385,7 +386,7 @@ impl Store {
         match result {
             Ok(_) => Ok(()),
             Err(e) if e.to_string().contains("refund exceeds the amount paid") => {
-                Err(ApiError::Conflict {
+                Err(ApiError::Refused {
                     status: 409,
                     code: "refund_exceeds_payment",
                     message:
@@ -477,6 +478,31 @@ impl Store {
             .run()
             .await?;
         changed(&result)
+    }
+
+    /// Counts one hit in a rate-limit window and returns the window's count with it: one
+    /// atomic upsert, so concurrent hits never share a count.
+    pub async fn count_hit(&self, bucket: &str, window_start: i64) -> ApiResult<i64> {
+        let hits: Option<i64> = self
+            .statement(
+                "INSERT INTO rate_limit_hits (bucket, window_start, hits) VALUES (?1, ?2, 1) \
+                 ON CONFLICT (bucket, window_start) DO UPDATE SET hits = hits + 1 RETURNING hits",
+                &[text(bucket), int(window_start)],
+            )?
+            .first(Some("hits"))
+            .await?;
+        hits.ok_or_else(|| ApiError::Internal("the rate-limit upsert returned no count".into()))
+    }
+
+    /// Deletes rate-limit windows that ended before `before`.
+    pub async fn forget_rate_windows(&self, before: UnixTime) -> ApiResult<()> {
+        self.statement(
+            "DELETE FROM rate_limit_hits WHERE window_start < ?1",
+            &[int(before.secs())],
+        )?
+        .run()
+        .await?;
+        Ok(())
     }
 
     /// Undelivered events whose time has come, oldest first.

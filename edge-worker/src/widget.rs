@@ -7,27 +7,31 @@
 
 use pay_core::checkout::SessionStatus;
 use pay_core::crypto::webcrypto::{random_hex, WebCryptoSigner};
+use pay_core::requests::PayRequest;
 use pay_core::v3::model::{H5Info, OrderAmount, Payer, PrepayRequest, SceneInfo};
 use pay_core::v3::pay_params;
 use pay_core::UnixTime;
-use serde::Deserialize;
 use serde_json::json;
 use worker::{Request, Response, Url};
 
 use crate::error::{ApiError, ApiResult};
 use crate::store::SessionRow;
 use crate::wechatpay::WechatPayClient;
-use crate::{http, orders, sha256_hex, App};
+use crate::{http, orders, rate_limits, sha256_hex, App};
 
 /// A `code_url` or `prepay_id` lives 2 hours at WeChat Pay; reuse ours while 10 minutes remain.
 const PREPAY_REUSE_SECS: i64 = 2 * 3600 - 600;
 /// An `h5_url` lives 5 minutes; past 4 a fresh one is asked for.
 const H5_REUSE_SECS: i64 = 4 * 60;
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PayRequest {
-    scene: String,
+/// Pay and check ask WeChat Pay something: rate-limited per client IP before the client secret
+/// is looked at, and per session once it is.
+async fn session_for_wechatpay_call(req: &Request, app: &App, id: &str) -> ApiResult<SessionRow> {
+    let limits = app.config.limits;
+    rate_limits::hit_by_ip(req, app, limits.pay_per_ip).await?;
+    let row = authorized_session(req, app, id).await?;
+    rate_limits::hit(app, limits.pay_per_session, &row.id).await?;
+    Ok(row)
 }
 
 async fn authorized_session(req: &Request, app: &App, id: &str) -> ApiResult<SessionRow> {
@@ -51,7 +55,7 @@ pub async fn retrieve(req: &Request, app: &App, id: &str) -> ApiResult<Response>
 /// wait for the notification, then answer as `retrieve` does. A failed query is not the
 /// payer's problem: the answer is then what the books say, and the cron asks again.
 pub async fn check(req: &Request, app: &App, id: &str) -> ApiResult<Response> {
-    let row = authorized_session(req, app, id).await?;
+    let row = session_for_wechatpay_call(req, app, id).await?;
     if row.status()? == SessionStatus::Open {
         if let Err(e) = orders::settle_by_query(app, &row).await {
             worker::console_warn!("check of {} at WeChat Pay failed: {}", row.id, e.log_line());
@@ -66,14 +70,9 @@ pub async fn check(req: &Request, app: &App, id: &str) -> ApiResult<Response> {
 }
 
 pub async fn pay(req: &mut Request, app: &App, id: &str) -> ApiResult<Response> {
-    let row = authorized_session(req, app, id).await?;
+    let row = session_for_wechatpay_call(req, app, id).await?;
     let PayRequest { scene } = http::json_body(req).await?;
-    if !matches!(scene.as_str(), "native" | "h5" | "jsapi") {
-        return Err(ApiError::invalid(
-            "invalid_scene",
-            format!("scene {scene:?}: use native, h5 or jsapi"),
-        ));
-    }
+    let scene = scene.as_str();
     match row.status()? {
         SessionStatus::Open if app.now.secs() >= row.expires_at => {
             return Err(ApiError::SessionExpired)
@@ -82,7 +81,7 @@ pub async fn pay(req: &mut Request, app: &App, id: &str) -> ApiResult<Response> 
         other => return Err(ApiError::SessionNotPayable(other)),
     }
     if let Some(fixed) = row.scene.as_deref().filter(|s| *s != scene) {
-        return Err(ApiError::Conflict {
+        return Err(ApiError::Refused {
             status: 409,
             code: "scene_locked",
             message: format!("this session is being paid in the {fixed} scene; ask the merchant for a new session"),
@@ -96,14 +95,14 @@ pub async fn pay(req: &mut Request, app: &App, id: &str) -> ApiResult<Response> 
     let prepay = match (&row.code_url, row.prepay_created_at) {
         (Some(prepay), Some(at)) if app.now.secs() - at < reuse_secs => prepay.clone(),
         _ => {
-            let prepay = create_prepay(req, app, &row, &scene).await?;
+            let prepay = create_prepay(req, app, &row, scene).await?;
             app.store
-                .record_prepay(&row.id, &scene, &prepay, app.now)
+                .record_prepay(&row.id, scene, &prepay, app.now)
                 .await?;
             prepay
         }
     };
-    let answer = match scene.as_str() {
+    let answer = match scene {
         "jsapi" => {
             let signer = WebCryptoSigner::cached(&app.config.merchant_key).await?;
             let params =
@@ -143,7 +142,7 @@ async fn create_prepay(
     let client = WechatPayClient::new(app);
     match scene {
         "jsapi" => {
-            let openid = row.payer_openid.clone().ok_or_else(|| ApiError::Conflict {
+            let openid = row.payer_openid.clone().ok_or_else(|| ApiError::Refused {
                 status: 409,
                 code: "payer_unknown",
                 message: format!(

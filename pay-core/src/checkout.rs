@@ -86,9 +86,11 @@ pub fn validate_ttl(ttl_secs: Option<i64>, min_secs: i64) -> Result<i64, Error> 
 
 /// `return_url`: an absolute http(s) URL of at most 1024 characters (where the payer returns).
 pub fn validate_return_url(url: &str) -> Result<(), Error> {
-    let ok = (url.starts_with("https://") || url.starts_with("http://"))
-        && url.len() <= 1024
-        && url.len() > "https://".len()
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let ok = rest.is_some_and(|r| !r.is_empty())
+        && url.chars().count() <= 1024
         && !url.chars().any(|c| c.is_whitespace() || c.is_control());
     if ok {
         Ok(())

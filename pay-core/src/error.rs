@@ -9,6 +9,8 @@ pub enum Error {
     InvalidAmount { fen: i64 },
     /// A request or configuration field that breaks its rule.
     InvalidField { field: &'static str, reason: String },
+    /// A request body that is not the JSON its endpoint takes (syntax, types, unknown fields).
+    InvalidJson { reason: String },
     /// Bytes that do not parse as what they should be.
     Malformed { what: &'static str, reason: String },
     /// A `Wechatpay-*` or `Authorization` header is missing.
@@ -37,6 +39,13 @@ pub enum Error {
         ours: String,
         theirs: String,
     },
+    /// Too many hits on `limit` in its window; try again after `retry_after_secs`.
+    RateLimited {
+        limit: &'static str,
+        max_hits: i64,
+        window_secs: i64,
+        retry_after_secs: i64,
+    },
     /// A downloaded bill file does not match the SHA1 WeChat Pay gave for it.
     BillHash { expected: String, actual: String },
 }
@@ -47,6 +56,7 @@ impl Error {
         match self {
             Error::InvalidAmount { .. } => "invalid_amount",
             Error::InvalidField { .. } => "invalid_field",
+            Error::InvalidJson { .. } => "invalid_json",
             Error::Malformed { .. } => "malformed",
             Error::MissingHeader(_) => "missing_header",
             Error::ClockSkew { .. } => "clock_skew",
@@ -60,6 +70,7 @@ impl Error {
             Error::Crypto { .. } => "crypto_backend",
             Error::Mismatch { .. } => "order_mismatch",
             Error::BillHash { .. } => "bill_hash_mismatch",
+            Error::RateLimited { .. } => "rate_limited",
         }
     }
 }
@@ -71,6 +82,7 @@ impl fmt::Display for Error {
                 write!(f, "amount {fen} fen is not chargeable: it must be an integer from 1 to 2147483647 fen")
             }
             Error::InvalidField { field, reason } => write!(f, "{field}: {reason}"),
+            Error::InvalidJson { reason } => write!(f, "request body: {reason}"),
             Error::Malformed { what, reason } => write!(f, "malformed {what}: {reason}"),
             Error::MissingHeader(name) => write!(f, "the {name} header is missing"),
             Error::ClockSkew { offset_secs } => write!(
@@ -105,6 +117,15 @@ impl fmt::Display for Error {
             Error::Mismatch { field, ours, theirs } => write!(
                 f,
                 "{field} is {theirs:?} in WeChat Pay's data but {ours:?} in the stored order; nothing was changed"
+            ),
+            Error::RateLimited {
+                limit,
+                max_hits,
+                window_secs,
+                retry_after_secs,
+            } => write!(
+                f,
+                "too many requests: {limit} allows {max_hits} per {window_secs} s; try again in {retry_after_secs} s"
             ),
             Error::BillHash { expected, actual } => write!(
                 f,

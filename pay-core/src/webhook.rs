@@ -37,8 +37,8 @@ pub fn verify(header: &str, body: &[u8], secret: &str, now: UnixTime) -> Result<
         what: SIGNATURE_HEADER,
         reason: "no t=<timestamp>".into(),
     })?;
-    let offset_secs = timestamp - now.secs();
-    if offset_secs.abs() > TOLERANCE_SECS {
+    let offset_secs = timestamp.saturating_sub(now.secs());
+    if offset_secs.unsigned_abs() > TOLERANCE_SECS as u64 {
         return Err(Error::ClockSkew { offset_secs });
     }
     let expected = mac(secret, UnixTime(timestamp), body);
@@ -95,6 +95,15 @@ mod tests {
         // During a secret rotation a second signature may be present; either may match.
         let two = format!("{header},v1=00");
         assert_eq!(verify(&two, body, SECRET, UnixTime(1_795_000_000)), Ok(()));
+    }
+
+    #[test]
+    fn a_timestamp_at_the_ends_of_i64_is_refused_without_overflow() {
+        let now = UnixTime(1_764_000_000);
+        for t in [i64::MIN, i64::MAX] {
+            let err = verify(&format!("t={t},v1=00"), b"{}", "whsec_x", now).unwrap_err();
+            assert_eq!(err.code(), "clock_skew");
+        }
     }
 
     #[test]

@@ -120,7 +120,7 @@ describe("walking skeleton", { timeout: 900_000 }, () => {
       ["wrong mchid", forgeNotification(env, { ...tx, mchid: "1230000110" }), 422, "order_mismatch"],
       ["unknown order", forgeNotification(env, { ...tx, out_trade_no: "NOSUCHORDER1" }), 404, "not_found"],
       ["malformed JSON, validly signed", forgeNotification(env, tx, { signedBody: '{"id": "EV-1", "resource": ' }), 400, "malformed"],
-      ["oversized body", forgeNotification(env, tx, { signedBody: JSON.stringify({ pad: "x".repeat(70_000) }) }), 400, "body_too_large"],
+      ["oversized body", forgeNotification(env, tx, { signedBody: JSON.stringify({ pad: "x".repeat(70_000) }) }), 413, "body_too_large"],
     ];
     for (const [name, n, status, code] of refused) {
       const res = await post(n);

@@ -10,11 +10,11 @@ mod pages;
 
 use pay_core::bill::parse_decimal;
 use pay_core::{sign_in, CstDate};
-use worker::{FormEntry, Method, Request, Response};
+use worker::{Method, Request, Response};
 
 use crate::error::{ApiError, ApiResult};
 use crate::store::SessionFilter;
-use crate::{http, reconcile, refunds, webhooks, App};
+use crate::{http, rate_limits, reconcile, refunds, webhooks, App};
 
 const COOKIE: &str = "wxc_console";
 const PAGE_SIZE: u32 = 50;
@@ -23,31 +23,34 @@ const PAGE_SIZE: u32 = 50;
 pub async fn handle(mut req: Request, app: &App, segments: &[&str]) -> Response {
     let signed_in = cookie(&req, COOKIE)
         .is_some_and(|t| sign_in::verify(&app.config.merchant_secret_key, &t, app.now));
-    let method = req.method();
-    let result = match (method.clone(), segments) {
-        (Method::Get, ["console", "login"]) => Ok(page(200, pages::login(None))),
-        (Method::Post, ["console", "login"]) => login(&mut req, app).await,
-        (Method::Post, ["console", "logout"]) => {
+    let result = match (http::method(&req), segments) {
+        (Some(Method::Get), ["console", "login"]) => Ok(page(200, pages::login(None))),
+        (Some(Method::Post), ["console", "login"]) => login(&mut req, app).await,
+        (Some(Method::Post), ["console", "logout"]) => {
             Ok(redirect("/console/login", Some(clear_cookie(&req))))
         }
-        (Method::Get, _) if !signed_in => Ok(redirect("/console/login", None)),
+        (Some(Method::Get), _) if !signed_in => Ok(redirect("/console/login", None)),
         (_, _) if !signed_in => Err(ApiError::Unauthorized),
-        (Method::Post, _) if !same_origin(&req) => Err(ApiError::invalid(
+        (Some(Method::Post), _) if !same_origin(&req) => Err(ApiError::invalid(
             "cross_origin",
             "console forms are only accepted from the console itself",
         )),
-        (Method::Get, ["console"]) => Ok(redirect("/console/orders", None)),
-        (Method::Get, ["console", "orders"]) => orders(&req, app).await,
-        (Method::Get, ["console", "orders", id]) => order(app, id, None).await,
-        (Method::Post, ["console", "orders", id, "refunds"]) => refund(&mut req, app, id).await,
-        (Method::Get, ["console", "webhooks"]) => {
+        (Some(Method::Get), ["console"]) => Ok(redirect("/console/orders", None)),
+        (Some(Method::Get), ["console", "orders"]) => orders(&req, app).await,
+        (Some(Method::Get), ["console", "orders", id]) => order(app, id, None).await,
+        (Some(Method::Post), ["console", "orders", id, "refunds"]) => {
+            refund(&mut req, app, id).await
+        }
+        (Some(Method::Get), ["console", "webhooks"]) => {
             let deliveries = app.store.webhook_deliveries(100).await;
             deliveries.map(|d| page(200, pages::webhooks(&d, app.config.webhook.is_some())))
         }
-        (Method::Post, ["console", "webhooks", seq, "retry"]) => retry_webhook(app, seq).await,
-        (Method::Get, ["console", "reports"]) => reports(app, None).await,
-        (Method::Post, ["console", "reports"]) => run_report(&mut req, app).await,
-        (Method::Get, ["console", "reports", date]) => report(app, date).await,
+        (Some(Method::Post), ["console", "webhooks", seq, "retry"]) => {
+            retry_webhook(app, seq).await
+        }
+        (Some(Method::Get), ["console", "reports"]) => reports(app, None).await,
+        (Some(Method::Post), ["console", "reports"]) => run_report(&mut req, app).await,
+        (Some(Method::Get), ["console", "reports", date]) => report(app, date).await,
         _ => Err(ApiError::NotFound("page")),
     };
     result.unwrap_or_else(|e| page(e.status(), pages::error(&e.summary())))
@@ -117,15 +120,22 @@ fn same_origin(req: &Request) -> bool {
     }
 }
 
+/// A posted form's fields (the body's size checked before it is parsed).
 async fn form(req: &mut Request) -> ApiResult<impl Fn(&str) -> Option<String>> {
-    let data = req.form_data().await?;
-    Ok(move |name: &str| match data.get(name) {
-        Some(FormEntry::Field(v)) => Some(v.trim().to_string()).filter(|v| !v.is_empty()),
-        _ => None,
+    let fields: Vec<(String, String)> = form_urlencoded::parse(&http::body_bytes(req).await?)
+        .into_owned()
+        .collect();
+    Ok(move |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_string())
+            .filter(|v| !v.is_empty())
     })
 }
 
 async fn login(req: &mut Request, app: &App) -> ApiResult<Response> {
+    rate_limits::hit_by_ip(req, app, app.config.limits.sign_in_per_ip).await?;
     let field = form(req).await?;
     let key = field("key").unwrap_or_default();
     if !http::same_secret(&key, &app.config.merchant_secret_key) {

@@ -1,0 +1,65 @@
+// API fuzzing (issue #9, part 2): schemathesis (PyPI) against the OpenAPI document the
+// edge-worker serves, under `wrangler dev` with the simulator: every operation, the stateful
+// links (create a session → read, pay, check, close, refund it → read the refund), every check
+// schemathesis has. Zero 5xx and zero answers that break the schema. Ports 10787/10788.
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { root, stopGroup } from "../../scripts/stack.mjs";
+import { outputDir, startAll } from "./support.mjs";
+
+const st = join(process.env.WXC_TOOLS, "schemathesis-venv", "bin", "st");
+const EXAMPLES = process.env.API_FUZZ_EXAMPLES ?? "50";
+let env;
+
+describe("API fuzzing with schemathesis", { timeout: 900_000 }, () => {
+  before(async () => {
+    // Rate limits off: schemathesis sends hundreds of requests a minute from one address (the
+    // limits themselves are tested in abuse.test.mjs).
+    env = await startAll({
+      edgePort: 10787,
+      sandboxPort: 10788,
+      edgeVars: { RATE_LIMIT_SESSIONS_PER_IP: "0", RATE_LIMIT_PAY_PER_IP: "0", RATE_LIMIT_PAY_PER_SESSION: "0", RATE_LIMIT_SIGN_IN_PER_IP: "0" },
+    });
+  }, { timeout: 600_000 });
+
+  after(async () => {
+    await env?.browser.close();
+    await env?.stack.stop();
+  });
+
+  test("every operation, every check: no 5xx, no answer outside the schema", async () => {
+    const { edgeUrl, sandboxUrl } = env.stack;
+    const args = ["run", `${edgeUrl}/v1/openapi.json`, "--url", edgeUrl, "--checks", "all",
+      "--max-examples", EXAMPLES, "--workers", "1", "--seed", process.env.API_FUZZ_SEED ?? "20261124",
+      "--request-timeout", "30", "--no-color", "--report", "junit", "--report-junit-path", join(outputDir, "schemathesis.xml")];
+    // Its own process group, under a time limit, stopped by its id if the test ends first.
+    const child = spawn("timeout", ["--kill-after=10", "600", st, ...args], {
+      cwd: join(root, "tests", "api"),
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, SCHEMATHESIS_HOOKS: "hooks", EDGE_URL: edgeUrl, SANDBOX_URL: sandboxUrl, MERCHANT_SECRET_KEY: env.edgeVars.MERCHANT_SECRET_KEY },
+    });
+    let output = "";
+    for (const s of [child.stdout, child.stderr]) s.on("data", (d) => (output += d));
+    const code = await new Promise((resolve) => child.on("exit", resolve)).finally(() => stopGroup(child));
+    const summary = output.slice(output.lastIndexOf("SUMMARY"));
+    assert.equal(code, 0, `schemathesis failed:\n${output.slice(-6000)}`);
+    const tested = summary.match(/Tested: (\d+)/)?.[1];
+    const selected = summary.match(/Selected: (\d+)\/(\d+)/);
+    assert.ok(selected && selected[1] === selected[2] && tested === selected[2], `every operation tested:\n${summary}`);
+    const cases = summary.match(/(\d+) generated, (\d+) passed/);
+    assert.ok(cases && cases[1] === cases[2], `every case passed:\n${summary}`);
+    assert.match(summary, /✅ Stateful/, "the stateful phase ran and passed");
+    // Independently of schemathesis' own checks: what the Worker answered, from its log.
+    const log = readFileSync(join(outputDir, "logs-10787", "edge.log"), "utf8");
+    const answers = [...log.matchAll(/\[wrangler:info\] [A-Z]+ \S+ (\d{3}) /g)].map((m) => Number(m[1]));
+    const fiveHundreds = answers.filter((s) => s >= 500).length;
+    assert.ok(answers.length > 500, `the log holds the run (${answers.length} answers)`);
+    assert.equal(fiveHundreds, 0, "no 5xx in the Worker's log");
+    const byClass = answers.reduce((m, s) => ((m[`${Math.floor(s / 100)}xx`] = (m[`${Math.floor(s / 100)}xx`] ?? 0) + 1), m), {});
+    console.log(`[api-fuzz] schemathesis: ${tested} operations, ${cases[1]} cases (examples ${EXAMPLES} per operation, stateful links), all checks passed; the Worker answered ${answers.length} requests: ${JSON.stringify(byClass)}, 0 5xx`);
+  });
+});
