@@ -78,6 +78,18 @@ export async function assertPortFree(port) {
   if (inUse) throw new Error(`port ${port} on 127.0.0.1 is already in use: stop whatever runs there (another dev or test run?)`);
 }
 
+async function waitForPortFree(port, deadlineMs = 30_000) {
+  const start = Date.now();
+  for (;;) {
+    try {
+      return await assertPortFree(port);
+    } catch (e) {
+      if (Date.now() - start > deadlineMs) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
 export async function waitForHealth(url, child, name, deadlineMs = 90_000) {
   const start = Date.now();
   while (Date.now() - start < deadlineMs) {
@@ -123,33 +135,41 @@ export async function startStack(opts) {
   const edgeUrl = `http://127.0.0.1:${edgePort}`;
   const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
   for (const port of [edgePort, sandboxPort, edgePort + 1000, sandboxPort + 1000]) await assertPortFree(port);
-  const children = [];
-  const stop = async () => Promise.all(children.map(stopGroup));
+  const children = {};
+  const stop = async () => Promise.all(Object.values(children).map(stopGroup));
+  const edgeArgs = [
+    "--port", String(edgePort),
+    "--inspector-port", String(edgePort + 1000),
+    "--var", `WECHATPAY_API_BASE:${sandboxUrl}`,
+    "--var", `NOTIFY_URL:${edgeUrl}/v1/wechatpay/notify`,
+    "--var", `SANDBOX_CASHIER_URL:${sandboxUrl}/cashier`,
+    "--var", `WECHAT_OAUTH_AUTHORIZE_BASE:${sandboxUrl}`,
+    "--var", `WECHAT_OAUTH_API_BASE:${sandboxUrl}`,
+    ...Object.entries(opts.edgeVars ?? {}).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+  ];
+  const startEdge = () => {
+    children.edge = startWrangler("edge", edgeArgs, { ...opts, persistTo: join(persistTo, "edge") });
+    return waitForHealth(edgeUrl, children.edge, "edge");
+  };
   try {
-    const sandbox = startWrangler("sandbox", ["--port", String(sandboxPort), "--inspector-port", String(sandboxPort + 1000)], {
+    children.sandbox = startWrangler("sandbox", ["--port", String(sandboxPort), "--inspector-port", String(sandboxPort + 1000)], {
       ...opts,
       persistTo: join(persistTo, "sandbox"),
     });
-    children.push(sandbox);
-    const edge = startWrangler(
-      "edge",
-      [
-        "--port", String(edgePort),
-        "--inspector-port", String(edgePort + 1000),
-        "--var", `WECHATPAY_API_BASE:${sandboxUrl}`,
-        "--var", `NOTIFY_URL:${edgeUrl}/v1/wechatpay/notify`,
-        "--var", `SANDBOX_CASHIER_URL:${sandboxUrl}/cashier`,
-        "--var", `WECHAT_OAUTH_AUTHORIZE_BASE:${sandboxUrl}`,
-        "--var", `WECHAT_OAUTH_API_BASE:${sandboxUrl}`,
-        ...Object.entries(opts.edgeVars ?? {}).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
-      ],
-      { ...opts, persistTo: join(persistTo, "edge") },
-    );
-    children.push(edge);
-    await Promise.all([waitForHealth(sandboxUrl, sandbox, "sandbox"), waitForHealth(edgeUrl, edge, "edge")]);
+    await Promise.all([waitForHealth(sandboxUrl, children.sandbox, "sandbox"), startEdge()]);
   } catch (e) {
     await stop();
     throw e;
   }
-  return { edgeUrl, sandboxUrl, stop, pids: children.map((c) => c.pid) };
+  /** Kills the edge-worker's runtime (wrangler and workerd, its whole process group) with
+   * SIGKILL, as a crash would, and starts it again on the same port and state. */
+  const crashEdge = async () => {
+    const edge = children.edge;
+    const exited = new Promise((r) => edge.once("exit", r));
+    process.kill(-edge.pid, "SIGKILL");
+    await exited;
+    await Promise.all([waitForPortFree(edgePort), waitForPortFree(edgePort + 1000)]);
+    await startEdge();
+  };
+  return { edgeUrl, sandboxUrl, stop, crashEdge, pids: () => Object.values(children).map((c) => c.pid) };
 }

@@ -6,7 +6,7 @@ use serde_json::json;
 use worker::{Request, Response};
 
 use crate::error::{ApiError, ApiResult};
-use crate::merchant::create_session;
+use crate::merchant::{create_session, new_session_id};
 use crate::{http, rate_limits, App};
 use pay_core::requests::NewSession;
 
@@ -84,6 +84,7 @@ pub async fn checkout(req: &mut Request, app: &App) -> ApiResult<Response> {
                 .into_iter()
                 .collect(),
         },
+        new_session_id()?,
     )
     .await?;
     Ok(http::json(

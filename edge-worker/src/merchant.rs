@@ -23,13 +23,19 @@ pub fn authorize(req: &Request, app: &App) -> ApiResult<()> {
 pub async fn create(req: &mut Request, app: &App) -> ApiResult<Response> {
     rate_limits::hit_by_ip(req, app, app.config.limits.sessions_per_ip).await?;
     authorize(req, app)?;
-    idempotency::once(req, app, "create_session", |bytes| async move {
-        let params: NewSession = requests::from_json(&bytes)?;
-        let (row, client_secret) = create_session(app, params).await?;
-        let mut body = merchant_view(&row);
-        body["client_secret"] = json!(client_secret);
-        Ok((201, body))
-    })
+    idempotency::once(
+        req,
+        app,
+        "create_session",
+        new_session_id()?,
+        |bytes, id| async move {
+            let params: NewSession = requests::from_json(&bytes)?;
+            let (row, client_secret) = create_session(app, params, id).await?;
+            let mut body = merchant_view(&row);
+            body["client_secret"] = json!(client_secret);
+            Ok((201, body))
+        },
+    )
     .await
 }
 
@@ -47,16 +53,27 @@ pub async fn retrieve(req: &Request, app: &App, id: &str) -> ApiResult<Response>
     Ok(http::json(200, &merchant_view(&row)))
 }
 
-/// Validates and stores a new open session. Returns the row and the client secret, which is
-/// shown once and stored only as its hash.
-pub async fn create_session(app: &App, params: NewSession) -> ApiResult<(SessionRow, String)> {
+pub fn new_session_id() -> ApiResult<String> {
+    Ok(format!("cs_{}", random_hex(12)?))
+}
+
+/// Validates and stores a new open session `id`. Returns the row and the client secret, which
+/// is shown to the merchant and stored only as its hash. A session `id` that exists already
+/// (its create crashed before answering, and is retried) is answered as it is.
+pub async fn create_session(
+    app: &App,
+    params: NewSession,
+    id: String,
+) -> ApiResult<(SessionRow, String)> {
     let params = params.validate(app.config.min_session_ttl_secs)?;
+    let client_secret = checkout::client_secret(&app.config.merchant_secret_key, &id);
+    if let Some(row) = app.store.session_by_id(&id).await? {
+        return Ok((row, client_secret));
+    }
     let out_trade_no = match params.out_trade_no {
         Some(no) => no,
         None => checkout::generate_reference("CS", app.now, random_bytes()?),
     };
-    let id = format!("cs_{}", random_hex(12)?);
-    let client_secret = format!("{id}_secret_{}", random_hex(16)?);
     let row = SessionRow {
         client_secret_hash: sha256_hex(client_secret.as_bytes()),
         id,

@@ -19,12 +19,29 @@ use crate::{http, idempotency, App};
 
 pub async fn create(req: &mut Request, app: &App) -> ApiResult<Response> {
     authorize_merchant(req, app)?;
-    idempotency::once(req, app, "create_refund", |bytes| async move {
-        let params: NewRefund = requests::from_json(&bytes)?;
-        let row = start(app, &params.session_id, params.amount_fen, params.reason).await?;
-        Ok((201, refund_view(&row)))
-    })
+    idempotency::once(
+        req,
+        app,
+        "create_refund",
+        new_refund_id()?,
+        |bytes, id| async move {
+            let params: NewRefund = requests::from_json(&bytes)?;
+            let row = start(
+                app,
+                &params.session_id,
+                params.amount_fen,
+                params.reason,
+                id,
+            )
+            .await?;
+            Ok((201, refund_view(&row)))
+        },
+    )
     .await
+}
+
+pub fn new_refund_id() -> ApiResult<String> {
+    Ok(format!("re_{}", random_hex(12)?))
 }
 
 /// Records a refund of `amount_fen` on a paid session and sends it to WeChat Pay (the merchant
@@ -35,15 +52,21 @@ pub async fn start(
     session_id: &str,
     amount_fen: i64,
     reason: Option<String>,
+    id: String,
 ) -> ApiResult<RefundRow> {
     let ValidRefund { amount, reason } = requests::validate_refund(amount_fen, reason)?;
+    // A refund `id` that exists already was recorded by a request that crashed before it
+    // answered: it is answered as it is (the scheduled run sends a pending one again).
+    if let Some(row) = app.store.refund_by_id(&id).await? {
+        return Ok(row);
+    }
     let session = app
         .store
         .session_by_id(session_id)
         .await?
         .ok_or(ApiError::NotFound("checkout session"))?;
     let row = RefundRow {
-        id: format!("re_{}", random_hex(12)?),
+        id,
         session_id: session.id.clone(),
         out_refund_no: generate_reference("RF", app.now, random_bytes()?),
         amount_fen: amount.get(),

@@ -80,6 +80,8 @@ pub enum Claim {
         request_hash: String,
         status: Option<u16>,
         response: Option<String>,
+        resource_id: String,
+        created_at: i64,
     },
 }
 
@@ -254,12 +256,13 @@ impl Store {
         &self,
         key: &str,
         request_hash: &str,
+        resource_id: &str,
         now: UnixTime,
     ) -> ApiResult<Claim> {
         let inserted = self
             .statement(
-                "INSERT OR IGNORE INTO idempotency_keys (key, request_hash, created_at) VALUES (?1, ?2, ?3)",
-                &[text(key), text(request_hash), int(now.secs())],
+                "INSERT OR IGNORE INTO idempotency_keys (key, request_hash, resource_id, created_at) VALUES (?1, ?2, ?3, ?4)",
+                &[text(key), text(request_hash), text(resource_id), int(now.secs())],
             )?
             .run()
             .await?;
@@ -271,10 +274,12 @@ impl Store {
             request_hash: String,
             status: Option<u16>,
             response: Option<String>,
+            resource_id: String,
+            created_at: i64,
         }
         let row: Option<Row> = self
             .statement(
-                "SELECT request_hash, status, response FROM idempotency_keys WHERE key = ?1",
+                "SELECT request_hash, status, response, resource_id, created_at FROM idempotency_keys WHERE key = ?1",
                 &[text(key)],
             )?
             .first(None)
@@ -284,7 +289,27 @@ impl Store {
             request_hash: row.request_hash,
             status: row.status,
             response: row.response,
+            resource_id: row.resource_id,
+            created_at: row.created_at,
         })
+    }
+
+    /// Takes over an unfinished claim last renewed at `claimed_at` (its request is presumed
+    /// dead); false if another retry took it first or it was finished meanwhile.
+    pub async fn take_over_idempotency_key(
+        &self,
+        key: &str,
+        claimed_at: i64,
+        now: UnixTime,
+    ) -> ApiResult<bool> {
+        let result = self
+            .statement(
+                "UPDATE idempotency_keys SET created_at = ?3 WHERE key = ?1 AND status IS NULL AND created_at = ?2",
+                &[text(key), int(claimed_at), int(now.secs())],
+            )?
+            .run()
+            .await?;
+        changed(&result)
     }
 
     pub async fn finish_idempotency_key(

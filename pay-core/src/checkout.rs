@@ -130,6 +130,18 @@ pub fn validate_metadata(
     Ok(())
 }
 
+/// A session's client secret: `{id}_secret_{32 hex}`, an HMAC of the session id under the
+/// merchant's secret key. Derived rather than random so that a create retried after a crash
+/// answers the same secret for the same session; only its hash is stored, and it is as hard to
+/// guess as 128 random bits while the key is secret.
+pub fn client_secret(merchant_secret_key: &str, session_id: &str) -> String {
+    let mac = crate::hmac_sha256_hex(
+        merchant_secret_key.as_bytes(),
+        &[b"client_secret:", session_id.as_bytes()],
+    );
+    format!("{session_id}_secret_{}", &mac[..32])
+}
+
 /// A fresh merchant-side number (out_trade_no, out_refund_no) from the clock and 8 random
 /// bytes: `prefix` + seconds + 16 hex digits, within WeChat Pay's 6–32 characters of
 /// `0-9 A-Z a-z _ - | *` for a prefix of up to 4 such characters.
@@ -351,6 +363,18 @@ mod tests {
         assert_eq!(
             generate_reference("RF", UnixTime(1_795_000_000), [0; 8]),
             "RF17950000000000000000000000"
+        );
+    }
+
+    #[test]
+    fn a_client_secret_is_fixed_by_the_session_and_the_key() {
+        let a = client_secret("sk_test_key_one_0123456789", "cs_0123");
+        assert!(a.starts_with("cs_0123_secret_") && a.len() == "cs_0123_secret_".len() + 32);
+        assert_eq!(a, client_secret("sk_test_key_one_0123456789", "cs_0123"));
+        assert_ne!(a, client_secret("sk_test_key_two_0123456789", "cs_0123"));
+        assert_ne!(
+            a[8..],
+            client_secret("sk_test_key_one_0123456789", "cs_0124")[8..]
         );
     }
 

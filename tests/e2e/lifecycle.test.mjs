@@ -3,38 +3,14 @@
 // expired sessions at WeChat Pay and locally, refunds that can never exceed the payment, and
 // a storm of duplicate notifications that changes the books exactly once.
 import assert from "node:assert/strict";
-import { createHmac, timingSafeEqual } from "node:crypto";
-import { createServer } from "node:http";
 import { after, before, describe, test } from "node:test";
-import { edgeRows, forgeNotification, payerPays as pays, sandboxRows, startAll, until } from "./support.mjs";
+import { edgeRows, forgeNotification, payerPays as pays, sandboxRows, startAll, until, webhookReceiver } from "./support.mjs";
 
 let env;
 const WEBHOOK_SECRET = "whsec_e2e_0123456789abcdef";
-// The merchant's webhook receiver. It listens from the start on a port the OS picks, but is
-// "down" (drops every connection) until the webhook test brings it up.
-const receiver = { up: false, seen: new Map(), forged: 0 };
-const receiverServer = createServer((req, res) => {
-  if (!receiver.up) {
-    req.socket.destroy();
-    return;
-  }
-  let body = "";
-  req.on("data", (c) => (body += c));
-  req.on("end", () => {
-    // Verified with Node's own HMAC, independently of the Worker's code.
-    const header = Object.fromEntries((req.headers["wxc-signature"] ?? "").split(",").map((p) => p.split("=")));
-    const expected = createHmac("sha256", WEBHOOK_SECRET).update(`${header.t}.${body}`).digest("hex");
-    const fresh = Math.abs(Date.now() / 1000 - Number(header.t)) <= 300;
-    if (!header.v1 || !fresh || header.v1.length !== expected.length || !timingSafeEqual(Buffer.from(header.v1), Buffer.from(expected))) {
-      receiver.forged++;
-      res.writeHead(401).end();
-      return;
-    }
-    const event = JSON.parse(body);
-    receiver.seen.set(event.id, { type: event.type, count: (receiver.seen.get(event.id)?.count ?? 0) + 1 });
-    res.writeHead(200).end();
-  });
-});
+// The merchant's webhook receiver: "down" (drops every connection) until the webhook test
+// brings it up.
+const receiver = webhookReceiver(WEBHOOK_SECRET);
 const merchantHeaders = (extra = {}) => ({ Authorization: `Bearer ${env.edgeVars.MERCHANT_SECRET_KEY}`, "Content-Type": "application/json", ...extra });
 const api = (path, init = {}) => fetch(`${env.stack.edgeUrl}${path}`, init);
 const sandbox = (path, init = {}) => fetch(`${env.stack.sandboxUrl}${path}`, init);
@@ -50,8 +26,7 @@ async function newSession(amount_fen, extra = {}) {
 
 describe("order lifecycle", { timeout: 900_000 }, () => {
   before(async () => {
-    await new Promise((r) => receiverServer.listen(0, "127.0.0.1", r));
-    const webhookPort = receiverServer.address().port;
+    const webhookPort = await receiver.listen();
     env = await startAll({ edgePort: 24787, sandboxPort: 24788, edgeVars: {
       MIN_SESSION_TTL_SECS: "2",
       QUERY_PENDING_AFTER_SECS: "0",
@@ -63,7 +38,7 @@ describe("order lifecycle", { timeout: 900_000 }, () => {
   after(async () => {
     await env?.browser.close();
     await env?.stack.stop();
-    await new Promise((r) => receiverServer.close(r));
+    await receiver.close();
   });
 
   test("Idempotency-Key: same key and body answer the same; other parameters are refused", async () => {

@@ -1,7 +1,8 @@
 // Shared set-up for the end-to-end tests: the stack on its own ports with fresh state, headless
 // Debian Chromium through playwright-core, and the test keys (to forge notifications the way an
 // independent implementation, Node's own crypto, would build them).
-import { createCipheriv, createSign, randomBytes } from "node:crypto";
+import { createCipheriv, createHmac, createSign, randomBytes, timingSafeEqual } from "node:crypto";
+import { createServer } from "node:http";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -157,4 +158,41 @@ export async function approveAtCashier(sandboxUrl, codeUrl, card = "icbc-debit")
   const pr = new URL(codeUrl).searchParams.get("pr");
   const res = await fetch(`${sandboxUrl}/cashier/pay`, { method: "POST", body: new URLSearchParams({ pr, card, action: "approve" }) });
   return res.text();
+}
+
+/**
+ * A merchant's webhook receiver on 127.0.0.1 (a port the OS picks), as a merchant should write
+ * one: the signature checked with Node's own HMAC, then each event applied once by its id, however
+ * often it arrives. `up = false` drops every connection (a receiver that is down).
+ * `seen`: id → { type, count, data }; `deliveries`: every verified delivery; `forged`: refused.
+ */
+export function webhookReceiver(secret) {
+  const receiver = { up: false, seen: new Map(), deliveries: 0, forged: 0 };
+  const server = createServer((req, res) => {
+    if (!receiver.up) {
+      req.socket.destroy();
+      return;
+    }
+    let body = "";
+    req.on("data", (c) => (body += c));
+    req.on("end", () => {
+      const header = Object.fromEntries((req.headers["wxc-signature"] ?? "").split(",").map((p) => p.split("=")));
+      const expected = createHmac("sha256", secret).update(`${header.t}.${body}`).digest("hex");
+      const fresh = Math.abs(Date.now() / 1000 - Number(header.t)) <= 300;
+      if (!header.v1 || !fresh || header.v1.length !== expected.length || !timingSafeEqual(Buffer.from(header.v1), Buffer.from(expected))) {
+        receiver.forged++;
+        res.writeHead(401).end();
+        return;
+      }
+      const event = JSON.parse(body);
+      receiver.deliveries++;
+      const known = receiver.seen.get(event.id);
+      if (known) known.count++;
+      else receiver.seen.set(event.id, { type: event.type, count: 1, data: event.data });
+      res.writeHead(200).end();
+    });
+  });
+  receiver.listen = () => new Promise((r) => server.listen(0, "127.0.0.1", () => r(server.address().port)));
+  receiver.close = () => new Promise((r) => server.close(r));
+  return receiver;
 }

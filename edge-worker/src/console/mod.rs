@@ -227,7 +227,7 @@ async fn refund(req: &mut Request, app: &App, id: &str) -> ApiResult<Response> {
         )
         .await;
     };
-    match refunds::start(app, id, fen, field("reason")).await {
+    match refunds::start(app, id, fen, field("reason"), refunds::new_refund_id()?).await {
         Ok(_) => Ok(redirect(&format!("/console/orders/{id}"), None)),
         Err(e) => order(app, id, Some(e.summary())).await,
     }
