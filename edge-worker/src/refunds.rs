@@ -132,6 +132,26 @@ pub async fn send(app: &App, row: &RefundRow, session: &SessionRow) -> ApiResult
     }
 }
 
+/// Asks WeChat Pay how a refund it accepted went and records a final answer: heals a REFUND.*
+/// notification that never arrived.
+pub async fn settle_by_query(app: &App, row: &RefundRow) -> ApiResult<()> {
+    let answer = WechatPayClient::new(app)
+        .refund_status(&row.out_refund_no, app.now)
+        .await?;
+    if answer.status != RefundStatus::Processing {
+        app.store
+            .update_refund(
+                &row.id,
+                &["processing"],
+                local_status(answer.status),
+                Some(&answer.refund_id),
+                app.now,
+            )
+            .await?;
+    }
+    Ok(())
+}
+
 /// Our refund status for WeChat Pay's: what a refund answer or a REFUND.* notice moves it to.
 pub fn local_status(status: RefundStatus) -> &'static str {
     match status {

@@ -1,7 +1,8 @@
 //! The cron trigger's work, also runnable on demand (`POST /v1/admin/run-scheduled` with the
 //! merchant key): close sessions past their expiry (at WeChat Pay first, then locally), and
 //! query sessions still unpaid some minutes after their prepay, applying what WeChat Pay says
-//! (this heals a notification that never arrived); send again refunds whose answer was lost;
+//! (this heals a notification that never arrived); send again refunds whose answer was lost,
+//! and ask about accepted refunds whose notification never came;
 //! reconcile yesterday once its bills are out (after 10:00 China time); then deliver the
 //! merchant webhooks due.
 
@@ -32,7 +33,7 @@ pub async fn run(app: &App) -> ApiResult<serde_json::Value> {
     // Refunds whose answer was lost (5xx, network) are sent again with their own out_refund_no.
     for refund in app
         .store
-        .pending_refunds(app.now, app.config.query_after_secs, BATCH)
+        .refunds_waiting("pending", app.now, app.config.query_after_secs, BATCH)
         .await?
     {
         let session = app.store.session_by_id(&refund.session_id).await?;
@@ -40,6 +41,16 @@ pub async fn run(app: &App) -> ApiResult<serde_json::Value> {
             if let Err(e) = refunds::send(app, &refund, &session).await {
                 worker::console_warn!("refund {} still pending: {}", refund.id, e.log_line());
             }
+        }
+    }
+    // Refunds accepted whose outcome no notification brought: asked about.
+    for refund in app
+        .store
+        .refunds_waiting("processing", app.now, app.config.query_after_secs, BATCH)
+        .await?
+    {
+        if let Err(e) = refunds::settle_by_query(app, &refund).await {
+            worker::console_warn!("refund {} not settled: {}", refund.id, e.log_line());
         }
     }
     // Yesterday's bills, once WeChat Pay has them out (after 10:00 China time).

@@ -447,15 +447,25 @@ impl Store {
     }
 
     /// Refunds whose WeChat Pay answer is still unknown, `older_than` seconds after creation.
-    pub async fn pending_refunds(
+    /// Refunds in `status` (`pending`: the answer was lost; `processing`: the notification is
+    /// awaited) unchanged for `older_than` seconds, oldest first.
+    pub async fn refunds_waiting(
         &self,
+        status: &str,
         now: UnixTime,
         older_than: i64,
         limit: u32,
     ) -> ApiResult<Vec<RefundRow>> {
-        let sql = format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE status = 'pending' AND updated_at <= ?1 ORDER BY created_at LIMIT ?2");
-        self.rows(&sql, &[int(now.secs() - older_than), int(limit.into())])
-            .await
+        let sql = format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE status = ?3 AND updated_at <= ?1 ORDER BY created_at LIMIT ?2");
+        self.rows(
+            &sql,
+            &[
+                int(now.secs() - older_than),
+                int(limit.into()),
+                text(status),
+            ],
+        )
+        .await
     }
 
     /// Moves a refund on from one of `from`; the status change logs itself by trigger.

@@ -10,12 +10,14 @@ use pay_core::v3::model::{
 use pay_core::v3::{AuthorizationHeader, RequestToSign, SignedHeaders};
 use pay_core::{CstDate, UnixTime};
 use serde::de::DeserializeOwned;
-use worker::{Fetch, Headers, Method, Request, RequestInit};
+use worker::{AbortSignal, Fetch, Headers, Method, Request, RequestInit};
 
 use crate::config::Config;
 use crate::error::{ApiError, ApiResult};
 use crate::{keys, App};
 
+/// How long a call to WeChat Pay may take before it counts as unanswered.
+const UPSTREAM_TIMEOUT_MS: u32 = 10_000;
 const USER_AGENT: &str = concat!("wechat-checkout-edge/", env!("CARGO_PKG_VERSION"));
 
 pub struct WechatPayClient<'a> {
@@ -165,6 +167,17 @@ impl<'a> WechatPayClient<'a> {
             .map(|_| ())
     }
 
+    /// A refund as WeChat Pay has it now (the fallback when its notification does not come).
+    pub async fn refund_status(&self, out_refund_no: &str, now: UnixTime) -> ApiResult<Refund> {
+        self.call(
+            Method::Get,
+            &format!("/v3/refund/domestic/refunds/{out_refund_no}"),
+            b"",
+            now,
+        )
+        .await
+    }
+
     pub async fn refund(&self, request: &RefundRequest, now: UnixTime) -> ApiResult<Refund> {
         self.call(
             Method::Post,
@@ -238,9 +251,26 @@ impl<'a> WechatPayClient<'a> {
             init.with_body(Some(worker::js_sys::Uint8Array::from(body).into()));
         }
         let url = format!("{}{}", self.config.api_base, path_and_query);
+        // An answer that does not come is an unknown outcome, like a 5xx: the caller's retry
+        // (same out_trade_no / out_refund_no) or the scheduled query settles it.
+        let signal = AbortSignal::from(web_sys::AbortSignal::timeout_with_u32(UPSTREAM_TIMEOUT_MS));
         let mut response = Fetch::Request(Request::new_with_init(&url, &init)?)
-            .send()
-            .await?;
+            .send_with_signal(&signal)
+            .await
+            .map_err(|e| ApiError::Upstream {
+                status: if signal.aborted() { 504 } else { 502 },
+                code: if signal.aborted() {
+                    "TIMEOUT"
+                } else {
+                    "NETWORK"
+                }
+                .into(),
+                message: if signal.aborted() {
+                    format!("no answer within {UPSTREAM_TIMEOUT_MS} ms")
+                } else {
+                    e.to_string()
+                },
+            })?;
         let status = response.status_code();
         let bytes = response.bytes().await?;
 

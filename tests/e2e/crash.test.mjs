@@ -97,6 +97,30 @@ describe("crash safety", { timeout: 900_000 }, () => {
     await receiver.close();
   });
 
+  test("a create that died between its work and its answer is finished by its retry, not made twice", async () => {
+    const key = "crash-died-after-work";
+    const create = () => fetch(`${env.stack.edgeUrl}/v1/checkout/sessions`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${env.edgeVars.MERCHANT_SECRET_KEY}`, "Content-Type": "application/json", "Idempotency-Key": key },
+      body: JSON.stringify({ amount_fen: 777, description: "Died after its work" }),
+    });
+    const first = await (await create()).json();
+    // What a crash right after the session's insert leaves: the claim without its answer.
+    edgeRows(env.persistTo, `UPDATE idempotency_keys SET status = NULL, response = NULL WHERE key = 'create_session:${key}'`);
+    const early = await create();
+    assert.equal(early.status, 409, "within the lease the first request may still be running");
+    assert.equal((await early.json()).error.code, "idempotency_in_progress");
+    edgeRows(env.persistTo, `UPDATE idempotency_keys SET created_at = created_at - 31 WHERE key = 'create_session:${key}'`);
+    const retried = await create();
+    assert.equal(retried.status, 201);
+    const again = await retried.json();
+    assert.deepEqual([again.id, again.client_secret], [first.id, first.client_secret], "the same session, the same secret");
+    const replay = await create();
+    assert.equal(replay.headers.get("idempotent-replayed"), "true");
+    assert.equal((await replay.json()).id, first.id);
+    assert.equal(edgeRows(env.persistTo, "SELECT COUNT(*) AS n FROM checkout_sessions WHERE description = 'Died after its work'")[0].n, 1);
+  });
+
   test("SIGKILLs of the edge runtime mid-flight lose nothing and apply nothing twice", async () => {
     const started = Date.now();
     let next = 0;
@@ -129,13 +153,14 @@ describe("crash safety", { timeout: 900_000 }, () => {
 
     // Our books: each of them paid exactly once, with WeChat Pay's transaction, and no session
     // more than the payments (retried creates made none).
-    const books = new Map(edgeRows(env.persistTo, "SELECT out_trade_no, status, transaction_id FROM checkout_sessions").map((r) => [r.out_trade_no, r]));
+    const books = new Map(edgeRows(env.persistTo, "SELECT out_trade_no, status, transaction_id FROM checkout_sessions WHERE out_trade_no LIKE 'CRASH%'").map((r) => [r.out_trade_no, r]));
     assert.equal(books.size, PAYMENTS, "one session per payment");
     for (const { out_trade_no, transaction_id } of success) {
       const ours = books.get(out_trade_no);
       assert.deepEqual([ours?.status, ours?.transaction_id], ["paid", transaction_id], out_trade_no);
     }
     const paidEvents = edgeRows(env.persistTo, "SELECT session_id, COUNT(*) AS n FROM order_events WHERE kind = 'paid' GROUP BY session_id");
+    // (The session of the test before is open: it has no paid event.)
     assert.equal(paidEvents.length, PAYMENTS);
     assert.ok(paidEvents.every((e) => e.n === 1), "one paid event per session");
 

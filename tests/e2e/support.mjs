@@ -51,7 +51,7 @@ function d1Rows(database, config, persistTo, sql) {
   return JSON.parse(out)[0].results;
 }
 
-/** Rows of a query on the edge-worker's local D1 (read-only checks of the books). */
+/** Rows of a query on the edge-worker's local D1: checks of the books (the crash test also leaves with it what a crash would). */
 export const edgeRows = (persistTo, sql) => d1Rows("wechat-checkout", join(root, "wrangler.toml"), join(persistTo, "edge"), sql);
 
 /** Rows of a query on the simulator's local D1 (what "WeChat Pay" has). */
