@@ -169,11 +169,11 @@ describe("walking skeleton", { timeout: 900_000 }, () => {
     const file = JSON.parse(readFileSync(join(root, "web", "v1", "openapi.json"), "utf8"));
     const served = await (await api("/v1/openapi.json")).json();
     assert.deepEqual(served, file);
-    // The routes as the code has them: `(Method::Post, ["v1", "refunds", id])` → `POST /v1/refunds/{id}`.
+    // The routes as the code has them: `(["v1", "refunds", id], Some(Get))` → `GET /v1/refunds/{id}`.
     const source = readFileSync(join(root, "edge-worker", "src", "lib.rs"), "utf8");
     // The document itself is a static asset (web/v1/openapi.json), served before the Worker.
     const inCode = new Set(["GET /v1/openapi.json"]);
-    for (const [, method, segs] of source.matchAll(/\(Method::(Get|Post|Put|Delete|Patch), \[([^\]]*)\]\)/g)) {
+    for (const [, segs, method] of source.matchAll(/\(\[([^\]]*)\],\s*Some\((Get|Post|Put|Delete|Patch)\)\)/g)) {
       const path = segs.split(",").map((p) => p.trim()).filter(Boolean).map((p) => (p.startsWith('"') ? p.slice(1, -1) : `{${p}}`));
       inCode.add(`${method.toUpperCase()} /${path.join("/")}`);
     }
