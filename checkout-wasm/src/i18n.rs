@@ -25,6 +25,24 @@ pub enum Text {
     Failed,
     OpenInWeChat,
     CannotLoad,
+    LimitReached,
+    NotAccepted,
+    SceneNotTaken,
+    TooManyAttempts,
+}
+
+impl Text {
+    /// What the payer reads for a refusal the Worker answers with `code` (the merchant's risk
+    /// rules, rate limits), instead of the Worker's English message; `None` for other codes.
+    pub fn for_refusal(code: &str) -> Option<Text> {
+        Some(match code {
+            "limit_exceeded" => Text::LimitReached,
+            "blocked" => Text::NotAccepted,
+            "scene_not_allowed" => Text::SceneNotTaken,
+            "rate_limited" => Text::TooManyAttempts,
+            _ => return None,
+        })
+    }
 }
 
 impl Locale {
@@ -54,10 +72,47 @@ impl Locale {
                 "请在微信中打开此页面完成支付",
             ),
             Text::CannotLoad => ("This checkout cannot be shown", "无法显示此订单"),
+            Text::LimitReached => (
+                "This merchant's payment limit is reached for now; try again later",
+                "已达到商户的支付限额，请稍后再试",
+            ),
+            Text::NotAccepted => (
+                "This payment cannot be accepted here",
+                "此笔支付无法在此完成",
+            ),
+            Text::SceneNotTaken => (
+                "This merchant does not take this way of paying; try another device",
+                "商户不支持此支付方式，请换一台设备支付",
+            ),
+            Text::TooManyAttempts => (
+                "Too many attempts; wait a minute and try again",
+                "操作过于频繁，请稍后再试",
+            ),
         };
         match self {
             Locale::En => en,
             Locale::ZhCn => zh,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_told_in_the_payers_language() {
+        let limit = Text::for_refusal("limit_exceeded").unwrap();
+        assert_eq!(Locale::ZhCn.text(limit), "已达到商户的支付限额，请稍后再试");
+        for code in [
+            "limit_exceeded",
+            "blocked",
+            "scene_not_allowed",
+            "rate_limited",
+        ] {
+            let text = Text::for_refusal(code).unwrap();
+            assert_ne!(Locale::En.text(text), Locale::ZhCn.text(text), "{code}");
+        }
+        assert!(Text::for_refusal("network").is_none());
     }
 }

@@ -485,9 +485,11 @@ impl Widget {
             return;
         }
         self.emit_failure("failed", &failure);
-        self.show(View::Failed {
-            message: failure.message,
-        });
+        let message = match Text::for_refusal(&failure.code) {
+            Some(text) => self.options.locale.text(text).to_string(),
+            None => failure.message,
+        };
+        self.show(View::Failed { message });
     }
 
     fn fail_to_load(self: &Rc<Self>, failure: Failure) {

@@ -4,6 +4,8 @@
 use pay_core::aead::ApiV3Key;
 use pay_core::crypto::{RsaPrivateKeyDer, RsaPublicKey};
 use pay_core::rate_limit::RateLimit;
+use pay_core::requests::Scene;
+use pay_core::risk::{Budget, RiskRules};
 use pay_core::v3::{KeyId, PlatformKeys};
 use worker::Env;
 
@@ -42,6 +44,7 @@ pub struct Config {
     pub oauth_authorize_base: String,
     pub oauth_api_base: String,
     pub limits: Limits,
+    pub risk: RiskRules,
 }
 
 /// The rate limits (`RATE_LIMIT_*`, hits per `RATE_LIMIT_WINDOW_SECS`; 0 switches one off).
@@ -103,6 +106,61 @@ fn number(env: &Env, name: &str, default: i64) -> Result<i64, ApiError> {
     }
 }
 
+/// A comma-separated list (empty entries dropped).
+fn list(env: &Env, name: &str) -> Vec<String> {
+    optional(env, name)
+        .map(|v| {
+            v.split(',')
+                .map(|o| o.trim().to_string())
+                .filter(|o| !o.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `COUNT/FEN` (either 0: unlimited), for example `RISK_IP_HOURLY = "20/500000"`.
+fn pair(env: &Env, name: &str, default: (i64, i64)) -> Result<(i64, i64), ApiError> {
+    match optional(env, name) {
+        None => Ok(default),
+        Some(v) => v
+            .split_once('/')
+            .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)))
+            .ok_or_else(|| ApiError::Config(format!("{name} must be two whole numbers A/B"))),
+    }
+}
+
+/// The merchant's risk rules (README, "Risk controls", lists the settings and defaults).
+fn risk_rules(env: &Env) -> Result<RiskRules, ApiError> {
+    let budget = |name: &str| {
+        pair(env, name, (0, 0)).map(|(max_count, max_fen)| Budget { max_count, max_fen })
+    };
+    let allowed_scenes = list(env, "RISK_ALLOWED_SCENES")
+        .iter()
+        .map(|s| {
+            Scene::parse(s).ok_or_else(|| {
+                ApiError::Config(format!(
+                    "RISK_ALLOWED_SCENES: {s:?} is not native, h5 or jsapi"
+                ))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let (quick_refund_secs, quick_refund_share_ppm) =
+        pair(env, "RISK_QUICK_REFUND", (600, 500_000))?;
+    Ok(RiskRules {
+        max_session_fen: number(env, "RISK_MAX_SESSION_FEN", 5_000_000)?,
+        payer_hourly: budget("RISK_PAYER_HOURLY")?,
+        payer_daily: budget("RISK_PAYER_DAILY")?,
+        ip_hourly: budget("RISK_IP_HOURLY")?,
+        ip_daily: budget("RISK_IP_DAILY")?,
+        blocked_payers: list(env, "RISK_BLOCKED_OPENIDS"),
+        blocked_ips: list(env, "RISK_BLOCKED_IPS"),
+        allowed_scenes,
+        failed_attempts_flag: number(env, "RISK_FAILED_ATTEMPTS_FLAG", 5)?,
+        quick_refund_secs,
+        quick_refund_share_ppm,
+    })
+}
+
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ApiError> {
         let setting = |name: &str, e: pay_core::Error| ApiError::Config(format!("{name}: {e}"));
@@ -138,14 +196,7 @@ impl Config {
             platform_keys,
             certificate_mode,
             merchant_secret_key,
-            allowed_origins: optional(env, "ALLOWED_ORIGINS")
-                .map(|v| {
-                    v.split(',')
-                        .map(|o| o.trim().to_string())
-                        .filter(|o| !o.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default(),
+            allowed_origins: list(env, "ALLOWED_ORIGINS"),
             sandbox_cashier_url: optional(env, "SANDBOX_CASHIER_URL"),
             demo_shop: optional(env, "DEMO_SHOP").as_deref() == Some("on"),
             min_session_ttl_secs: number(
@@ -174,6 +225,7 @@ impl Config {
             oauth_api_base: optional(env, "WECHAT_OAUTH_API_BASE")
                 .unwrap_or_else(|| "https://api.weixin.qq.com".into()),
             limits: Limits::from_env(env)?,
+            risk: risk_rules(env)?,
         })
     }
 }

@@ -83,6 +83,14 @@ impl ApiError {
                 // WeChat Pay's file is damaged: its side, not the request's.
                 E::BillHash { .. } => 502,
                 E::RateLimited { .. } => 429,
+                // A budget frees up in time (429); a ceiling on an amount does not (400).
+                E::LimitExceeded {
+                    resets_at: Some(_), ..
+                } => 429,
+                E::LimitExceeded {
+                    resets_at: None, ..
+                } => 400,
+                E::Blocked | E::SceneNotAllowed(_) => 403,
                 E::ApiV3KeyLength { .. } | E::Key { .. } | E::Crypto { .. } => 500,
             },
             ApiError::Upstream { .. } => 502,
@@ -161,7 +169,13 @@ impl ApiError {
     /// The standard JSON error response (with `Retry-After` when rate-limited).
     pub fn into_response(self) -> Response {
         self.log_if_ours();
-        let body = json!({ "error": { "code": self.code(), "message": self.public_message() } });
+        let mut body =
+            json!({ "error": { "code": self.code(), "message": self.public_message() } });
+        // A risk limit says which one, and when it frees up, for programs as well as people.
+        if let ApiError::Domain(pay_core::Error::LimitExceeded { limit, resets_at }) = &self {
+            body["error"]["limit"] = json!(limit);
+            body["error"]["resets_at"] = json!(resets_at.map(|t| t.secs()));
+        }
         let mut response = json_response(self.status(), &body);
         let headers = response.headers_mut();
         match self {
@@ -169,6 +183,13 @@ impl ApiError {
                 retry_after_secs, ..
             }) => {
                 let _ = headers.set("Retry-After", &retry_after_secs.to_string());
+            }
+            ApiError::Domain(pay_core::Error::LimitExceeded {
+                resets_at: Some(at),
+                ..
+            }) => {
+                let wait = at.secs().saturating_sub(crate::now().secs()).max(1);
+                let _ = headers.set("Retry-After", &wait.to_string());
             }
             ApiError::MethodNotAllowed { allow } => {
                 let _ = headers.set("Allow", allow);

@@ -26,6 +26,7 @@ mod orders;
 mod rate_limits;
 mod reconcile;
 mod refunds;
+mod risk;
 mod scheduled;
 mod store;
 mod webhooks;
@@ -205,7 +206,7 @@ impl App {
     }
 }
 
-fn now() -> UnixTime {
+pub(crate) fn now() -> UnixTime {
     UnixTime((worker::Date::now().as_millis() / 1000) as i64)
 }
 

@@ -66,6 +66,7 @@ pub async fn create_session(
     id: String,
 ) -> ApiResult<(SessionRow, String)> {
     let params = params.validate(app.config.min_session_ttl_secs)?;
+    app.config.risk.check_session_amount(params.amount)?;
     let client_secret = checkout::client_secret(&app.config.merchant_secret_key, &id);
     if let Some(row) = app.store.session_by_id(&id).await? {
         return Ok((row, client_secret));

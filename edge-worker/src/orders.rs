@@ -1,7 +1,9 @@
 //! Applying what WeChat Pay says about a transaction to our books, whichever way it arrived.
 
 use pay_core::checkout::{decide_payment, OrderFacts, PaymentDecision};
+use pay_core::risk::Flag;
 use pay_core::v3::model::{RefundNotice, TradeState, Transaction};
+use serde_json::json;
 
 use crate::error::{ApiError, ApiResult};
 use crate::store::SessionRow;
@@ -27,7 +29,28 @@ pub async fn apply_transaction(app: &App, tx: &Transaction) -> ApiResult<()> {
             status: row.status()?,
             transaction_id: row.transaction_id.as_deref(),
         };
-        match decide_payment(&facts, tx, app.now)? {
+        let decision = match decide_payment(&facts, tx, app.now) {
+            Ok(decision) => decision,
+            // WeChat Pay's signed word disagrees with the order: refused, and kept as an anomaly.
+            Err(pay_core::Error::Mismatch {
+                field,
+                ours,
+                theirs,
+            }) => {
+                let detail = json!({ "field": field, "ours": ours, "theirs": theirs, "transaction_id": tx.transaction_id });
+                app.store
+                    .flag(&row.id, Flag::NotificationMismatch, &detail, app.now)
+                    .await?;
+                return Err(pay_core::Error::Mismatch {
+                    field,
+                    ours,
+                    theirs,
+                }
+                .into());
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match decision {
             PaymentDecision::MarkPaid {
                 transaction_id,
                 paid_at,
@@ -45,9 +68,13 @@ pub async fn apply_transaction(app: &App, tx: &Transaction) -> ApiResult<()> {
                     "payment {transaction_id} for closed order {}: kept for refund",
                     row.out_trade_no
                 );
+                app.store
+                    .record_payment_after_close(&row.id, &transaction_id, app.now)
+                    .await?;
+                let detail = json!({ "transaction_id": transaction_id });
                 return app
                     .store
-                    .record_payment_after_close(&row.id, &transaction_id, app.now)
+                    .flag(&row.id, Flag::PaidAfterClose, &detail, app.now)
                     .await;
             }
             PaymentDecision::AlreadyPaid | PaymentDecision::NotPaid(_) => return Ok(()),
@@ -79,16 +106,19 @@ pub async fn close_session(app: &App, row: &SessionRow) -> ApiResult<()> {
 
 /// Asks WeChat Pay about an open session and applies the answer: heals a notification that
 /// never arrived. An unpaid order past its expiry is closed.
-pub async fn settle_by_query(app: &App, row: &SessionRow) -> ApiResult<()> {
+/// Answers the trade state WeChat Pay reported, if it was asked.
+pub async fn settle_by_query(app: &App, row: &SessionRow) -> ApiResult<Option<TradeState>> {
+    let mut seen = None;
     if row.prepay_created_at.is_some() {
         let tx = WechatPayClient::new(app)
             .query(&row.out_trade_no, app.now)
             .await;
         match tx {
             Ok(tx) if tx.trade_state == TradeState::Success => {
-                return apply_transaction(app, &tx).await
+                apply_transaction(app, &tx).await?;
+                return Ok(Some(TradeState::Success));
             }
-            Ok(_) => {}
+            Ok(tx) => seen = Some(tx.trade_state),
             Err(ApiError::Upstream { code, .. }) if code == "ORDER_NOT_EXIST" => {}
             Err(e) => return Err(e),
         }
@@ -96,7 +126,7 @@ pub async fn settle_by_query(app: &App, row: &SessionRow) -> ApiResult<()> {
     if app.now.secs() >= row.expires_at {
         close_session(app, row).await?;
     }
-    Ok(())
+    Ok(seen)
 }
 
 /// Applies a REFUND.* notification to the refund it names.
@@ -139,6 +169,10 @@ pub async fn apply_refund_notice(app: &App, notice: &RefundNotice) -> ApiResult<
         || refund.amount_fen != notice.amount.refund.get()
         || notice.mchid != app.config.mchid
     {
+        let detail = json!({ "field": "refund", "out_refund_no": notice.out_refund_no, "amount_fen": notice.amount.refund.get(), "mchid": notice.mchid });
+        app.store
+            .flag(&session.id, Flag::NotificationMismatch, &detail, app.now)
+            .await?;
         return Err(pay_core::Error::Mismatch {
             field: "refund",
             ours: format!(

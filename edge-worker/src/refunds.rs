@@ -15,7 +15,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::merchant::authorize as authorize_merchant;
 use crate::store::{RefundRow, SessionRow};
 use crate::wechatpay::WechatPayClient;
-use crate::{http, idempotency, App};
+use crate::{http, idempotency, risk, App};
 
 pub async fn create(req: &mut Request, app: &App) -> ApiResult<Response> {
     authorize_merchant(req, app)?;
@@ -77,6 +77,7 @@ pub async fn start(
         updated_at: app.now.secs(),
     };
     app.store.insert_refund(&row).await?;
+    risk::check_refund(app, &session, amount).await?;
     match send(app, &row, &session).await {
         Ok(()) => {}
         Err(

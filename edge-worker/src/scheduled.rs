@@ -23,7 +23,7 @@ pub async fn run(app: &App) -> ApiResult<serde_json::Value> {
         .await?
     {
         match orders::settle_by_query(app, &row).await {
-            Ok(()) => settled += 1,
+            Ok(_) => settled += 1,
             Err(e) => {
                 failed += 1;
                 worker::console_warn!("scheduled check of {} failed: {}", row.id, e.log_line());

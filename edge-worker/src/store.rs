@@ -2,6 +2,7 @@
 //! (or one batch, which D1 runs as a transaction); status changes log themselves by trigger.
 
 use pay_core::checkout::SessionStatus;
+use pay_core::risk::{BudgetRule, Flag, Subject};
 use pay_core::{Fen, UnixTime};
 use serde::Deserialize;
 use worker::wasm_bindgen::JsValue;
@@ -71,6 +72,8 @@ pub struct SessionFilter {
     pub search: Option<String>,
     pub created_gte: Option<i64>,
     pub created_lt: Option<i64>,
+    /// Only orders with this anomaly flag (`any`: with any).
+    pub flag: Option<String>,
 }
 
 /// The outcome of claiming an Idempotency-Key.
@@ -351,6 +354,8 @@ impl Store {
              AND (?5 IS NULL OR created_at >= ?5) AND (?6 IS NULL OR created_at < ?6) \
              AND (?7 IS NULL OR id = ?7 OR out_trade_no = ?7 OR transaction_id = ?7 \
                   OR instr(lower(description), lower(?7)) > 0) \
+             AND (?8 IS NULL OR EXISTS (SELECT 1 FROM order_events e WHERE e.session_id = checkout_sessions.id \
+                  AND e.kind = 'flagged' AND (?8 = 'any' OR json_extract(e.detail, '$.flag') = ?8))) \
              ORDER BY created_at DESC, rowid DESC LIMIT ?4"
         );
         let args = [
@@ -361,6 +366,7 @@ impl Store {
             filter.created_gte.map_or(JsValue::NULL, int),
             filter.created_lt.map_or(JsValue::NULL, int),
             filter.search.as_deref().map_or(JsValue::NULL, text),
+            filter.flag.as_deref().map_or(JsValue::NULL, text),
         ];
         self.rows(&sql, &args).await
     }
@@ -538,6 +544,164 @@ impl Store {
         .run()
         .await?;
         Ok(())
+    }
+
+    /// Counts a pay attempt of `session_id` for `amount` against every budget in `rules`, for
+    /// the client address `ip` and, when known, the payer `openid`: one conditional insert,
+    /// so concurrent attempts are counted one after the other. True if counted (now or by an
+    /// earlier attempt on the same session); false if a budget refused it.
+    pub async fn count_payment_attempt(
+        &self,
+        session_id: &str,
+        amount: Fen,
+        ip: &str,
+        openid: Option<&str>,
+        rules: &[BudgetRule],
+        now: UnixTime,
+    ) -> ApiResult<bool> {
+        let (ip, payer) = (format!("ip:{ip}"), openid.map(|o| format!("payer:{o}")));
+        // Budgets are whole numbers from the configuration, written into the statement.
+        let mut conditions = vec!["1".to_string()];
+        for rule in rules.iter().filter(|r| !r.budget.is_off()) {
+            // `guard` true: the rule does not apply (no payer known for this attempt).
+            let (subject, guard) = match rule.subject {
+                Subject::Ip => ("?4", "0"),
+                Subject::Payer => ("?5", "?5 IS NULL"),
+            };
+            let used = |what: &str| {
+                format!(
+                    "(SELECT {what} FROM payment_attempts WHERE subject = {subject} AND at > ?3 - {} AND session_id <> ?1)",
+                    rule.window_secs
+                )
+            };
+            let mut fits = Vec::new();
+            if rule.budget.max_count > 0 {
+                fits.push(format!("{} < {}", used("COUNT(*)"), rule.budget.max_count));
+            }
+            if rule.budget.max_fen > 0 {
+                fits.push(format!(
+                    "{} + ?2 <= {}",
+                    used("COALESCE(SUM(amount_fen), 0)"),
+                    rule.budget.max_fen
+                ));
+            }
+            conditions.push(format!("({guard} OR ({}))", fits.join(" AND ")));
+        }
+        let sql = format!(
+            "INSERT OR IGNORE INTO payment_attempts (session_id, subject, amount_fen, at) \
+             SELECT ?1, s.subject, ?2, ?3 FROM (SELECT ?4 AS subject UNION ALL SELECT ?5 WHERE ?5 IS NOT NULL) s \
+             WHERE {}",
+            conditions.join(" AND ")
+        );
+        self.statement(
+            &sql,
+            &[
+                text(session_id),
+                int(amount.get()),
+                int(now.secs()),
+                text(&ip),
+                payer.as_deref().map_or(JsValue::NULL, text),
+            ],
+        )?
+        .run()
+        .await?;
+        // Every subject must be counted: an address counted by an earlier attempt does not
+        // let a payer learned since (JSAPI, after OAuth) past the payer's budgets.
+        let counted: Option<i64> = self
+            .statement(
+                "SELECT COUNT(*) AS n FROM payment_attempts WHERE session_id = ?1 AND subject IN (?2, ?3)",
+                &[text(session_id), text(&ip), payer.as_deref().map_or(JsValue::NULL, text)],
+            )?
+            .first(Some("n"))
+            .await?;
+        Ok(counted == Some(1 + i64::from(payer.is_some())))
+    }
+
+    /// What other sessions' attempts of `ip` or `openid` used of a window starting after
+    /// `since`: (count, fen, the oldest attempt's time).
+    pub async fn attempt_usage(
+        &self,
+        subject: Subject,
+        who: &str,
+        since: UnixTime,
+        except_session: &str,
+    ) -> ApiResult<(i64, i64, Option<UnixTime>)> {
+        #[derive(Deserialize)]
+        struct Usage {
+            n: i64,
+            fen: i64,
+            oldest: Option<i64>,
+        }
+        let usage: Option<Usage> = self
+            .statement(
+                "SELECT COUNT(*) AS n, COALESCE(SUM(amount_fen), 0) AS fen, MIN(at) AS oldest FROM payment_attempts \
+                 WHERE subject = ?1 AND at > ?2 AND session_id <> ?3",
+                &[
+                    text(&format!("{}:{who}", subject.as_str())),
+                    int(since.secs()),
+                    text(except_session),
+                ],
+            )?
+            .first(None)
+            .await?;
+        Ok(usage.map_or((0, 0, None), |u| (u.n, u.fen, u.oldest.map(UnixTime))))
+    }
+
+    /// Records a failed payment attempt on a session; answers how many it has had.
+    pub async fn record_failed_attempt(
+        &self,
+        session_id: &str,
+        reason: &str,
+        now: UnixTime,
+    ) -> ApiResult<i64> {
+        let insert = self.statement(
+            "INSERT INTO order_events (session_id, kind, detail, created_at) VALUES (?1, 'payment_failed', json_object('reason', ?2), ?3)",
+            &[text(session_id), text(reason), int(now.secs())],
+        )?;
+        insert.run().await?;
+        let n: Option<i64> = self
+            .statement(
+                "SELECT COUNT(*) AS n FROM order_events WHERE session_id = ?1 AND kind = 'payment_failed'",
+                &[text(session_id)],
+            )?
+            .first(Some("n"))
+            .await?;
+        Ok(n.unwrap_or(0))
+    }
+
+    /// Keeps an anomaly on its order, once per kind (a `flagged` event, and so a webhook);
+    /// `detail` is a JSON object that says what was seen.
+    pub async fn flag(
+        &self,
+        session_id: &str,
+        flag: Flag,
+        detail: &serde_json::Value,
+        now: UnixTime,
+    ) -> ApiResult<()> {
+        self.statement(
+            "INSERT OR IGNORE INTO order_events (session_id, kind, detail, created_at) VALUES (?1, 'flagged', json_set(?2, '$.flag', ?3), ?4)",
+            &[
+                text(session_id),
+                text(&detail.to_string()),
+                text(flag.as_str()),
+                int(now.secs()),
+            ],
+        )?
+        .run()
+        .await?;
+        Ok(())
+    }
+
+    /// The amount paid since `since` (the day's volume so far).
+    pub async fn paid_volume_since(&self, since: UnixTime) -> ApiResult<i64> {
+        let fen: Option<i64> = self
+            .statement(
+                "SELECT COALESCE(SUM(amount_fen), 0) AS fen FROM checkout_sessions WHERE status = 'paid' AND paid_at >= ?1",
+                &[int(since.secs())],
+            )?
+            .first(Some("fen"))
+            .await?;
+        Ok(fen.unwrap_or(0))
     }
 
     /// Undelivered events whose time has come, oldest first.

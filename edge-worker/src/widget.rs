@@ -8,7 +8,7 @@
 use pay_core::checkout::SessionStatus;
 use pay_core::crypto::webcrypto::{random_hex, WebCryptoSigner};
 use pay_core::requests::PayRequest;
-use pay_core::v3::model::{H5Info, OrderAmount, Payer, PrepayRequest, SceneInfo};
+use pay_core::v3::model::{H5Info, OrderAmount, Payer, PrepayRequest, SceneInfo, TradeState};
 use pay_core::v3::pay_params;
 use pay_core::UnixTime;
 use serde_json::json;
@@ -17,7 +17,7 @@ use worker::{Request, Response, Url};
 use crate::error::{ApiError, ApiResult};
 use crate::store::SessionRow;
 use crate::wechatpay::WechatPayClient;
-use crate::{http, orders, rate_limits, sha256_hex, App};
+use crate::{http, orders, rate_limits, risk, sha256_hex, App};
 
 /// A `code_url` or `prepay_id` lives 2 hours at WeChat Pay; reuse ours while 10 minutes remain.
 const PREPAY_REUSE_SECS: i64 = 2 * 3600 - 600;
@@ -57,8 +57,15 @@ pub async fn retrieve(req: &Request, app: &App, id: &str) -> ApiResult<Response>
 pub async fn check(req: &Request, app: &App, id: &str) -> ApiResult<Response> {
     let row = session_for_wechatpay_call(req, app, id).await?;
     if row.status()? == SessionStatus::Open {
-        if let Err(e) = orders::settle_by_query(app, &row).await {
-            worker::console_warn!("check of {} at WeChat Pay failed: {}", row.id, e.log_line());
+        match orders::settle_by_query(app, &row).await {
+            // The payer's card was refused: a failed attempt.
+            Ok(Some(TradeState::Payerror)) => {
+                risk::failed_attempt(app, &row.id, "PAYERROR").await?
+            }
+            Ok(_) => {}
+            Err(e) => {
+                worker::console_warn!("check of {} at WeChat Pay failed: {}", row.id, e.log_line())
+            }
         }
     }
     let row = app
@@ -71,8 +78,8 @@ pub async fn check(req: &Request, app: &App, id: &str) -> ApiResult<Response> {
 
 pub async fn pay(req: &mut Request, app: &App, id: &str) -> ApiResult<Response> {
     let row = session_for_wechatpay_call(req, app, id).await?;
-    let PayRequest { scene } = http::json_body(req).await?;
-    let scene = scene.as_str();
+    let PayRequest { scene: asked } = http::json_body(req).await?;
+    let scene = asked.as_str();
     match row.status()? {
         SessionStatus::Open if app.now.secs() >= row.expires_at => {
             return Err(ApiError::SessionExpired)
@@ -87,6 +94,7 @@ pub async fn pay(req: &mut Request, app: &App, id: &str) -> ApiResult<Response> 
             message: format!("this session is being paid in the {fixed} scene; ask the merchant for a new session"),
         });
     }
+    risk::check_pay(app, &row, asked, &rate_limits::client_ip(req)).await?;
     let reuse_secs = if scene == "h5" {
         H5_REUSE_SECS
     } else {

@@ -3,6 +3,8 @@
 
 use core::fmt;
 
+use crate::UnixTime;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
     /// An amount outside 1..=2,147,483,647 fen.
@@ -46,6 +48,16 @@ pub enum Error {
         window_secs: i64,
         retry_after_secs: i64,
     },
+    /// A risk rule of the merchant's refused the attempt: `limit` names it, `resets_at` says
+    /// when an attempt may fit again (`None`: never, for this amount).
+    LimitExceeded {
+        limit: &'static str,
+        resets_at: Option<UnixTime>,
+    },
+    /// The payer or the client address is on the merchant's block list.
+    Blocked,
+    /// The merchant does not take payments in this scene.
+    SceneNotAllowed(&'static str),
     /// A downloaded bill file does not match the SHA1 WeChat Pay gave for it.
     BillHash { expected: String, actual: String },
 }
@@ -71,6 +83,9 @@ impl Error {
             Error::Mismatch { .. } => "order_mismatch",
             Error::BillHash { .. } => "bill_hash_mismatch",
             Error::RateLimited { .. } => "rate_limited",
+            Error::LimitExceeded { .. } => "limit_exceeded",
+            Error::Blocked => "blocked",
+            Error::SceneNotAllowed(_) => "scene_not_allowed",
         }
     }
 }
@@ -127,6 +142,18 @@ impl fmt::Display for Error {
                 f,
                 "too many requests: {limit} allows {max_hits} per {window_secs} s; try again in {retry_after_secs} s"
             ),
+            Error::LimitExceeded { limit, resets_at } => match resets_at {
+                Some(at) => write!(
+                    f,
+                    "the merchant's limit {limit} is reached; it frees up at {}",
+                    at.to_rfc3339_cst()
+                ),
+                None => write!(f, "the merchant's limit {limit} does not allow this amount"),
+            },
+            Error::Blocked => write!(f, "payments from this payer or address are not accepted here"),
+            Error::SceneNotAllowed(scene) => {
+                write!(f, "this merchant does not take payments in the {scene} scene")
+            }
             Error::BillHash { expected, actual } => write!(
                 f,
                 "the bill file's SHA1 is {actual} but WeChat Pay gave {expected}: the file is refused (download it again)"

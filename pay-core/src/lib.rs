@@ -16,6 +16,7 @@ pub mod pem;
 pub mod rate_limit;
 pub mod reconcile;
 pub mod requests;
+pub mod risk;
 pub mod sign_in;
 pub mod time;
 pub mod v2;

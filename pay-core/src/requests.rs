@@ -162,6 +162,12 @@ pub enum Scene {
 }
 
 impl Scene {
+    pub const ALL: [Scene; 3] = [Scene::Native, Scene::H5, Scene::Jsapi];
+
+    pub fn parse(text: &str) -> Option<Scene> {
+        Scene::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Scene::Native => "native",

@@ -9,6 +9,7 @@
 mod pages;
 
 use pay_core::bill::parse_decimal;
+use pay_core::risk::Flag;
 use pay_core::{sign_in, CstDate};
 use worker::{Method, Request, Response};
 
@@ -184,6 +185,7 @@ async fn orders(req: &Request, app: &App) -> ApiResult<Response> {
         search: get("q"),
         created_gte: day("from")?.map(|d| d.start().secs()),
         created_lt: day("to")?.map(|d| d.end().secs()),
+        flag: get("flag").filter(|f| f == "any" || Flag::parse(f).is_some()),
     };
     let after = match get("after") {
         Some(id) => app.store.session_by_id(&id).await?,

@@ -2,6 +2,7 @@
 //! that came from outside goes through `escape`.
 
 use pay_core::html::escape;
+use pay_core::risk::Flag;
 use pay_core::{Fen, UnixTime};
 
 use crate::store::{
@@ -84,26 +85,34 @@ pub fn orders(rows: &[SessionRow], params: &[(String, String)], more: bool) -> S
             .find(|(k, _)| k == name)
             .map_or(String::new(), |(_, v)| escape(v))
     };
-    let status = get("status");
-    let option = |value: &str, label: &str| {
-        format!(
-            "<option value=\"{value}\"{}>{label}</option>",
-            if status == value { " selected" } else { "" }
-        )
+    let select = |name: &str, label: &str, options: &[(&str, &str)]| {
+        let current = get(name);
+        let options: String = options
+            .iter()
+            .map(|(value, text)| {
+                let selected = if current == *value { " selected" } else { "" };
+                format!("<option value=\"{value}\"{selected}>{text}</option>")
+            })
+            .collect();
+        format!("<select name=\"{name}\" aria-label=\"{label}\">{options}</select>")
     };
+    let mut flags = vec![("", "flagged or not"), ("any", "any anomaly")];
+    flags.extend(Flag::ALL.map(|f| (f.as_str(), f.as_str())));
     let mut html = format!(
         "<form method=\"get\" action=\"/console/orders\" class=\"box\" role=\"search\">\
          <input type=\"search\" name=\"q\" placeholder=\"id, out_trade_no, transaction_id or description\" value=\"{}\" size=\"40\" aria-label=\"Search\"> \
-         <select name=\"status\" aria-label=\"Status\">{}{}{}{}</select> \
+         {} {} \
          <label>from <input type=\"date\" name=\"from\" value=\"{}\"></label> \
          <label>to <input type=\"date\" name=\"to\" value=\"{}\"></label> <button type=\"submit\">Filter</button></form>\
          <table><thead><tr><th>Created</th><th>Session</th><th>out_trade_no</th><th>Description</th>\
          <th class=\"num\">Amount</th><th>Status</th><th>Scene</th></tr></thead><tbody>",
         get("q"),
-        option("", "any status"),
-        option("open", "open"),
-        option("paid", "paid"),
-        option("closed", "closed"),
+        select(
+            "status",
+            "Status",
+            &[("", "any status"), ("open", "open"), ("paid", "paid"), ("closed", "closed")]
+        ),
+        select("flag", "Anomaly flag", &flags),
         get("from"),
         get("to"),
     );
