@@ -50,6 +50,8 @@ pub struct Config {
 /// The rate limits (`RATE_LIMIT_*`, hits per `RATE_LIMIT_WINDOW_SECS`; 0 switches one off).
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
+    /// The window every limit counts in (`RATE_LIMIT_WINDOW_SECS`, default 60).
+    pub window_secs: i64,
     /// Sessions created per client IP: the merchant API and the demo shop (default 600).
     pub sessions_per_ip: RateLimit,
     /// Pay and check calls per client IP (default 120).
@@ -71,6 +73,7 @@ impl Limits {
             })
         };
         Ok(Limits {
+            window_secs,
             sessions_per_ip: limit("sessions_per_ip", "RATE_LIMIT_SESSIONS_PER_IP", 600)?,
             pay_per_ip: limit("pay_per_ip", "RATE_LIMIT_PAY_PER_IP", 120)?,
             pay_per_session: limit("pay_per_session", "RATE_LIMIT_PAY_PER_SESSION", 30)?,

@@ -68,7 +68,8 @@ pub fn require_json(req: &Request) -> ApiResult<()> {
 /// any unknown method as GET, which would let `QUERY /x` act as `GET /x`.
 pub fn method(req: &Request) -> Option<Method> {
     let raw = req.inner().method();
-    Method::all().into_iter().find(|m| m.as_ref() == raw)
+    let method = Method::from(raw.clone());
+    (method.as_ref() == raw).then_some(method)
 }
 
 /// The token of `Authorization: Bearer <token>`.

@@ -31,24 +31,21 @@ pub async fn apply_transaction(app: &App, tx: &Transaction) -> ApiResult<()> {
         };
         let decision = match decide_payment(&facts, tx, app.now) {
             Ok(decision) => decision,
-            // WeChat Pay's signed word disagrees with the order: refused, and kept as an anomaly.
-            Err(pay_core::Error::Mismatch {
-                field,
-                ours,
-                theirs,
-            }) => {
-                let detail = json!({ "field": field, "ours": ours, "theirs": theirs, "transaction_id": tx.transaction_id });
-                app.store
-                    .flag(&row.id, Flag::NotificationMismatch, &detail, app.now)
-                    .await?;
-                return Err(pay_core::Error::Mismatch {
+            Err(e) => {
+                // WeChat Pay's signed word disagrees with the order: refused, and kept as an anomaly.
+                if let pay_core::Error::Mismatch {
                     field,
                     ours,
                     theirs,
+                } = &e
+                {
+                    let detail = json!({ "field": field, "ours": ours, "theirs": theirs, "transaction_id": tx.transaction_id });
+                    app.store
+                        .flag(&row.id, Flag::NotificationMismatch, &detail, app.now)
+                        .await?;
                 }
-                .into());
+                return Err(e.into());
             }
-            Err(e) => return Err(e.into()),
         };
         match decision {
             PaymentDecision::MarkPaid {

@@ -61,9 +61,11 @@ pub async fn run(app: &App) -> ApiResult<serde_json::Value> {
             None
         }
     };
-    // Rate-limit windows an hour past are of no further use.
+    // Rate-limit windows that have ended are of no further use.
     app.store
-        .forget_rate_windows(pay_core::UnixTime(app.now.secs() - 3600))
+        .forget_rate_windows(pay_core::UnixTime(
+            app.now.secs() - app.config.limits.window_secs,
+        ))
         .await?;
     let webhooks = webhooks::deliver_due(app).await?;
     Ok(

@@ -535,7 +535,8 @@ impl Store {
         hits.ok_or_else(|| ApiError::Internal("the rate-limit upsert returned no count".into()))
     }
 
-    /// Deletes rate-limit windows that ended before `before`.
+    /// Deletes rate-limit windows that started before `before` (now minus the window length:
+    /// those that have ended).
     pub async fn forget_rate_windows(&self, before: UnixTime) -> ApiResult<()> {
         self.statement(
             "DELETE FROM rate_limit_hits WHERE window_start < ?1",
@@ -559,7 +560,7 @@ impl Store {
         rules: &[BudgetRule],
         now: UnixTime,
     ) -> ApiResult<bool> {
-        let (ip, payer) = (format!("ip:{ip}"), openid.map(|o| format!("payer:{o}")));
+        let (ip, payer) = (Subject::Ip.key(ip), openid.map(|o| Subject::Payer.key(o)));
         // Budgets are whole numbers from the configuration, written into the statement.
         let mut conditions = vec!["1".to_string()];
         for rule in rules.iter().filter(|r| !r.budget.is_off()) {
@@ -637,7 +638,7 @@ impl Store {
                 "SELECT COUNT(*) AS n, COALESCE(SUM(amount_fen), 0) AS fen, MIN(at) AS oldest FROM payment_attempts \
                  WHERE subject = ?1 AND at > ?2 AND session_id <> ?3",
                 &[
-                    text(&format!("{}:{who}", subject.as_str())),
+                    text(&subject.key(who)),
                     int(since.secs()),
                     text(except_session),
                 ],

@@ -43,6 +43,11 @@ impl Subject {
             Subject::Ip => "ip",
         }
     }
+
+    /// The key attempts are counted under: `ip:<address>`, `payer:<openid>`.
+    pub fn key(self, who: &str) -> String {
+        format!("{}:{who}", self.as_str())
+    }
 }
 
 /// One budget rule: a subject, a rolling window and its budget. `name` is the `limit` a

@@ -8,7 +8,7 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { root, stopGroup } from "../../scripts/stack.mjs";
-import { outputDir, startAll } from "./support.mjs";
+import { NO_RATE_LIMITS, outputDir, startAll } from "./support.mjs";
 
 const st = join(process.env.WXC_TOOLS, "schemathesis-venv", "bin", "st");
 const EXAMPLES = process.env.API_FUZZ_EXAMPLES ?? "50";
@@ -16,14 +16,13 @@ let env;
 
 describe("API fuzzing with schemathesis", { timeout: 900_000 }, () => {
   before(async () => {
-    // Rate limits off: schemathesis sends hundreds of requests a minute from one address (the
-    // limits themselves are tested in abuse.test.mjs).
+    // Rate limits off: schemathesis sends hundreds of requests a minute from one address.
     env = await startAll({
       edgePort: 10787,
       sandboxPort: 10788,
       // The amount ceiling off too: the document promises any int32 amount, as this
       // deployment then takes (risk.test.mjs tests the ceiling).
-      edgeVars: { RATE_LIMIT_SESSIONS_PER_IP: "0", RATE_LIMIT_PAY_PER_IP: "0", RATE_LIMIT_PAY_PER_SESSION: "0", RATE_LIMIT_SIGN_IN_PER_IP: "0", RISK_MAX_SESSION_FEN: "0" },
+      edgeVars: { ...NO_RATE_LIMITS, RISK_MAX_SESSION_FEN: "0" },
     });
   }, { timeout: 600_000 });
 

@@ -6,7 +6,7 @@
 // The run prints its counts. Ports 12787/12788. CHAOS_ORDERS / CHAOS_SEED change the run.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { approveAtCashier, edgeRows, sandboxRows, startAll, until } from "./support.mjs";
+import { approveAtCashier, edgeRows, NO_RATE_LIMITS, sandboxRows, startAll, until } from "./support.mjs";
 
 const ORDERS = Number(process.env.CHAOS_ORDERS ?? 1000);
 const CONCURRENCY = 8;
@@ -103,9 +103,7 @@ describe("chaos", { timeout: 1_800_000 }, () => {
       sandboxPort: 12788,
       edgeVars: {
         QUERY_PENDING_AFTER_SECS: "1",
-        RATE_LIMIT_SESSIONS_PER_IP: "0",
-        RATE_LIMIT_PAY_PER_IP: "0",
-        RATE_LIMIT_PAY_PER_SESSION: "0",
+        ...NO_RATE_LIMITS,
       },
     });
     // WeChat Pay's retry schedule at 1/100 speed: 15 s → 150 ms.

@@ -6,7 +6,7 @@
 // event reached the receiver at least once and was applied once. Ports 14787/14788.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { approveAtCashier, edgeRows, sandboxRows, startAll, until, webhookReceiver } from "./support.mjs";
+import { approveAtCashier, edgeRows, NO_RATE_LIMITS, sandboxRows, startAll, until, webhookReceiver } from "./support.mjs";
 
 const PAYMENTS = Number(process.env.CRASH_PAYMENTS ?? 80);
 const CRASHES = Number(process.env.CRASHES ?? 4);
@@ -81,9 +81,7 @@ describe("crash safety", { timeout: 900_000 }, () => {
         WEBHOOK_URL: `http://127.0.0.1:${port}/hooks`,
         WEBHOOK_SECRET,
         WEBHOOK_RETRY_BASE_SECS: "1",
-        RATE_LIMIT_SESSIONS_PER_IP: "0",
-        RATE_LIMIT_PAY_PER_IP: "0",
-        RATE_LIMIT_PAY_PER_SESSION: "0",
+        ...NO_RATE_LIMITS,
       },
     });
     // WeChat Pay's retry schedule at 1/50 speed: 15 s → 0.3 s, 30 min → 36 s.

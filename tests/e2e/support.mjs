@@ -12,6 +12,17 @@ export const outputDir = join(root, "test-output");
 mkdirSync(outputDir, { recursive: true });
 
 /**
+ * Every rate limit switched off, for tests that send many requests from one address on
+ * purpose (the limits themselves are tested in abuse.test.mjs).
+ */
+export const NO_RATE_LIMITS = {
+  RATE_LIMIT_SESSIONS_PER_IP: "0",
+  RATE_LIMIT_PAY_PER_IP: "0",
+  RATE_LIMIT_PAY_PER_SESSION: "0",
+  RATE_LIMIT_SIGN_IN_PER_IP: "0",
+};
+
+/**
  * Builds, starts both Workers on their own ports with fresh state, and a headless Chromium.
  * Each test file has its own ports, all below 32768 (Linux's ephemeral range starts there, so
  * the OS never hands them to an outgoing connection): 18787 checkout, 24787 lifecycle,
