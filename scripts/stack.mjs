@@ -19,6 +19,17 @@ export function run(cmd, args, opts = {}) {
   return r.stdout;
 }
 
+/**
+ * Every rate limit switched off, for runs that send many requests from one address on purpose:
+ * the benchmarks and the load tests (the limits themselves are tested in abuse.test.mjs).
+ */
+export const NO_RATE_LIMITS = {
+  RATE_LIMIT_SESSIONS_PER_IP: "0",
+  RATE_LIMIT_PAY_PER_IP: "0",
+  RATE_LIMIT_PAY_PER_SESSION: "0",
+  RATE_LIMIT_SIGN_IN_PER_IP: "0",
+};
+
 /** Reads a .dev.vars file into an object (the simple KEY="value" lines devkeys.mjs writes). */
 export function readDevVars(path = join(root, ".dev.vars")) {
   const vars = {};

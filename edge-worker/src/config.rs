@@ -45,6 +45,10 @@ pub struct Config {
     pub oauth_api_base: String,
     pub limits: Limits,
     pub risk: RiskRules,
+    /// `TEST_ROUTES = "on"`: the `/_test/…` routes (named reads of the books and fault
+    /// controls, `test_routes.rs`) for the end-to-end tests. Refused unless WeChat Pay is on
+    /// loopback, so no deployment that talks to the real WeChat Pay can serve them.
+    pub test_routes: bool,
 }
 
 /// The rate limits (`RATE_LIMIT_*`, hits per `RATE_LIMIT_WINDOW_SECS`; 0 switches one off).
@@ -121,6 +125,21 @@ fn list(env: &Env, name: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Whether `base` (an http(s) URL) names this machine: 127.0.0.0/8, `[::1]` or localhost.
+fn is_loopback(base: &str) -> bool {
+    let url = worker::Url::parse(base).ok();
+    match url.as_ref().and_then(|u| u.host_str()) {
+        Some(host) => {
+            host.eq_ignore_ascii_case("localhost")
+                || host == "[::1]"
+                || host
+                    .parse::<std::net::Ipv4Addr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        None => false,
+    }
+}
+
 /// `COUNT/FEN` (either 0: unlimited), for example `RISK_IP_HOURLY = "20/500000"`.
 fn pair(env: &Env, name: &str, default: (i64, i64)) -> Result<(i64, i64), ApiError> {
     match optional(env, name) {
@@ -184,10 +203,18 @@ impl Config {
                 "MERCHANT_SECRET_KEY must be at least 24 characters".into(),
             ));
         }
+        let api_base = get(env, "WECHATPAY_API_BASE")?
+            .trim_end_matches('/')
+            .to_string();
+        let test_routes = optional(env, "TEST_ROUTES").as_deref() == Some("on");
+        if test_routes && !is_loopback(&api_base) {
+            return Err(ApiError::Config(
+                "TEST_ROUTES is for local tests only: WECHATPAY_API_BASE must be on loopback"
+                    .into(),
+            ));
+        }
         Ok(Config {
-            api_base: get(env, "WECHATPAY_API_BASE")?
-                .trim_end_matches('/')
-                .to_string(),
+            api_base,
             mchid: get(env, "WECHATPAY_MCHID")?,
             appid: get(env, "WECHATPAY_APPID")?,
             notify_url: get(env, "NOTIFY_URL")?,
@@ -229,6 +256,7 @@ impl Config {
                 .unwrap_or_else(|| "https://api.weixin.qq.com".into()),
             limits: Limits::from_env(env)?,
             risk: risk_rules(env)?,
+            test_routes,
         })
     }
 }

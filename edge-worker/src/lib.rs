@@ -8,6 +8,8 @@
 //! - `POST /v1/wechatpay/notify`: WeChat Pay notifications
 //! - `GET /demo/products`, `POST /demo/checkout`: the demo shop's server side (DEMO_SHOP=on)
 //! - `/console…`: the merchant console (HTML; signed in with the merchant secret key)
+//! - `/_test/…`: named reads of the books and fault controls for the end-to-end tests, only
+//!   with `TEST_ROUTES=on` (`test_routes.rs`); a 404 page otherwise
 //! - `GET /health`; `GET /v1/openapi.json` (this API, described) is a static asset, `web/v1/openapi.json`
 
 #[cfg(feature = "bench")]
@@ -29,6 +31,7 @@ mod refunds;
 mod risk;
 mod scheduled;
 mod store;
+mod test_routes;
 mod webhooks;
 mod wechatpay;
 mod widget;
@@ -104,6 +107,11 @@ async fn route(mut req: Request, env: Env) -> Response {
     };
     if segments.first() == Some(&"console") {
         return console::handle(req, &app, &segments).await;
+    }
+    if segments.first() == Some(&"_test") && app.config.test_routes {
+        return test_routes::handle(&mut req, &app, &segments)
+            .await
+            .unwrap_or_else(ApiError::into_response);
     }
     let widget_route = segments.starts_with(&["v1", "widget"]);
     if widget_route && method == Some(Method::Options) {

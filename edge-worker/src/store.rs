@@ -1076,3 +1076,88 @@ pub struct WebhookDelivery {
     pub last_status: Option<i64>,
     pub last_error: Option<String>,
 }
+
+/// The books the test-only routes may read (`test_routes.rs`): a name, its table and the
+/// columns a read may be narrowed by. Idempotency keys are left out: their stored answers
+/// hold client secrets.
+const INSPECTABLE: &[(&str, &str, &[&str])] = &[
+    (
+        "sessions",
+        "checkout_sessions",
+        &["id", "out_trade_no", "status", "description"],
+    ),
+    ("events", "order_events", &["session_id", "kind"]),
+    (
+        "refunds",
+        "refunds",
+        &["session_id", "status", "out_refund_no"],
+    ),
+    ("outbox", "webhook_outbox", &["event_seq"]),
+    (
+        "notifications_received",
+        "notifications_received",
+        &["event_type"],
+    ),
+    (
+        "payment_attempts",
+        "payment_attempts",
+        &["session_id", "subject"],
+    ),
+    (
+        "platform_certificates",
+        "platform_certificates",
+        &["serial"],
+    ),
+];
+
+/// Test-only: the writes a crash or a rotation would leave behind, for the tests that prove
+/// the Worker recovers from them.
+impl Store {
+    /// Every row of the books named `name` whose columns equal `filters`, in insertion order;
+    /// `None` for a name or column that is not inspectable.
+    pub async fn inspect(
+        &self,
+        name: &str,
+        filters: &[(String, String)],
+    ) -> ApiResult<Option<Vec<serde_json::Value>>> {
+        let Some((_, table, columns)) = INSPECTABLE.iter().find(|(n, ..)| *n == name) else {
+            return Ok(None);
+        };
+        let mut conditions = Vec::new();
+        for (i, (column, _)) in filters.iter().enumerate() {
+            if !columns.contains(&column.as_str()) {
+                return Ok(None);
+            }
+            conditions.push(format!("{column} = ?{}", i + 1));
+        }
+        let condition = if conditions.is_empty() {
+            "1".to_string()
+        } else {
+            conditions.join(" AND ")
+        };
+        let args: Vec<JsValue> = filters.iter().map(|(_, v)| text(v)).collect();
+        let sql = format!("SELECT * FROM {table} WHERE {condition} ORDER BY rowid");
+        Ok(Some(self.rows(&sql, &args).await?))
+    }
+
+    /// What a request that died right after its work leaves: the claim of `key` without its
+    /// answer, claimed `secs_ago` earlier than it was. False if there is no such key.
+    pub async fn unanswer_idempotency_key(&self, key: &str, secs_ago: i64) -> ApiResult<bool> {
+        let result = self
+            .statement(
+                "UPDATE idempotency_keys SET status = NULL, response = NULL, created_at = created_at - ?2 WHERE key = ?1",
+                &[text(key), int(secs_ago)],
+            )?
+            .run()
+            .await?;
+        changed(&result)
+    }
+
+    /// An emptied certificate cache, as after a rotation: every stored platform certificate gone.
+    pub async fn forget_platform_certificates(&self) -> ApiResult<()> {
+        self.statement("DELETE FROM platform_certificates", &[])?
+            .run()
+            .await?;
+        Ok(())
+    }
+}

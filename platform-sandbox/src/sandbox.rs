@@ -2,7 +2,9 @@
 //!
 //! | endpoint | what |
 //! |---|---|
-//! | `GET /sandbox/notifications?out_trade_no=…` | notifications of an order, each with its delivery attempts |
+//! | `GET /sandbox/notifications?out_trade_no=…`, `?mchid=…[&out_trade_no=…][&state=…]` | notifications of an order, or of a merchant, each with its delivery attempts |
+//! | `GET /sandbox/transactions?mchid=…[&out_trade_no=…][&trade_state=…]` | a merchant's transactions as WeChat Pay keeps them |
+//! | `GET /sandbox/refunds?mchid=…[&out_refund_no=…][&status=…]` | a merchant's refunds |
 //! | `POST /sandbox/notifications/{id}/redeliver` | one more delivery now, freshly signed (a replay) |
 //! | `POST /sandbox/faults` `{"kind", "mchid"?, "uses"?, "param"?}` | inject a fault (kinds below) |
 //! | `GET /sandbox/faults`, `DELETE /sandbox/faults` | the faults not used up yet; clear them |
@@ -24,7 +26,7 @@ use worker::{Method, Request, Response};
 
 use crate::dispatch;
 use crate::error::{PlatformError, PlatformResult};
-use crate::store::Fault;
+use crate::store::{Fault, RecordFilter};
 use crate::App;
 
 pub async fn handle(mut req: Request, app: &App, segments: &[&str]) -> Response {
@@ -44,6 +46,16 @@ async fn route(
 ) -> PlatformResult<serde_json::Value> {
     match (req.method(), segments) {
         (Method::Get, ["sandbox", "notifications"]) => delivery_log(req, app).await,
+        (Method::Get, ["sandbox", "transactions"]) => {
+            let q = Query::of(req)?;
+            let filter = q.filter("trade_state");
+            Ok(json!({ "transactions": app.store.transactions_of(q.mchid()?, &filter).await? }))
+        }
+        (Method::Get, ["sandbox", "refunds"]) => {
+            let q = Query::of(req)?;
+            let filter = q.filter("status");
+            Ok(json!({ "refunds": app.store.refunds_of(q.mchid()?, &filter).await? }))
+        }
         (Method::Post, ["sandbox", "notifications", id, "redeliver"]) => redeliver(app, id).await,
         (Method::Post, ["sandbox", "faults"]) => add_fault(req, app).await,
         (Method::Get, ["sandbox", "faults"]) => Ok(json!({ "faults": app.store.faults().await? })),
@@ -62,21 +74,71 @@ async fn route(
     }
 }
 
-async fn delivery_log(req: &Request, app: &App) -> PlatformResult<serde_json::Value> {
-    let url = req.url()?;
-    let out_trade_no = url
-        .query_pairs()
-        .find(|(k, _)| k == "out_trade_no")
-        .map(|(_, v)| v.to_string())
-        .ok_or_else(|| PlatformError::Param("out_trade_no is required".into()))?;
-    let mut list = Vec::new();
-    for n in app.store.notifications_for(&out_trade_no).await? {
-        let attempts = app.store.attempts(&n.id).await?;
-        list.push(json!({
-            "id": n.id, "event_type": n.event_type, "notify_url": n.notify_url, "body": n.body,
-            "created_at": n.created_at, "state": n.state, "next_attempt_ms": n.next_attempt_ms, "attempts": attempts,
-        }));
+/// A control endpoint's query string.
+struct Query(Vec<(String, String)>);
+
+impl Query {
+    fn of(req: &Request) -> PlatformResult<Self> {
+        Ok(Query(
+            req.url()?
+                .query_pairs()
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        ))
     }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn mchid(&self) -> PlatformResult<&str> {
+        self.get("mchid")
+            .ok_or_else(|| PlatformError::Param("mchid is required".into()))
+    }
+
+    /// The record filter, with the state read from the parameter `state_param`.
+    fn filter(&self, state_param: &str) -> RecordFilter<'_> {
+        RecordFilter {
+            out_trade_no: self.get("out_trade_no"),
+            out_refund_no: self.get("out_refund_no"),
+            state: self.get(state_param),
+        }
+    }
+}
+
+async fn delivery_log(req: &Request, app: &App) -> PlatformResult<serde_json::Value> {
+    let q = Query::of(req)?;
+    let logged = match (q.get("mchid"), q.get("out_trade_no")) {
+        (Some(mchid), _) => {
+            app.store
+                .notifications_of(mchid, &q.filter("state"))
+                .await?
+        }
+        (None, Some(out_trade_no)) => {
+            let mut logged = Vec::new();
+            for n in app.store.notifications_for(out_trade_no).await? {
+                let attempts = app.store.attempts(&n.id).await?;
+                logged.push((n, attempts));
+            }
+            logged
+        }
+        (None, None) => {
+            return Err(PlatformError::Param(
+                "mchid or out_trade_no is required".into(),
+            ))
+        }
+    };
+    let list: Vec<_> = logged
+        .into_iter()
+        .map(|(n, attempts)| json!({
+            "id": n.id, "mchid": n.mchid, "out_trade_no": n.out_trade_no, "event_type": n.event_type,
+            "notify_url": n.notify_url, "body": n.body, "created_at": n.created_at, "state": n.state,
+            "next_attempt_ms": n.next_attempt_ms, "attempts": attempts,
+        }))
+        .collect();
     Ok(json!({ "notifications": list }))
 }
 

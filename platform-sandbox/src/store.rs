@@ -8,7 +8,7 @@ use worker::{D1Database, D1PreparedStatement, D1Result};
 
 use crate::error::{PlatformError, PlatformResult};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
 pub struct TransactionRow {
     pub mchid: String,
     pub out_trade_no: String,
@@ -29,10 +29,11 @@ pub struct TransactionRow {
     pub refunded_fen: i64,
     pub bank_type: Option<String>,
     pub card_id: Option<String>,
+    pub closed_at: Option<i64>,
 }
 
 const COLUMNS: &str = "mchid, out_trade_no, appid, trade_type, request_json, description, amount_fen, notify_url, \
-     time_expire, prepay_token, trade_state, transaction_id, payer_openid, success_time, created_at, fee_fen, refunded_fen, bank_type, card_id";
+     time_expire, prepay_token, trade_state, transaction_id, payer_openid, success_time, created_at, fee_fen, refunded_fen, bank_type, card_id, closed_at";
 
 fn int(v: i64) -> JsValue {
     JsValue::from_f64(v as f64)
@@ -83,7 +84,7 @@ pub struct NewRefund {
 const REFUND_COLUMNS: &str = "refund_id, mchid, out_refund_no, out_trade_no, transaction_id, request_json, reason, notify_url, \
      amount_fen, total_fen, fee_refund_fen, status, card_id, user_received_account, created_at, success_time";
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
 pub struct RefundRow {
     pub refund_id: String,
     pub mchid: String,
@@ -750,5 +751,91 @@ impl Store {
     pub async fn attempts(&self, notification_id: &str) -> PlatformResult<Vec<AttemptRow>> {
         let sql = "SELECT notification_id, attempt, at, http_status, error, probe FROM notification_attempts WHERE notification_id = ?1 ORDER BY attempt";
         self.rows(sql, &[text(notification_id)]).await
+    }
+}
+
+/// What the control endpoints narrow a merchant's records by (`None`: any).
+#[derive(Default)]
+pub struct RecordFilter<'a> {
+    pub out_trade_no: Option<&'a str>,
+    pub out_refund_no: Option<&'a str>,
+    pub state: Option<&'a str>,
+}
+
+/// `mchid = ?1` and each filter that applies to the table (`state_column` names its state),
+/// with the arguments to bind.
+fn merchant_condition(
+    mchid: &str,
+    filter: &RecordFilter,
+    state_column: &str,
+) -> (String, Vec<JsValue>) {
+    let mut condition = "mchid = ?1".to_string();
+    let mut args = vec![text(mchid)];
+    for (column, value) in [
+        ("out_trade_no", filter.out_trade_no),
+        ("out_refund_no", filter.out_refund_no),
+        (state_column, filter.state),
+    ] {
+        if let Some(value) = value {
+            args.push(text(value));
+            condition.push_str(&format!(" AND {column} = ?{}", args.len()));
+        }
+    }
+    (condition, args)
+}
+
+/// For the control endpoints (`sandbox.rs`): a merchant's records as WeChat Pay keeps them.
+impl Store {
+    pub async fn transactions_of(
+        &self,
+        mchid: &str,
+        filter: &RecordFilter<'_>,
+    ) -> PlatformResult<Vec<TransactionRow>> {
+        let (condition, args) = merchant_condition(mchid, filter, "trade_state");
+        let sql = format!(
+            "SELECT {COLUMNS} FROM transactions WHERE {condition} ORDER BY created_at, rowid"
+        );
+        self.rows(&sql, &args).await
+    }
+
+    pub async fn refunds_of(
+        &self,
+        mchid: &str,
+        filter: &RecordFilter<'_>,
+    ) -> PlatformResult<Vec<RefundRow>> {
+        let (condition, args) = merchant_condition(mchid, filter, "status");
+        let sql = format!(
+            "SELECT {REFUND_COLUMNS} FROM refunds WHERE {condition} ORDER BY created_at, rowid"
+        );
+        self.rows(&sql, &args).await
+    }
+
+    /// The merchant's notifications with the delivery attempts of each (two queries, however many).
+    pub async fn notifications_of(
+        &self,
+        mchid: &str,
+        filter: &RecordFilter<'_>,
+    ) -> PlatformResult<Vec<(NotificationRow, Vec<AttemptRow>)>> {
+        let (condition, args) = merchant_condition(mchid, filter, "state");
+        let sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE {condition} ORDER BY created_at, id");
+        let notifications: Vec<NotificationRow> = self.rows(&sql, &args).await?;
+        let sql = format!(
+            "SELECT a.notification_id, a.attempt, a.at, a.http_status, a.error, a.probe FROM notification_attempts a \
+             WHERE a.notification_id IN (SELECT id FROM notifications WHERE {condition}) ORDER BY a.notification_id, a.attempt"
+        );
+        let mut attempts: std::collections::HashMap<String, Vec<AttemptRow>> = Default::default();
+        for a in self.rows::<AttemptRow>(&sql, &args).await? {
+            attempts
+                .entry(a.notification_id.clone())
+                .or_default()
+                .push(a);
+        }
+        Ok(notifications
+            .into_iter()
+            .map(|n| {
+                let tried = attempts.remove(&n.id).unwrap_or_default();
+                (n, tried)
+            })
+            .collect())
     }
 }

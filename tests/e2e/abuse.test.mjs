@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { edgeRows, forgeNotification, outputDir, startAll } from "./support.mjs";
+import { books, forgeNotification, outputDir, startAll } from "./support.mjs";
 
 const WINDOW_SECS = 3600;
 const LIMITS = { sessions: 5, payPerIp: 8, payPerSession: 3, signIn: 3 };
@@ -108,7 +108,7 @@ describe("abuse and access", { timeout: 900_000 }, () => {
       ["POST", "/v1/admin/reconciliations", { date: "2026-11-23" }],
       ["GET", "/v1/admin/reconciliations/2026-11-23"],
     ];
-    const sessionsBefore = edgeRows(env.persistTo, "SELECT COUNT(*) AS n FROM checkout_sessions")[0].n;
+    const sessionsBefore = (await books(env.stack, "sessions")).length;
     let client = 10; // a client address per attempt: the per-IP limit is not what is tested here
     for (const [method, path, body] of routes) {
       for (const wrong of wrongKeys) {
@@ -122,8 +122,8 @@ describe("abuse and access", { timeout: 900_000 }, () => {
         checks++;
       }
     }
-    assert.equal(edgeRows(env.persistTo, "SELECT COUNT(*) AS n FROM checkout_sessions")[0].n, sessionsBefore, "nothing was created");
-    assert.equal(edgeRows(env.persistTo, `SELECT status FROM checkout_sessions WHERE id = '${s.id}'`)[0].status, "open", "nothing was closed");
+    assert.equal((await books(env.stack, "sessions")).length, sessionsBefore, "nothing was created");
+    assert.equal((await books(env.stack, "sessions", { id: s.id }))[0].status, "open", "nothing was closed");
     // The console: pages lead to the sign-in, form posts are refused.
     const page = await call("/console/orders");
     assert.equal(page.status, 303);
@@ -147,8 +147,8 @@ describe("abuse and access", { timeout: 900_000 }, () => {
     const forged = a.client_secret.replace(a.id, b.id);
     const r = await call(`/v1/widget/sessions/${b.id}`, { headers: { Authorization: `Bearer ${forged}` } });
     assert.equal(r.status, 401);
-    const [row] = edgeRows(env.persistTo, `SELECT scene, code_url, status FROM checkout_sessions WHERE id = '${b.id}'`);
-    assert.deepEqual(row, { scene: null, code_url: null, status: "open" }, "b was not touched");
+    const [{ scene, code_url, status }] = await books(env.stack, "sessions", { id: b.id });
+    assert.deepEqual({ scene, code_url, status }, { scene: null, code_url: null, status: "open" }, "b was not touched");
     checks += 2;
   });
 
@@ -163,7 +163,7 @@ describe("abuse and access", { timeout: 900_000 }, () => {
       ["console sign-in", "/console/login", { "Content-Type": "application/x-www-form-urlencoded", ...from("10.0.4.4") }],
       ["demo shop", "/demo/checkout", { "Content-Type": "application/json", ...from("10.0.4.5") }],
     ];
-    const sessionsBefore = edgeRows(env.persistTo, "SELECT COUNT(*) AS n FROM checkout_sessions")[0].n;
+    const sessionsBefore = (await books(env.stack, "sessions")).length;
     for (const [what, path, headers] of cases) {
       const r = await call(path, { method: "POST", headers, body: big });
       assert.equal(r.status, 413, `${what}: ${r.body.slice(0, 200)}`);
@@ -175,8 +175,8 @@ describe("abuse and access", { timeout: 900_000 }, () => {
     const stream = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode(big)); c.close(); } });
     const streamed = await call("/v1/checkout/sessions", { method: "POST", headers: merchant(from("10.0.4.6")), body: stream, duplex: "half" });
     assert.equal(streamed.status, 413, streamed.body);
-    assert.equal(edgeRows(env.persistTo, "SELECT COUNT(*) AS n FROM checkout_sessions")[0].n, sessionsBefore);
-    assert.equal(edgeRows(env.persistTo, `SELECT scene FROM checkout_sessions WHERE id = '${s.id}'`)[0].scene, null);
+    assert.equal((await books(env.stack, "sessions")).length, sessionsBefore);
+    assert.equal((await books(env.stack, "sessions", { id: s.id }))[0].scene, null);
     checks++;
   });
 
@@ -189,7 +189,7 @@ describe("abuse and access", { timeout: 900_000 }, () => {
     assert.match(refused.json.error.message, /sessions_per_ip allows 5 per 3600 s; try again in \d+ s/);
     const retryAfter = Number(refused.headers.get("retry-after"));
     assert.ok(retryAfter >= 1 && retryAfter <= WINDOW_SECS, `Retry-After ${retryAfter}`);
-    assert.equal(edgeRows(env.persistTo, "SELECT COUNT(*) AS n FROM checkout_sessions WHERE description = 'one too many'")[0].n, 0);
+    assert.equal((await books(env.stack, "sessions", { description: "one too many" })).length, 0);
     // Another client is not affected; the demo shop's public route counts the same way.
     await createSession("10.0.5.2");
     for (let i = 1; i <= LIMITS.sessions; i++) {
@@ -219,8 +219,8 @@ describe("abuse and access", { timeout: 900_000 }, () => {
     assert.equal(perSession.status, 429, perSession.body);
     assert.match(perSession.json.error.message, /pay_per_session/);
     // The refused call asked WeChat Pay nothing: one prepay at the simulator, as before.
-    const [{ n: prepays }] = edgeRows(env.persistTo, `SELECT COUNT(*) AS n FROM order_events WHERE session_id = '${s.id}' AND kind = 'prepay_created'`);
-    assert.equal(prepays, 1);
+    const prepays = await books(env.stack, "events", { session_id: s.id, kind: "prepay_created" });
+    assert.equal(prepays.length, 1);
     // Per IP: across sessions, and before the secret is even looked at.
     const ip = "10.0.6.9";
     const sessions = [];

@@ -23,12 +23,32 @@ describe("API fuzzing with schemathesis", { timeout: 900_000 }, () => {
       // The amount ceiling off too: the document promises any int32 amount, as this
       // deployment then takes (risk.test.mjs tests the ceiling).
       edgeVars: { ...NO_RATE_LIMITS, RISK_MAX_SESSION_FEN: "0" },
+      // Configured as a deployment is: no test-only routes (proven absent below).
+      testRoutes: false,
     });
   }, { timeout: 600_000 });
 
   after(async () => {
     await env?.browser.close();
     await env?.stack.stop();
+  });
+
+  test("without TEST_ROUTES the test-only routes do not exist: the same 404 as any unknown page", async () => {
+    const unknown = await fetch(`${env.stack.edgeUrl}/no-such-page`);
+    assert.equal(unknown.status, 404);
+    const notFound = await unknown.json();
+    const routes = [
+      ["GET", "/_test/books/sessions"],
+      ["GET", "/_test/books/events?kind=paid"],
+      ["GET", "/_test/books/platform_certificates"],
+      ["POST", "/_test/faults/unanswered-idempotency-key", { key: "create_session:x", secs_ago: 31 }],
+      ["POST", "/_test/faults/forget-platform-certificates", {}],
+    ];
+    for (const [method, path, body] of routes) {
+      const r = await fetch(`${env.stack.edgeUrl}${path}`, { method, headers: { "Content-Type": "application/json" }, body: body && JSON.stringify(body) });
+      assert.equal(r.status, 404, `${method} ${path}`);
+      assert.deepEqual(await r.json(), notFound, `${method} ${path} answers as an unknown page`);
+    }
   });
 
   test("every operation, every check: no 5xx, no answer outside the schema", async () => {

@@ -3,7 +3,7 @@
 // when a response or notification names a serial it does not hold.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { edgeRows, forgeNotification, startAll, testMerchants } from "./support.mjs";
+import { books, edgeFault, forgeNotification, startAll, testMerchants } from "./support.mjs";
 
 let env;
 before(async () => {
@@ -24,8 +24,8 @@ test("certificates are fetched on first need, and again when a serial is unknown
   const api = (path, init = {}) => fetch(`${env.stack.edgeUrl}${path}`, init);
   const merchant = { Authorization: `Bearer ${env.edgeVars.MERCHANT_SECRET_KEY}`, "Content-Type": "application/json" };
   const certSerial = testMerchants().platform.certificate_serial;
-  const certificates = () => edgeRows(env.persistTo, "SELECT serial FROM platform_certificates").map((r) => r.serial);
-  assert.deepEqual(certificates(), []);
+  const certificates = async () => (await books(env.stack, "platform_certificates")).map((r) => r.serial);
+  assert.deepEqual(await certificates(), []);
 
   const s = await (await api("/v1/checkout/sessions", { method: "POST", headers: merchant, body: JSON.stringify({ amount_fen: 1234, description: "cert mode" }) })).json();
   const pay = await api(`/v1/widget/sessions/${s.id}/pay`, {
@@ -34,10 +34,10 @@ test("certificates are fetched on first need, and again when a serial is unknown
     body: JSON.stringify({ scene: "native" }),
   });
   assert.equal(pay.status, 200, await pay.clone().text());
-  assert.deepEqual(certificates(), [certSerial], "the prepay answer, signed under the certificate serial, made the Worker fetch it");
+  assert.deepEqual(await certificates(), [certSerial], "the prepay answer, signed under the certificate serial, made the Worker fetch it");
 
   // A rotation, or an emptied cache: the next notification names a serial the Worker lacks.
-  edgeRows(env.persistTo, "DELETE FROM platform_certificates");
+  await edgeFault(env.stack, "forget-platform-certificates");
   const tx = {
     appid: "wxd930ea5d5a258f4f", mchid: "1230000109", out_trade_no: s.out_trade_no, transaction_id: "4200000000000000000000000777",
     trade_type: "NATIVE", trade_state: "SUCCESS", trade_state_desc: "支付成功", success_time: "2026-11-24T12:00:00+08:00",
@@ -47,11 +47,11 @@ test("certificates are fetched on first need, and again when a serial is unknown
   const refused = await api("/v1/wechatpay/notify", { method: "POST", headers: unknown.headers, body: unknown.body });
   assert.equal(refused.status, 401, "a serial still unknown after a refresh is refused");
   assert.match((await refused.json()).message, /^unknown_serial:/);
-  edgeRows(env.persistTo, "DELETE FROM platform_certificates");
+  await edgeFault(env.stack, "forget-platform-certificates");
   const n = forgeNotification(env, tx, { serial: certSerial });
   const accepted = await api("/v1/wechatpay/notify", { method: "POST", headers: n.headers, body: n.body });
   assert.equal(accepted.status, 204);
-  assert.deepEqual(certificates(), [certSerial], "fetched again for the notification");
+  assert.deepEqual(await certificates(), [certSerial], "fetched again for the notification");
   const paid = await (await api(`/v1/checkout/sessions/${s.id}`, { headers: merchant })).json();
   assert.equal(paid.status, "paid");
 });

@@ -5,7 +5,7 @@ import { after, before, describe, test } from "node:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { root } from "../../scripts/stack.mjs";
-import { edgeRows, forgeNotification, outputDir, startAll } from "./support.mjs";
+import { eventKinds, forgeNotification, outputDir, startAll } from "./support.mjs";
 
 let env;
 const merchant = () => ({ Authorization: `Bearer ${env.edgeVars.MERCHANT_SECRET_KEY}` });
@@ -75,7 +75,7 @@ describe("walking skeleton", { timeout: 900_000 }, () => {
     assert.equal(paid.amount_fen, 1999);
     assert.match(paid.transaction_id, /^4200[0-9a-f]{24}$/);
     assert.ok(paid.paid_at >= paid.created_at);
-    const kinds = edgeRows(env.persistTo, `SELECT kind FROM order_events WHERE session_id = '${sessionId}' ORDER BY seq`).map((r) => r.kind);
+    const kinds = await eventKinds(env.stack, sessionId);
     assert.deepEqual(kinds, ["created", "prepay_created", "paid"]);
     assert.deepEqual(events, []);
   });
@@ -92,7 +92,7 @@ describe("walking skeleton", { timeout: 900_000 }, () => {
     }
     const again = await session(paid.id);
     assert.deepEqual(again, paid);
-    const kinds = edgeRows(env.persistTo, `SELECT kind FROM order_events WHERE session_id = '${paid.id}' ORDER BY seq`).map((r) => r.kind);
+    const kinds = await eventKinds(env.stack, paid.id);
     assert.deepEqual(kinds, ["created", "prepay_created", "paid"]);
   });
 

@@ -4,7 +4,9 @@
 // a storm of duplicate notifications that changes the books exactly once.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { edgeRows, forgeNotification, payerPays as pays, sandboxRows, startAll, until, webhookReceiver } from "./support.mjs";
+import { books, eventKinds, forgeNotification, payerPays as pays, platformRecords, startAll, until, webhookReceiver } from "./support.mjs";
+
+const MCHID = "1230000109";
 
 let env;
 const WEBHOOK_SECRET = "whsec_e2e_0123456789abcdef";
@@ -68,7 +70,7 @@ describe("order lifecycle", { timeout: 900_000 }, () => {
     }
     assert.equal(ids.size, 1, "every success answers the same session");
     const [id] = ids;
-    const raced = edgeRows(env.persistTo, "SELECT id FROM checkout_sessions WHERE description = 'Raced'");
+    const raced = await books(env.stack, "sessions", { description: "Raced" });
     assert.deepEqual(raced.map((r) => r.id), [id], "exactly one session was created");
 
     const preflight = (origin) =>
@@ -188,9 +190,9 @@ describe("order lifecycle", { timeout: 900_000 }, () => {
     await new Promise((r) => setTimeout(r, 2500));
     await runScheduled();
     assert.equal((await session(s.id)).status, "closed");
-    const log = edgeRows(env.persistTo, `SELECT kind FROM order_events WHERE session_id = '${s.id}' ORDER BY seq`).map((r) => r.kind);
+    const log = await eventKinds(env.stack, s.id);
     assert.deepEqual(log, ["created", "prepay_created", "closed"]);
-    const [platform] = sandboxRows(env.persistTo, `SELECT trade_state, closed_at FROM transactions WHERE out_trade_no = '${s.out_trade_no}'`);
+    const [platform] = await platformRecords(env.stack, "transactions", { mchid: MCHID, out_trade_no: s.out_trade_no });
     assert.equal(platform.trade_state, "CLOSED", "closed at WeChat Pay, not only locally");
     assert.ok(platform.closed_at > 0);
     const paying = await api(`/v1/widget/sessions/${s.id}/pay`, {
@@ -237,8 +239,8 @@ describe("order lifecycle", { timeout: 900_000 }, () => {
       return ["processing", "succeeded"].includes(r.status) && r;
     });
     assert.equal(settled.out_refund_no, refund.out_refund_no);
-    const [platform] = sandboxRows(env.persistTo, `SELECT COUNT(*) AS n FROM refunds WHERE out_refund_no = '${refund.out_refund_no}'`);
-    assert.equal(platform.n, 1, "WeChat Pay holds exactly one refund for it");
+    const platform = await platformRecords(env.stack, "refunds", { mchid: MCHID, out_refund_no: refund.out_refund_no });
+    assert.equal(platform.length, 1, "WeChat Pay holds exactly one refund for it");
   });
 
   test("a payment notified for a session closed here is kept as an anomaly to refund, never dropped", async () => {
@@ -256,7 +258,7 @@ describe("order lifecycle", { timeout: 900_000 }, () => {
       assert.equal((await api("/v1/wechatpay/notify", { method: "POST", headers: n.headers, body: n.body })).status, 204);
     }
     assert.equal((await session(s.id)).status, "closed", "a closed session is not reopened");
-    const anomalies = edgeRows(env.persistTo, `SELECT detail FROM order_events WHERE session_id = '${s.id}' AND kind = 'payment_after_close'`);
+    const anomalies = await books(env.stack, "events", { session_id: s.id, kind: "payment_after_close" });
     assert.equal(anomalies.length, 1, "kept once, however often it is notified");
     assert.deepEqual(JSON.parse(anomalies[0].detail), { transaction_id: tx.transaction_id, action: "refund" });
   });
@@ -277,22 +279,25 @@ describe("order lifecycle", { timeout: 900_000 }, () => {
     assert.equal(statuses.length, 200);
     assert.deepEqual([...new Set(statuses)], [204], `statuses: ${[...new Set(statuses)]}`);
     assert.equal((await session(s.id)).status, "paid");
-    const events = edgeRows(env.persistTo, `SELECT e.kind, (SELECT COUNT(*) FROM webhook_outbox o WHERE o.event_seq = e.seq) AS outbox FROM order_events e WHERE session_id = '${s.id}' ORDER BY seq`);
-    assert.deepEqual(events.filter((e) => e.kind === "paid"), [{ kind: "paid", outbox: 1 }]);
+    const paidEvents = await books(env.stack, "events", { session_id: s.id, kind: "paid" });
+    assert.equal(paidEvents.length, 1, "one paid event");
+    const outbox = await books(env.stack, "outbox", { event_seq: paidEvents[0].seq });
+    assert.equal(outbox.length, 1, "with its one outbox row");
   });
 
   test("webhooks reach a receiver that was down, signed, every event at least once", async () => {
-    const undelivered = () => edgeRows(env.persistTo, "SELECT COUNT(*) AS n FROM webhook_outbox WHERE delivered_at IS NULL")[0].n;
-    assert.ok(undelivered() > 0, "events piled up while the receiver was down");
-    const failedBefore = edgeRows(env.persistTo, "SELECT COUNT(*) AS n FROM webhook_outbox WHERE attempts > 0 AND delivered_at IS NULL")[0].n;
+    const waiting = async () => (await books(env.stack, "outbox")).filter((o) => o.delivered_at === null);
+    const undelivered = async () => (await waiting()).length;
+    assert.ok(await undelivered() > 0, "events piled up while the receiver was down");
+    const failedBefore = (await waiting()).filter((o) => o.attempts > 0).length;
     assert.ok(failedBefore > 0, "deliveries were attempted and failed");
 
     receiver.up = true;
     try {
-      for (let i = 0; i < 20 && undelivered() > 0; i++) await runScheduled();
-      assert.equal(undelivered(), 0, "the outbox drained");
+      for (let i = 0; i < 20 && await undelivered() > 0; i++) await runScheduled();
+      assert.equal(await undelivered(), 0, "the outbox drained");
       assert.equal(receiver.forged, 0, "every delivery carried a valid signature");
-      const events = edgeRows(env.persistTo, "SELECT seq FROM order_events");
+      const events = await books(env.stack, "events");
       for (const { seq } of events) assert.ok(receiver.seen.has(`evt_${seq}`), `event ${seq} was delivered`);
       const types = new Set([...receiver.seen.values()].map((e) => e.type));
       for (const t of ["checkout.session.created", "checkout.session.paid", "checkout.session.closed", "refund.succeeded"]) {

@@ -8,7 +8,7 @@ import { request } from "node:http";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { approveAtCashier, edgeRows, merchantRequest, outputDir, payerPays, startAll, testMerchants, until } from "./support.mjs";
+import { approveAtCashier, books, eventKinds, merchantRequest, outputDir, payerPays, startAll, testMerchants, until } from "./support.mjs";
 
 const shots = join(outputDir, "console");
 mkdirSync(shots, { recursive: true });
@@ -81,7 +81,8 @@ describe("reconciliation and settlement", { timeout: 900_000 }, () => {
     assert.equal(outside.status, 200, JSON.stringify(outside.body));
     // Its notification is acknowledged and kept on the order, once, for a person to look at.
     const outsideEvents = await until("the outside refund on A's timeline", async () => {
-      const rows = edgeRows(env.persistTo, `SELECT kind, json_extract(detail, '$.out_refund_no') AS no FROM order_events WHERE session_id = '${a.id}' AND kind = 'refund_outside'`);
+      const rows = (await books(env.stack, "events", { session_id: a.id, kind: "refund_outside" }))
+        .map((e) => ({ kind: e.kind, no: JSON.parse(e.detail).out_refund_no }));
       return rows.length ? rows : null;
     });
     assert.deepEqual(outsideEvents, [{ kind: "refund_outside", no: "OUTSIDE-REFUND-1" }]);
@@ -132,7 +133,7 @@ describe("reconciliation and settlement", { timeout: 900_000 }, () => {
     const paidB = await session(b.id);
     assert.equal(paidB.status, "paid");
     assert.match(paidB.transaction_id, /^4200/);
-    const events = edgeRows(env.persistTo, `SELECT kind FROM order_events WHERE session_id = '${b.id}' ORDER BY seq`).map((r) => r.kind);
+    const events = await eventKinds(env.stack, b.id);
     assert.deepEqual(events, ["created", "prepay_created", "paid"]);
 
     // Settlement: the fund-flow bill against what our books expect (payments as booked, fees
@@ -208,8 +209,8 @@ describe("reconciliation and settlement", { timeout: 900_000 }, () => {
     const refundRow = await page.textContent("h2 + table tbody tr");
     assert.match(refundRow, /¥12\.30/);
     assert.match(refundRow, /Chipped cup/);
-    const booked = edgeRows(env.persistTo, `SELECT amount_fen FROM refunds WHERE session_id = '${fee.id}'`);
-    assert.deepEqual(booked, [{ amount_fen: 1230 }]);
+    const booked = (await books(env.stack, "refunds", { session_id: fee.id })).map((r) => r.amount_fen);
+    assert.deepEqual(booked, [1230]);
     await shot("3-order");
 
     // Webhook deliveries (the receiver is down) and a retry now.
@@ -247,7 +248,7 @@ describe("reconciliation and settlement", { timeout: 900_000 }, () => {
       body: "amount=1.00",
     });
     assert.equal(forged.status, 400);
-    assert.equal(edgeRows(env.persistTo, `SELECT COUNT(*) AS n FROM refunds WHERE session_id = '${fee.id}'`)[0].n, 1);
+    assert.equal((await books(env.stack, "refunds", { session_id: fee.id })).length, 1);
     // Outside localhost the cookie is Secure too.
     const secure = await new Promise((resolve, reject) => {
       const r = request(`${edge}/console/login`, { method: "POST", headers: { Host: "pay.example.com", "Content-Type": "application/x-www-form-urlencoded" } },

@@ -4,7 +4,7 @@
 // flagged exactly once (with its webhook). Ports 4787/4788.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { approveAtCashier, edgeRows, merchantRequest, startAll, testMerchants, until, webhookReceiver } from "./support.mjs";
+import { approveAtCashier, books, merchantRequest, startAll, testMerchants, until, webhookReceiver } from "./support.mjs";
 
 const APPID = "wxd930ea5d5a258f4f";
 const MCHID = "1230000109";
@@ -41,7 +41,7 @@ const pay = (s, ip, scene = "native") => call(`/v1/widget/sessions/${s.id}/pay`,
   headers: { Authorization: `Bearer ${s.client_secret}`, "Content-Type": "application/json", ...from(ip) },
   body: JSON.stringify({ scene }),
 });
-const flags = (sessionId) => edgeRows(env.persistTo, `SELECT json_extract(detail, '$.flag') AS flag FROM order_events WHERE session_id = '${sessionId}' AND kind = 'flagged'`).map((r) => r.flag);
+const flags = async (sessionId) => (await books(env.stack, "events", { session_id: sessionId, kind: "flagged" })).map((e) => JSON.parse(e.detail).flag);
 
 /** WeChat OAuth as test payer `n`: the Worker learns the payer's openid for the session. */
 async function asPayer(s, n, ip) {
@@ -88,7 +88,7 @@ describe("risk controls", { timeout: 900_000 }, () => {
     const over = await call("/v1/checkout/sessions", { method: "POST", headers: merchant(), body: JSON.stringify({ amount_fen: 10001, description: "Too much" }) });
     assert.equal(over.status, 400);
     assert.deepEqual([over.body.error.code, over.body.error.limit, over.body.error.resets_at], ["limit_exceeded", "max_session_amount", null]);
-    assert.equal(edgeRows(env.persistTo, "SELECT COUNT(*) AS n FROM checkout_sessions WHERE description = 'Too much'")[0].n, 0);
+    assert.equal((await books(env.stack, "sessions", { description: "Too much" })).length, 0);
   });
 
   test("a client address: count per hour and amount per day, at their edges", async () => {
@@ -103,8 +103,8 @@ describe("risk controls", { timeout: 900_000 }, () => {
     assert.equal((await pay(sessions[0], ip)).status, 200, "the same session again is not a new attempt");
     const sixth = await newSession(100);
     refused(await pay(sixth, ip), "ip_hourly", 3600);
-    const [{ n }] = edgeRows(env.persistTo, `SELECT COUNT(*) AS n FROM order_events WHERE session_id = '${sixth.id}' AND kind = 'prepay_created'`);
-    assert.equal(n, 0, "the refused attempt asked WeChat Pay nothing");
+    const prepays = await books(env.stack, "events", { session_id: sixth.id, kind: "prepay_created" });
+    assert.equal(prepays.length, 0, "the refused attempt asked WeChat Pay nothing");
     // Amount: 29,999 (one fen under), then 30,000 (at), then one fen more (over).
     const other = "10.1.0.2";
     for (const amount of [10000, 10000, 9999, 1]) assert.equal((await pay(await newSession(amount), other)).status, 200, `${amount}`);
@@ -118,7 +118,7 @@ describe("risk controls", { timeout: 900_000 }, () => {
       const [a, b] = [await newSession(10000), await newSession(10000)];
       const answers = await Promise.all([pay(a, ip), pay(b, ip)]);
       assert.deepEqual(answers.map((r) => r.status).sort(), [200, 429], `round ${round}: 10,000 left, 10,000 asked twice at once`);
-      const [{ fen }] = edgeRows(env.persistTo, `SELECT SUM(amount_fen) AS fen FROM payment_attempts WHERE subject = 'ip:${ip}'`);
+      const fen = (await books(env.stack, "payment_attempts", { subject: `ip:${ip}` })).reduce((sum, a) => sum + a.amount_fen, 0);
       assert.equal(fen, 30000, "never over the budget");
     }
   });
@@ -205,13 +205,13 @@ describe("risk controls", { timeout: 900_000 }, () => {
     assert.equal((await call("/v1/refunds", { method: "POST", headers: merchant(), body: JSON.stringify({ session_id: small.id, amount_fen: 100 }) })).status, 201);
 
     // WeChat Pay retries the refused notification; every flag is still there once.
-    await until("the anomalies flagged", () => flags(closedHere.id).length && flags(mismatched.id).length, 20_000);
+    await until("the anomalies flagged", async () => (await flags(closedHere.id)).length && (await flags(mismatched.id)).length, 20_000);
     await new Promise((r) => setTimeout(r, 1500));
-    assert.deepEqual(flags(closedHere.id), ["paid_after_close"]);
-    assert.deepEqual(flags(mismatched.id), ["notification_mismatch"]);
-    assert.deepEqual(flags(failing.id), ["many_failed_attempts"]);
-    assert.deepEqual(flags(big.id), ["quick_large_refund"]);
-    assert.deepEqual(flags(small.id), []);
+    assert.deepEqual(await flags(closedHere.id), ["paid_after_close"]);
+    assert.deepEqual(await flags(mismatched.id), ["notification_mismatch"]);
+    assert.deepEqual(await flags(failing.id), ["many_failed_attempts"]);
+    assert.deepEqual(await flags(big.id), ["quick_large_refund"]);
+    assert.deepEqual(await flags(small.id), []);
 
     // Each raised one webhook event, and the console filters on them.
     await until("the flagged webhooks", async () => {

@@ -6,21 +6,12 @@ import { createServer } from "node:http";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { buildAll, readDevVars, root, run, startStack } from "../../scripts/stack.mjs";
+import { buildAll, readDevVars, root, startStack } from "../../scripts/stack.mjs";
 
 export const outputDir = join(root, "test-output");
 mkdirSync(outputDir, { recursive: true });
 
-/**
- * Every rate limit switched off, for tests that send many requests from one address on
- * purpose (the limits themselves are tested in abuse.test.mjs).
- */
-export const NO_RATE_LIMITS = {
-  RATE_LIMIT_SESSIONS_PER_IP: "0",
-  RATE_LIMIT_PAY_PER_IP: "0",
-  RATE_LIMIT_PAY_PER_SESSION: "0",
-  RATE_LIMIT_SIGN_IN_PER_IP: "0",
-};
+export { NO_RATE_LIMITS } from "../../scripts/stack.mjs";
 
 /**
  * Builds, starts both Workers on their own ports with fresh state, and a headless Chromium.
@@ -29,7 +20,7 @@ export const NO_RATE_LIMITS = {
  * 22787 widget (merchant pages on 22790-22791), 26787 certificates, 28787 sandbox_sdk, 30787 reconcile,
  * 4787 risk, 10787 api_fuzz, 12787 chaos, 14787 crash, 16787 abuse; inspectors +1000.
  */
-export async function startAll({ edgePort = 18787, sandboxPort = 18788, edgeVars = {} } = {}) {
+export async function startAll({ edgePort = 18787, sandboxPort = 18788, edgeVars = {}, testRoutes = true } = {}) {
   buildAll();
   const persistTo = mkdtempSync(join(process.env.TMPDIR ?? "/tmp", "e2e-state-"));
   const stack = await startStack({
@@ -37,7 +28,8 @@ export async function startAll({ edgePort = 18787, sandboxPort = 18788, edgeVars
     sandboxPort,
     persistTo,
     logDir: join(outputDir, `logs-${edgePort}`),
-    edgeVars,
+    // The books are observed through the Worker's test-only routes (`books` below).
+    edgeVars: testRoutes ? { TEST_ROUTES: "on", ...edgeVars } : edgeVars,
     timeLimitSecs: 900,
   });
   const browser = await chromium.launch({
@@ -53,22 +45,40 @@ export async function startAll({ edgePort = 18787, sandboxPort = 18788, edgeVars
     await stopWorkers();
     rmSync(persistTo, { recursive: true, force: true });
   };
-  return { stack, browser, persistTo, edgeVars: readDevVars(), sandboxVars: readDevVars(join(root, "platform-sandbox", ".dev.vars")) };
+  return { stack, browser, edgeVars: readDevVars(), sandboxVars: readDevVars(join(root, "platform-sandbox", ".dev.vars")) };
 }
 
-function d1Rows(database, config, persistTo, sql) {
-  const out = run(join(root, "node_modules", ".bin", "wrangler"),
-    ["d1", "execute", database, "--local", "--persist-to", persistTo, "-c", config, "--json", "--command", sql],
-    { quiet: true });
-  return JSON.parse(out)[0].results;
+/**
+ * Rows of the edge-worker's books, read through its test-only route (`TEST_ROUTES=on`,
+ * edge-worker/src/test_routes.rs), never from the database file the running Worker holds:
+ * `name` is sessions, events, refunds, outbox, notifications_received, payment_attempts or
+ * platform_certificates; `filter` narrows by equality on a column, for example `{ session_id }`.
+ */
+export async function books(stack, name, filter = {}) {
+  const res = await fetch(`${stack.edgeUrl}/_test/books/${name}?${new URLSearchParams(filter)}`);
+  if (res.status !== 200) throw new Error(`books ${name}: ${res.status} ${await res.text()}`);
+  return (await res.json()).rows;
 }
 
-/** Rows of a query on the edge-worker's local D1: checks of the books (the crash test also leaves with it what a crash would). */
-export const edgeRows = (persistTo, sql) => d1Rows("wechat-checkout", join(root, "wrangler.toml"), join(persistTo, "edge"), sql);
+/** The kinds of events of one session, in order. */
+export const eventKinds = async (stack, sessionId) => (await books(stack, "events", { session_id: sessionId })).map((e) => e.kind);
 
-/** Rows of a query on the simulator's local D1 (what "WeChat Pay" has). */
-export const sandboxRows = (persistTo, sql) =>
-  d1Rows("wechatpay-sandbox", join(root, "platform-sandbox", "wrangler.toml"), join(persistTo, "sandbox"), sql);
+/** Leaves in the edge-worker's books what a crash or a rotation would (`/_test/faults/{kind}`). */
+export async function edgeFault(stack, kind, body = {}) {
+  const res = await fetch(`${stack.edgeUrl}/_test/faults/${kind}`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  if (res.status !== 200) throw new Error(`fault ${kind}: ${res.status} ${await res.text()}`);
+}
+
+/**
+ * What WeChat Pay keeps, from the simulator's control routes (platform-sandbox/src/sandbox.rs):
+ * `what` is transactions, refunds or notifications (each with its delivery attempts); `query`
+ * names the merchant and narrows, for example `{ mchid, trade_state: "SUCCESS" }`.
+ */
+export async function platformRecords(stack, what, query) {
+  const res = await fetch(`${stack.sandboxUrl}/sandbox/${what}?${new URLSearchParams(query)}`);
+  if (res.status !== 200) throw new Error(`sandbox ${what}: ${res.status} ${await res.text()}`);
+  return (await res.json())[what];
+}
 
 const unescapePem = (v) => v.replaceAll("\\n", "\n");
 

@@ -97,6 +97,7 @@ pub async fn prepay(app: &App, call: &Call<'_>, scene: &str) -> PlatformResult<(
         refunded_fen: 0,
         bank_type: None,
         card_id: None,
+        closed_at: None,
     };
     let row = if app.store.insert_transaction(&row).await? {
         row
