@@ -13,11 +13,10 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { Miniflare } from "miniflare";
 import { chromium } from "playwright-core";
 import wechatpay from "wechatpay-axios-plugin";
 import { forgeNotification, outputDir } from "../tests/e2e/support.mjs";
-import { assertPortFree, NO_RATE_LIMITS, readDevVars, root, run, startStack, stopGroup, waitForHealth } from "./stack.mjs";
+import { assertPortFree, edgeUnderMiniflare, NO_RATE_LIMITS, readDevVars, root, run, startStack, stopGroup, waitForHealth, wranglerVars } from "./stack.mjs";
 
 const QUICK = process.env.BENCH_QUICK === "1";
 const RUNS = QUICK ? 5 : 7;
@@ -65,18 +64,6 @@ async function cpuOf(pid, work) {
   await work();
   await new Promise((r) => setTimeout(r, 50));
   return cpuNs(pid) - before;
-}
-
-/** The [vars] of wrangler.toml, as the Worker sees them. */
-function wranglerVars() {
-  const vars = {};
-  let inVars = false;
-  for (const line of readFileSync(join(root, "wrangler.toml"), "utf8").split("\n")) {
-    if (/^\[/.test(line)) inVars = line.trim() === "[vars]";
-    const m = inVars && line.match(/^([A-Z0-9_]+)\s*=\s*"(.*)"/);
-    if (m) vars[m[1]] = m[2];
-  }
-  return vars;
 }
 
 const bindings = () => ({ ...wranglerVars(), ...edgeVars, ...BENCH_SETTINGS, DEMO_SHOP: "off" });
@@ -216,30 +203,11 @@ async function wholeRequest() {
   run(join(root, "node_modules", ".bin", "wrangler"),
     ["d1", "migrations", "apply", "wechat-checkout", "--local", "--persist-to", persist, "-c", join(root, "wrangler.toml")], { quiet: true });
   await assertPortFree(PORTS.miniflare);
-  const build = join(root, "edge-worker", "build");
-  const mf = new Miniflare({
+  const mf = edgeUnderMiniflare(bindings(), {
     host: "127.0.0.1",
     port: PORTS.miniflare,
     // wrangler's --persist-to X keeps D1 under X/v3/d1: the migrated database is found there.
     resourcePersistencePath: join(persist, "v3"),
-    workers: [{
-      config: {
-        name: "edge",
-        compatibilityDate: "2026-11-01",
-        manifest: {
-          mainModule: "index.js",
-          modulesRoot: build,
-          modules: {
-            "index.js": { type: "esm", contents: readFileSync(join(build, "index.js"), "utf8") },
-            "index_bg.wasm": { type: "wasm", contents: new Uint8Array(readFileSync(join(build, "index_bg.wasm"))) },
-          },
-        },
-        env: {
-          DB: { type: "d1", id: "00000000-0000-0000-0000-00000000c0de" },
-          ...Object.fromEntries(Object.entries(bindings()).map(([k, v]) => [k, { type: "text", value: v }])),
-        },
-      },
-    }],
   });
   try {
     const url = (await mf.ready).toString().replace(/\/$/, "");

@@ -6,6 +6,7 @@ import { createConnection } from "node:net";
 import { createWriteStream, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Miniflare } from "miniflare";
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const wrangler = join(root, "node_modules", ".bin", "wrangler");
@@ -28,6 +29,7 @@ export const NO_RATE_LIMITS = {
   RATE_LIMIT_PAY_PER_IP: "0",
   RATE_LIMIT_PAY_PER_SESSION: "0",
   RATE_LIMIT_SIGN_IN_PER_IP: "0",
+  RATE_LIMIT_READ_PER_IP: "0",
 };
 
 /** Reads a .dev.vars file into an object (the simple KEY="value" lines devkeys.mjs writes). */
@@ -40,12 +42,58 @@ export function readDevVars(path = join(root, ".dev.vars")) {
   return vars;
 }
 
-/** Builds both Workers and the widget, and makes sure test keys exist. */
-export function buildAll() {
+/** The [vars] of wrangler.toml, as the deployed Worker sees them. */
+export function wranglerVars() {
+  const vars = {};
+  let inVars = false;
+  for (const line of readFileSync(join(root, "wrangler.toml"), "utf8").split("\n")) {
+    if (/^\[/.test(line)) inVars = line.trim() === "[vars]";
+    const m = inVars && line.match(/^([A-Z0-9_]+)\s*=\s*"(.*)"/);
+    if (m) vars[m[1]] = m[2];
+  }
+  return vars;
+}
+
+/**
+ * The deployed build of the edge-worker (`edge-worker/build`) under Miniflare (workerd with its
+ * generated config and a local D1, no `wrangler dev` proxy), with `bindings` as its vars and
+ * secrets; `options` are Miniflare's (host, port, persistence, log handlers).
+ */
+export function edgeUnderMiniflare(bindings, options = {}) {
+  const build = join(root, "edge-worker", "build");
+  return new Miniflare({
+    ...options,
+    workers: [{
+      config: {
+        name: "edge",
+        compatibilityDate: "2026-11-01",
+        manifest: {
+          mainModule: "index.js",
+          modulesRoot: build,
+          modules: {
+            "index.js": { type: "esm", contents: readFileSync(join(build, "index.js"), "utf8") },
+            "index_bg.wasm": { type: "wasm", contents: new Uint8Array(readFileSync(join(build, "index_bg.wasm"))) },
+          },
+        },
+        env: {
+          DB: { type: "d1", id: "00000000-0000-0000-0000-00000000c0de" },
+          ...Object.fromEntries(Object.entries(bindings).map(([k, v]) => [k, { type: "text", value: v }])),
+        },
+      },
+    }],
+  });
+}
+
+/**
+ * Builds both Workers and the widget, and makes sure test keys exist. `{ tests: true }` builds the
+ * edge-worker's tests' build too (`edge-worker/build-test`, with its `/_test/…` routes).
+ */
+export function buildAll({ tests = false } = {}) {
   run("node", [join(root, "scripts", "devkeys.mjs")]);
   run("bash", [join(root, "scripts", "build-widget.sh")]);
   run("bash", [join(root, "scripts", "build-worker.sh"), "platform-sandbox"]);
   run("bash", [join(root, "scripts", "build-worker.sh"), "edge-worker"]);
+  if (tests) run("bash", [join(root, "scripts", "build-worker.sh"), "edge-worker", "--test"]);
 }
 
 const workers = {
@@ -137,8 +185,9 @@ export async function stopGroup(child) {
 
 /**
  * Starts the simulator and the edge-worker. Returns their URLs and `stop()`.
- * Options: edgePort, sandboxPort, persistTo (state folder), logDir, timeLimitSecs, echo, and
- * edgeVars (extra wrangler vars for the edge-worker).
+ * Options: edgePort, sandboxPort, persistTo (state folder), logDir, timeLimitSecs, echo,
+ * edgeVars (extra wrangler vars for the edge-worker) and edgeBuild (`build`, the deployed build,
+ * by default; `build-test`, the tests' build with its `/_test/…` routes).
  */
 export async function startStack(opts) {
   const { edgePort, sandboxPort, persistTo, logDir } = opts;
@@ -149,6 +198,8 @@ export async function startStack(opts) {
   const children = {};
   const stop = async () => Promise.all(Object.values(children).map(stopGroup));
   const edgeArgs = [
+    // The script to run: wrangler.toml's `main` is the deployed build.
+    join(root, "edge-worker", opts.edgeBuild ?? "build", "index.js"),
     "--port", String(edgePort),
     "--inspector-port", String(edgePort + 1000),
     "--var", `WECHATPAY_API_BASE:${sandboxUrl}`,
@@ -156,6 +207,8 @@ export async function startStack(opts) {
     "--var", `SANDBOX_CASHIER_URL:${sandboxUrl}/cashier`,
     "--var", `WECHAT_OAUTH_AUTHORIZE_BASE:${sandboxUrl}`,
     "--var", `WECHAT_OAUTH_API_BASE:${sandboxUrl}`,
+    // Development configuration: wrangler.toml is production-shaped and has neither.
+    "--var", "DEMO_SHOP:on",
     ...Object.entries(opts.edgeVars ?? {}).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
   ];
   const startEdge = () => {

@@ -27,6 +27,7 @@ cargo fmt --manifest-path pay-core/fuzz/Cargo.toml --check
 cargo clippy -p pay-core --all-targets --quiet -- -D warnings
 cargo clippy -p edge-worker -p platform-sandbox -p checkout-wasm --target wasm32-unknown-unknown --all-targets --quiet -- -D warnings
 cargo clippy -p edge-worker --features bench --target wasm32-unknown-unknown --quiet -- -D warnings
+cargo clippy -p edge-worker --features test-routes --target wasm32-unknown-unknown --quiet -- -D warnings
 cargo clippy -p pay-core --features webcrypto --target wasm32-unknown-unknown --lib --test webcrypto --quiet -- -D warnings
 
 step "cargo unit tests (native)"

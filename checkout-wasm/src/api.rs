@@ -81,13 +81,16 @@ impl Api {
         self.call("POST", "/pay", Some(body)).await
     }
 
-    /// Where the payer goes (a top-level navigation) for WeChat OAuth, and comes back from.
-    pub fn oauth_url(&self, return_to: &str) -> String {
-        let mut url = self.session_url("/oauth?client_secret=");
-        url.push_str(&encode_uri_component(&self.client_secret));
-        url.push_str("&return_to=");
-        url.push_str(&encode_uri_component(return_to));
-        url
+    /// WeChat OAuth's start: `{url}`, a one-time link on the Worker where the payer goes (a
+    /// top-level navigation) and comes back to `return_to` from. The client secret stays in
+    /// the header; it never travels in a URL.
+    pub async fn oauth(&self, return_to: &str) -> Result<JsValue, Failure> {
+        let quoted = js_sys::JSON::stringify(&JsValue::from_str(return_to))
+            .ok()
+            .and_then(|s| s.as_string())
+            .unwrap_or_default();
+        let body = format!("{{\"return_to\":{quoted}}}");
+        self.call("POST", "/oauth", Some(&body)).await
     }
 
     pub fn abort(&self) {

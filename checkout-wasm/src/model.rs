@@ -175,6 +175,12 @@ pub fn h5_url_fresh(handed_out_ms: f64, now_ms: f64) -> bool {
     now_ms - handed_out_ms < H5_URL_FRESH_MS
 }
 
+/// Whether the widget may send the payer to `url`: https only, or http on this machine (the
+/// local simulator). Anything else (`javascript:`, `data:`, plain http) is refused.
+pub fn may_send_payer_to(url: &str) -> bool {
+    pay_core::endpoint::is_https_or_loopback(url)
+}
+
 /// The `h5_url` with WeChat Pay's `redirect_url` parameter: where WeChat sends the payer
 /// back, paid or not.
 pub fn h5_url_with_return(h5_url: &str, return_url: &str) -> String {
@@ -272,6 +278,24 @@ mod tests {
         let mut b = Backoff::new();
         let waits: Vec<i32> = (0..8).map(|_| b.next_delay()).collect();
         assert_eq!(waits, [1000, 1500, 2250, 3375, 5062, 7593, 8000, 8000]);
+    }
+
+    #[test]
+    fn the_payer_is_sent_to_an_h5_url_over_https_only_loopback_aside() {
+        assert!(may_send_payer_to(
+            "https://wx.tenpay.com/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=wx1"
+        ));
+        assert!(may_send_payer_to(
+            "http://127.0.0.1:8788/cgi-bin/mmpayweb-bin/checkmweb"
+        ));
+        for bad in [
+            "http://wx.tenpay.com/x",
+            "javascript:alert(1)",
+            "data:text/html,x",
+            "",
+        ] {
+            assert!(!may_send_payer_to(bad), "{bad}");
+        }
     }
 
     #[test]

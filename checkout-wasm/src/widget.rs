@@ -22,7 +22,9 @@ use web_sys::{CustomEvent, CustomEventInit, Document, Element, Event, HtmlElemen
 
 use crate::api::{field, text_field, Api, Failure};
 use crate::i18n::Text;
-use crate::model::{h5_url_fresh, h5_url_with_return, Backoff, Locale, Scene, Session, Verdict};
+use crate::model::{
+    h5_url_fresh, h5_url_with_return, may_send_payer_to, Backoff, Locale, Scene, Session, Verdict,
+};
 use crate::qr;
 use crate::view::{Action, Frame, View};
 
@@ -263,7 +265,11 @@ impl Widget {
     async fn prefetch_h5(self: &Rc<Self>) {
         match self.options.api.pay(Scene::H5).await {
             Ok(answer) => match text_field(&answer, "h5_url") {
-                Some(url) => self.state.borrow_mut().h5_url = Some((url, Date::now())),
+                Some(url) if may_send_payer_to(&url) => {
+                    self.state.borrow_mut().h5_url = Some((url, Date::now()))
+                }
+                // The payer is only ever sent to WeChat Pay over https (loopback aside).
+                Some(_) => self.fail_payment(Failure::new("bad_answer", "h5_url is not https")),
                 None => self.fail_payment(Failure::new("bad_answer", "no h5_url")),
             },
             Err(failure) => self.fail_payment(failure),
@@ -301,8 +307,16 @@ impl Widget {
             .is_some_and(|s| s.payer_known);
         if !payer_known {
             // The Worker learns the openid through WeChat OAuth and sends the payer back here.
-            let url = self.options.api.oauth_url(&self.return_url());
-            return self.leave_for(&url);
+            self.show(View::Opening);
+            return self.run(|w| async move {
+                match w.options.api.oauth(&w.return_url()).await {
+                    Ok(answer) => match text_field(&answer, "url") {
+                        Some(url) if may_send_payer_to(&url) => w.leave_for(&url),
+                        _ => w.fail_payment(Failure::new("bad_answer", "no OAuth url")),
+                    },
+                    Err(failure) => w.fail_payment(failure),
+                }
+            });
         }
         if !self.state.borrow().bridge_ready {
             if !self.user_agent.contains("MicroMessenger") {

@@ -2,6 +2,7 @@
 //! before anything else happens (a wrong API v3 key fails here, not on the first payment).
 
 use pay_core::aead::ApiV3Key;
+use pay_core::client_ip::{IpBlock, DEFAULT_V6_PREFIX};
 use pay_core::crypto::{RsaPrivateKeyDer, RsaPublicKey};
 use pay_core::rate_limit::RateLimit;
 use pay_core::requests::Scene;
@@ -45,10 +46,6 @@ pub struct Config {
     pub oauth_api_base: String,
     pub limits: Limits,
     pub risk: RiskRules,
-    /// `TEST_ROUTES = "on"`: the `/_test/…` routes (named reads of the books and fault
-    /// controls, `test_routes.rs`) for the end-to-end tests. Refused unless WeChat Pay is on
-    /// loopback, so no deployment that talks to the real WeChat Pay can serve them.
-    pub test_routes: bool,
 }
 
 /// The rate limits (`RATE_LIMIT_*`, hits per `RATE_LIMIT_WINDOW_SECS`; 0 switches one off).
@@ -64,6 +61,12 @@ pub struct Limits {
     pub pay_per_session: RateLimit,
     /// Console sign-in attempts per client IP (default 10).
     pub sign_in_per_ip: RateLimit,
+    /// Widget reads of a session per client IP (default 600): polling, about one call in two
+    /// seconds per payer, many payers behind one carrier address.
+    pub read_per_ip: RateLimit,
+    /// An IPv6 client is counted (and blocked) by its first this many bits
+    /// (`CLIENT_IPV6_PREFIX`, default 64, 32 to 128): one household has a whole /64.
+    pub v6_prefix: u8,
 }
 
 impl Limits {
@@ -82,6 +85,15 @@ impl Limits {
             pay_per_ip: limit("pay_per_ip", "RATE_LIMIT_PAY_PER_IP", 120)?,
             pay_per_session: limit("pay_per_session", "RATE_LIMIT_PAY_PER_SESSION", 30)?,
             sign_in_per_ip: limit("sign_in_per_ip", "RATE_LIMIT_SIGN_IN_PER_IP", 10)?,
+            read_per_ip: limit("read_per_ip", "RATE_LIMIT_READ_PER_IP", 600)?,
+            v6_prefix: match number(env, "CLIENT_IPV6_PREFIX", DEFAULT_V6_PREFIX.into())? {
+                p @ 32..=128 => p as u8,
+                _ => {
+                    return Err(ApiError::Config(
+                        "CLIENT_IPV6_PREFIX must be 32 to 128".into(),
+                    ))
+                }
+            },
         })
     }
 }
@@ -125,19 +137,19 @@ fn list(env: &Env, name: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Whether `base` (an http(s) URL) names this machine: 127.0.0.0/8, `[::1]` or localhost.
-fn is_loopback(base: &str) -> bool {
-    let url = worker::Url::parse(base).ok();
-    match url.as_ref().and_then(|u| u.host_str()) {
-        Some(host) => {
-            host.eq_ignore_ascii_case("localhost")
-                || host == "[::1]"
-                || host
-                    .parse::<std::net::Ipv4Addr>()
-                    .is_ok_and(|ip| ip.is_loopback())
-        }
-        None => false,
+/// A base URL the Worker sends secrets to: https, or http only to this machine (a local
+/// simulator). A production deployment left with a development setting fails here, at once.
+fn base_url(env: &Env, name: &str, default: &str) -> Result<String, ApiError> {
+    let url = optional(env, name)
+        .unwrap_or_else(|| default.into())
+        .trim_end_matches('/')
+        .to_string();
+    if !pay_core::endpoint::is_https_or_loopback(&url) {
+        return Err(ApiError::Config(format!(
+            "{name} must be an https:// URL (http:// only for a simulator on this machine): {url}"
+        )));
     }
+    Ok(url)
 }
 
 /// `COUNT/FEN` (either 0: unlimited), for example `RISK_IP_HOURLY = "20/500000"`.
@@ -175,7 +187,10 @@ fn risk_rules(env: &Env) -> Result<RiskRules, ApiError> {
         ip_hourly: budget("RISK_IP_HOURLY")?,
         ip_daily: budget("RISK_IP_DAILY")?,
         blocked_payers: list(env, "RISK_BLOCKED_OPENIDS"),
-        blocked_ips: list(env, "RISK_BLOCKED_IPS"),
+        blocked_ips: list(env, "RISK_BLOCKED_IPS")
+            .iter()
+            .map(|entry| IpBlock::parse(entry).map_err(|e| ApiError::Config(e.to_string())))
+            .collect::<Result<_, _>>()?,
         allowed_scenes,
         failed_attempts_flag: number(env, "RISK_FAILED_ATTEMPTS_FLAG", 5)?,
         quick_refund_secs,
@@ -203,14 +218,11 @@ impl Config {
                 "MERCHANT_SECRET_KEY must be at least 24 characters".into(),
             ));
         }
-        let api_base = get(env, "WECHATPAY_API_BASE")?
-            .trim_end_matches('/')
-            .to_string();
-        let test_routes = optional(env, "TEST_ROUTES").as_deref() == Some("on");
-        if test_routes && !is_loopback(&api_base) {
+        let api_base = base_url(env, "WECHATPAY_API_BASE", "https://api.mch.weixin.qq.com")?;
+        // The tests' build serves `/_test/…` (test_routes.rs): it never talks to a real WeChat Pay.
+        if cfg!(feature = "test-routes") && !pay_core::endpoint::is_loopback(&api_base) {
             return Err(ApiError::Config(
-                "TEST_ROUTES is for local tests only: WECHATPAY_API_BASE must be on loopback"
-                    .into(),
+                "this is the end-to-end tests' build (feature test-routes): WECHATPAY_API_BASE must be on loopback".into(),
             ));
         }
         Ok(Config {
@@ -250,13 +262,14 @@ impl Config {
             },
             webhook_retry_base_secs: number(env, "WEBHOOK_RETRY_BASE_SECS", 10)?,
             app_secret: optional(env, "WECHAT_APP_SECRET"),
-            oauth_authorize_base: optional(env, "WECHAT_OAUTH_AUTHORIZE_BASE")
-                .unwrap_or_else(|| "https://open.weixin.qq.com".into()),
-            oauth_api_base: optional(env, "WECHAT_OAUTH_API_BASE")
-                .unwrap_or_else(|| "https://api.weixin.qq.com".into()),
+            oauth_authorize_base: base_url(
+                env,
+                "WECHAT_OAUTH_AUTHORIZE_BASE",
+                "https://open.weixin.qq.com",
+            )?,
+            oauth_api_base: base_url(env, "WECHAT_OAUTH_API_BASE", "https://api.weixin.qq.com")?,
             limits: Limits::from_env(env)?,
             risk: risk_rules(env)?,
-            test_routes,
         })
     }
 }

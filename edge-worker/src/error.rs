@@ -38,8 +38,11 @@ pub enum ApiError {
     },
     /// A rule of the payment domain refused the input (bad signature, mismatch, …).
     Domain(pay_core::Error),
-    /// WeChat Pay (or the simulator) answered with an error.
+    /// WeChat Pay (or the simulator) answered with an error, or did not answer (502, 504).
     Upstream {
+        /// Whether the error answer's signature verified: only a signed answer is WeChat
+        /// Pay's word (pay_core::refund).
+        signed: bool,
         status: u16,
         code: String,
         message: String,
@@ -138,6 +141,7 @@ impl ApiError {
                 status,
                 code,
                 message,
+                ..
             } => format!("WeChat Pay answered {status} {code}: {message}"),
             ApiError::Config(_) | ApiError::Internal(_) => {
                 "internal error; the details are in the Worker's log".into()

@@ -20,8 +20,11 @@ pub fn empty(status: u16) -> Response {
         .with_status(status)
 }
 
-/// Reads the raw body, refusing anything over [`MAX_BODY_BYTES`] (by header, then by size).
+/// Reads the raw body, refusing anything over [`MAX_BODY_BYTES`]: by its Content-Length, then
+/// as it streams in (a body without Content-Length is read chunk by chunk and cut off at the
+/// limit, never held whole in memory).
 pub async fn body_bytes(req: &mut Request) -> ApiResult<Vec<u8>> {
+    use wasm_bindgen::JsCast;
     let too_large = || ApiError::BodyTooLarge {
         limit: MAX_BODY_BYTES,
     };
@@ -34,11 +37,35 @@ pub async fn body_bytes(req: &mut Request) -> ApiResult<Vec<u8>> {
             return Err(too_large());
         }
     }
-    let bytes = req.bytes().await?;
-    if bytes.len() > MAX_BODY_BYTES {
-        return Err(too_large());
+    let Some(stream) = req.inner().body() else {
+        return Ok(Vec::new());
+    };
+    let reader: web_sys::ReadableStreamDefaultReader = stream.get_reader().unchecked_into();
+    let js = |e: wasm_bindgen::JsValue| {
+        ApiError::Internal(format!(
+            "reading the body: {}",
+            e.as_string().unwrap_or_default()
+        ))
+    };
+    let mut body = Vec::new();
+    loop {
+        let chunk = wasm_bindgen_futures::JsFuture::from(reader.read())
+            .await
+            .map_err(js)?;
+        let field = |name: &str| worker::js_sys::Reflect::get(&chunk, &name.into()).map_err(js);
+        if field("done")?.as_bool() != Some(false) {
+            return Ok(body);
+        }
+        let bytes: worker::js_sys::Uint8Array = field("value")?.unchecked_into();
+        let start = body.len();
+        if start + bytes.length() as usize > MAX_BODY_BYTES {
+            // Tell the sender to stop: the rest is never read.
+            let _ = reader.cancel();
+            return Err(too_large());
+        }
+        body.resize(start + bytes.length() as usize, 0);
+        bytes.copy_to(&mut body[start..]);
     }
-    Ok(bytes)
 }
 
 /// Parses a JSON body into `T`; any failure is a 400 with serde's description.
@@ -108,5 +135,38 @@ pub fn with_cors(req: &Request, config: &Config, response: Response) -> Response
         "Authorization, Content-Type",
     );
     let _ = headers.set("Access-Control-Max-Age", "600");
+    response
+}
+
+/// The value of cookie `name`, if the request carries it.
+pub fn cookie(req: &Request, name: &str) -> Option<String> {
+    let header = req.headers().get("Cookie").ok().flatten()?;
+    header.split(';').find_map(|part| {
+        let (k, v) = part.trim().split_once('=')?;
+        (k == name).then(|| v.to_string())
+    })
+}
+
+/// A cookie's attributes: HttpOnly on `path`, and `Secure` everywhere but on this machine,
+/// where there is no TLS.
+pub fn cookie_attributes(req: &Request, path: &str, same_site: &str) -> String {
+    let local = req
+        .url()
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]");
+    let secure = if local { "" } else { "; Secure" };
+    format!("; Path={path}; HttpOnly; SameSite={same_site}{secure}")
+}
+
+/// A redirect to `location` (302, or 303 after a form), setting `set_cookie` if given. (Built
+/// on an empty response: the runtime's own redirects have immutable headers.)
+pub fn redirect(status: u16, location: &str, set_cookie: Option<&str>) -> Response {
+    let mut response = empty(status);
+    let headers = response.headers_mut();
+    let _ = headers.set("Location", location);
+    if let Some(cookie) = set_cookie {
+        let _ = headers.set("Set-Cookie", cookie);
+    }
     response
 }

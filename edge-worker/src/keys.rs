@@ -5,6 +5,7 @@
 //! response or notification names a serial we do not hold (certificates rotate).
 
 use pay_core::crypto::webcrypto::WebCryptoVerifier;
+use pay_core::v3::keys::may_refresh_for;
 use pay_core::v3::{KeyId, PlatformCertificate, PlatformKeys, SignedHeaders};
 use serde::Deserialize;
 
@@ -12,13 +13,16 @@ use crate::error::{ApiError, ApiResult};
 use crate::wechatpay::WechatPayClient;
 use crate::App;
 
-/// The keys to verify WeChat Pay's signatures with, now.
+/// The keys to verify WeChat Pay's signatures with, now. With no certificate held yet (the
+/// first need), they are downloaded at once.
 pub async fn current(app: &App) -> ApiResult<PlatformKeys> {
     if !app.config.certificate_mode {
         return Ok(app.config.platform_keys.clone());
     }
     let keys = from_store(app).await?;
     if keys.is_empty() {
+        let seen = app.store.last_certificate_refresh().await?;
+        app.store.stamp_certificate_refresh(seen, app.now).await?;
         return refresh(app).await;
     }
     Ok(keys)
@@ -59,6 +63,7 @@ struct EncryptedCertificate {
 pub async fn refresh(app: &App) -> ApiResult<PlatformKeys> {
     let (headers, body) = WechatPayClient::new(app).certificates().await?;
     let list: CertificateList = serde_json::from_slice(&body).map_err(|e| ApiError::Upstream {
+        signed: false,
         status: 200,
         code: "UNEXPECTED_BODY".into(),
         message: e.to_string(),
@@ -94,7 +99,26 @@ pub async fn refresh(app: &App) -> ApiResult<PlatformKeys> {
     from_store(app).await
 }
 
-/// Verifies signed bytes; in certificate mode an unknown serial triggers one refresh.
+/// Whether an error answer's signature verifies under the keys held now. Never fetches
+/// certificates: an error answer of the certificate download must not ask for them again.
+pub async fn signed_by_held_keys(app: &App, headers: &SignedHeaders, body: &[u8]) -> bool {
+    let keys = if app.config.certificate_mode {
+        match from_store(app).await {
+            Ok(keys) => keys,
+            Err(_) => return false,
+        }
+    } else {
+        app.config.platform_keys.clone()
+    };
+    headers
+        .verify(body, &keys, app.now, &*WebCryptoVerifier::shared())
+        .await
+        .is_ok()
+}
+
+/// Verifies signed bytes. In certificate mode a well-formed serial we do not hold triggers a
+/// download of the certificates, at most once per window across all requests (the bytes are
+/// not yet verified: anybody can name a serial); otherwise it is refused as unknown.
 pub async fn verify(app: &App, headers: &SignedHeaders, body: &[u8]) -> ApiResult<()> {
     let keys = current(app).await?;
     match headers
@@ -102,7 +126,13 @@ pub async fn verify(app: &App, headers: &SignedHeaders, body: &[u8]) -> ApiResul
         .await
     {
         Ok(()) => Ok(()),
-        Err(pay_core::Error::UnknownSerial(_)) if app.config.certificate_mode => {
+        Err(pay_core::Error::UnknownSerial(serial)) if app.config.certificate_mode => {
+            let seen = app.store.last_certificate_refresh().await?;
+            if !may_refresh_for(&serial, seen, app.now)
+                || !app.store.stamp_certificate_refresh(seen, app.now).await?
+            {
+                return Err(pay_core::Error::UnknownSerial(serial).into());
+            }
             let keys = refresh(app).await?;
             headers
                 .verify(body, &keys, app.now, &*WebCryptoVerifier::shared())

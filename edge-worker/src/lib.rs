@@ -4,12 +4,14 @@
 //! - `POST /v1/checkout/sessions`, `GET /v1/checkout/sessions[/{id}]`, `POST …/{id}/close`,
 //!   `POST /v1/refunds`, `GET /v1/refunds/{id}`, `POST /v1/admin/run-scheduled`,
 //!   `POST|GET /v1/admin/reconciliations[/{date}]`: merchant API (secret key)
-//! - `GET /v1/widget/sessions/{id}`, `POST /v1/widget/sessions/{id}/{pay,check}`: widget API (client secret, CORS)
+//! - `GET /v1/widget/sessions/{id}`, `POST /v1/widget/sessions/{id}/{pay,check,oauth}`: widget API
+//!   (client secret, CORS); `GET /v1/widget/sessions/{id}/oauth?ticket=…` and
+//!   `GET /v1/widget/oauth/callback`: WeChat OAuth's round trip (`oauth.rs`)
 //! - `POST /v1/wechatpay/notify`: WeChat Pay notifications
 //! - `GET /demo/products`, `POST /demo/checkout`: the demo shop's server side (DEMO_SHOP=on)
 //! - `/console…`: the merchant console (HTML; signed in with the merchant secret key)
-//! - `/_test/…`: named reads of the books and fault controls for the end-to-end tests, only
-//!   with `TEST_ROUTES=on` (`test_routes.rs`); a 404 page otherwise
+//! - `/_test/…`: named reads of the books and fault controls for the end-to-end tests, in the
+//!   tests' build only (feature `test-routes`, `test_routes.rs`); a 404 page in any other
 //! - `GET /health`; `GET /v1/openapi.json` (this API, described) is a static asset, `web/v1/openapi.json`
 
 #[cfg(feature = "bench")]
@@ -31,10 +33,12 @@ mod refunds;
 mod risk;
 mod scheduled;
 mod store;
+#[cfg(feature = "test-routes")]
 mod test_routes;
 mod webhooks;
 mod wechatpay;
 mod widget;
+mod widget_auth;
 
 use pay_core::UnixTime;
 use sha2::{Digest, Sha256};
@@ -108,7 +112,8 @@ async fn route(mut req: Request, env: Env) -> Response {
     if segments.first() == Some(&"console") {
         return console::handle(req, &app, &segments).await;
     }
-    if segments.first() == Some(&"_test") && app.config.test_routes {
+    #[cfg(feature = "test-routes")]
+    if segments.first() == Some(&"_test") {
         return test_routes::handle(&mut req, &app, &segments)
             .await
             .unwrap_or_else(ApiError::into_response);
@@ -150,9 +155,13 @@ async fn route(mut req: Request, env: Env) -> Response {
             }
         }
         (["v1", "widget", "sessions", id], Some(Get)) => widget::retrieve(&req, &app, id).await,
+        (["v1", "widget", "sessions", id, "oauth"], Some(Post)) => {
+            oauth::ticket(&mut req, &app, id).await
+        }
         (["v1", "widget", "sessions", id, "oauth"], Some(Get)) => {
             oauth::start(&req, &app, id).await
         }
+        (["v1", "widget", "sessions", _, "oauth"], _) => not_allowed("GET, POST"),
         (["v1", "widget", "oauth", "callback"], Some(Get)) => oauth::callback(&req, &app).await,
         (["v1", "widget", "sessions", id, "pay"], Some(Post)) => {
             widget::pay(&mut req, &app, id).await
@@ -184,7 +193,6 @@ async fn route(mut req: Request, env: Env) -> Response {
             ["v1", "refunds", _]
             | ["v1", "admin", "reconciliations", _]
             | ["v1", "widget", "sessions", _]
-            | ["v1", "widget", "sessions", _, "oauth"]
             | ["v1", "widget", "oauth", "callback"],
             _,
         ) => not_allowed("GET"),

@@ -28,6 +28,7 @@ pub async fn create(req: &mut Request, app: &App) -> ApiResult<Response> {
         app,
         "create_session",
         new_session_id()?,
+        |id, replay| replay["client_secret"] = json!(client_secret_of(app, id)),
         |bytes, id| async move {
             let params: NewSession = requests::from_json(&bytes)?;
             let (row, client_secret) = create_session(app, params, id).await?;
@@ -53,6 +54,12 @@ pub async fn retrieve(req: &Request, app: &App, id: &str) -> ApiResult<Response>
     Ok(http::json(200, &merchant_view(&row)))
 }
 
+/// A session's client secret: derived from its id under the merchant key, so it is never
+/// stored and a retried create answers the same one.
+fn client_secret_of(app: &App, id: &str) -> String {
+    checkout::client_secret(&app.config.merchant_secret_key, id)
+}
+
 pub fn new_session_id() -> ApiResult<String> {
     Ok(format!("cs_{}", random_hex(12)?))
 }
@@ -67,7 +74,7 @@ pub async fn create_session(
 ) -> ApiResult<(SessionRow, String)> {
     let params = params.validate(app.config.min_session_ttl_secs)?;
     app.config.risk.check_session_amount(params.amount)?;
-    let client_secret = checkout::client_secret(&app.config.merchant_secret_key, &id);
+    let client_secret = client_secret_of(app, &id);
     if let Some(row) = app.store.session_by_id(&id).await? {
         return Ok((row, client_secret));
     }

@@ -1,6 +1,7 @@
 //! Applying what WeChat Pay says about a transaction to our books, whichever way it arrived.
 
 use pay_core::checkout::{decide_payment, OrderFacts, PaymentDecision};
+use pay_core::refund::RefundState;
 use pay_core::risk::Flag;
 use pay_core::v3::model::{RefundNotice, TradeState, Transaction};
 use serde_json::json;
@@ -84,21 +85,31 @@ pub async fn apply_transaction(app: &App, tx: &Transaction) -> ApiResult<()> {
 }
 
 /// Closes an open session: at WeChat Pay first, then locally. If WeChat Pay says it was paid
-/// meanwhile, the payment is applied instead (a paid order is never closed).
+/// meanwhile, the payment is applied instead (a paid order is never closed). A session that
+/// never had a prepay is closed locally alone, by a write that also requires it still has none:
+/// a pay racing this close either records its prepay first (and the order is closed at WeChat
+/// Pay here) or finds the session closed and closes its new order there itself (`widget::pay`).
 pub async fn close_session(app: &App, row: &SessionRow) -> ApiResult<()> {
-    let client = WechatPayClient::new(app);
-    if row.prepay_created_at.is_some() {
-        match client.close(&row.out_trade_no, app.now).await {
-            Ok(()) => {}
-            Err(ApiError::Upstream { code, .. }) if code == "ORDER_PAID" => {
-                let tx = client.query(&row.out_trade_no, app.now).await?;
-                return apply_transaction(app, &tx).await;
-            }
-            Err(e) => return Err(e),
-        }
+    if app.store.mark_closed(&row.id, true).await? {
+        return Ok(());
     }
-    app.store.mark_closed(&row.id).await?;
+    close_at_wechatpay(app, &row.out_trade_no).await?;
+    app.store.mark_closed(&row.id, false).await?;
     Ok(())
+}
+
+/// Closes the order `out_trade_no` at WeChat Pay; if it was paid meanwhile, the payment is
+/// applied to our books instead (kept as `paid_after_close` on a session closed here).
+pub async fn close_at_wechatpay(app: &App, out_trade_no: &str) -> ApiResult<()> {
+    let client = WechatPayClient::new(app);
+    match client.close(out_trade_no, app.now).await {
+        Ok(()) => Ok(()),
+        Err(ApiError::Upstream { code, .. }) if code == "ORDER_PAID" => {
+            let tx = client.query(out_trade_no, app.now).await?;
+            apply_transaction(app, &tx).await
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Asks WeChat Pay about an open session and applies the answer: heals a notification that
@@ -126,20 +137,47 @@ pub async fn settle_by_query(app: &App, row: &SessionRow) -> ApiResult<Option<Tr
     Ok(seen)
 }
 
-/// Applies a REFUND.* notification to the refund it names.
+/// Applies a REFUND.* notification to the refund it names. Its mchid, order and amount are
+/// checked against our books first, whether or not this Worker made the refund; a mismatch is
+/// flagged and refused.
 pub async fn apply_refund_notice(app: &App, notice: &RefundNotice) -> ApiResult<()> {
-    let Some(refund) = app
+    let refund = app
         .store
         .refund_by_out_refund_no(&notice.out_refund_no)
-        .await?
-    else {
+        .await?;
+    let session = match &refund {
+        Some(refund) => app.store.session_by_id(&refund.session_id).await?,
+        None => {
+            app.store
+                .session_by_out_trade_no(&notice.out_trade_no)
+                .await?
+        }
+    }
+    .ok_or(ApiError::NotFound("order"))?;
+    let theirs = notice.amount.refund.get();
+    let agrees = session.out_trade_no == notice.out_trade_no
+        && notice.mchid == app.config.mchid
+        && match &refund {
+            Some(refund) => refund.amount_fen == theirs,
+            // Made outside this Worker: at most what the order was paid.
+            None => theirs <= session.amount_fen,
+        };
+    if !agrees {
+        let detail = json!({ "field": "refund", "out_refund_no": notice.out_refund_no, "amount_fen": theirs, "mchid": notice.mchid });
+        app.store
+            .flag(&session.id, Flag::NotificationMismatch, &detail, app.now)
+            .await?;
+        let ours = refund.as_ref().map_or(session.amount_fen, |r| r.amount_fen);
+        return Err(pay_core::Error::Mismatch {
+            field: "refund",
+            ours: format!("{} {} {}", session.out_trade_no, ours, app.config.mchid),
+            theirs: format!("{} {} {}", notice.out_trade_no, theirs, notice.mchid),
+        }
+        .into());
+    }
+    let Some(refund) = refund else {
         // Not ours: made outside this Worker. Kept on its order (acknowledged, so WeChat Pay
         // stops retrying) for a person, and flagged again by reconciliation.
-        let session = app
-            .store
-            .session_by_out_trade_no(&notice.out_trade_no)
-            .await?
-            .ok_or(ApiError::NotFound("order"))?;
         worker::console_warn!(
             "refund {} of {} was not made by this Worker",
             notice.out_refund_no,
@@ -151,49 +189,11 @@ pub async fn apply_refund_notice(app: &App, notice: &RefundNotice) -> ApiResult<
                 &session.id,
                 &notice.out_refund_no,
                 &notice.refund_id,
-                notice.amount.refund.get(),
-                refunds::local_status(notice.refund_status),
+                theirs,
+                RefundState::of_platform(notice.refund_status).as_str(),
                 app.now,
             )
             .await;
     };
-    let session = app
-        .store
-        .session_by_id(&refund.session_id)
-        .await?
-        .ok_or(ApiError::NotFound("order"))?;
-    if session.out_trade_no != notice.out_trade_no
-        || refund.amount_fen != notice.amount.refund.get()
-        || notice.mchid != app.config.mchid
-    {
-        let detail = json!({ "field": "refund", "out_refund_no": notice.out_refund_no, "amount_fen": notice.amount.refund.get(), "mchid": notice.mchid });
-        app.store
-            .flag(&session.id, Flag::NotificationMismatch, &detail, app.now)
-            .await?;
-        return Err(pay_core::Error::Mismatch {
-            field: "refund",
-            ours: format!(
-                "{} {} {}",
-                session.out_trade_no, refund.amount_fen, app.config.mchid
-            ),
-            theirs: format!(
-                "{} {} {}",
-                notice.out_trade_no,
-                notice.amount.refund.get(),
-                notice.mchid
-            ),
-        }
-        .into());
-    }
-    let to = refunds::local_status(notice.refund_status);
-    app.store
-        .update_refund(
-            &refund.id,
-            &["pending", "processing"],
-            to,
-            Some(&notice.refund_id),
-            app.now,
-        )
-        .await?;
-    Ok(())
+    refunds::book(app, &refund, notice.refund_status, &notice.refund_id).await
 }

@@ -154,6 +154,7 @@ async fn fix_by_query(app: &App, out_trade_no: &str) -> ApiResult<bool> {
 /// A bill that does not read is WeChat Pay's data at fault, not the request.
 fn bad_bill(e: pay_core::Error) -> ApiError {
     ApiError::Upstream {
+        signed: false,
         status: 502,
         code: "BILL_UNREADABLE".into(),
         message: e.to_string(),

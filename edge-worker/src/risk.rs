@@ -2,6 +2,7 @@
 //! the amount ceiling when a session is created; the scene, block lists and payer / client
 //! budgets when it is paid; anomaly flags where they are seen.
 
+use pay_core::client_ip::ClientAddress;
 use pay_core::requests::Scene;
 use pay_core::risk::{over_budget, BudgetRule, Flag, Subject};
 use pay_core::{CstDate, Error, Fen, UnixTime};
@@ -13,14 +14,20 @@ use crate::App;
 
 /// Pay: refuses (and counts as a failed attempt) what the rules do not allow; otherwise the
 /// attempt is counted against every budget, atomically.
-pub async fn check_pay(app: &App, row: &SessionRow, scene: Scene, ip: &str) -> ApiResult<()> {
+pub async fn check_pay(
+    app: &App,
+    row: &SessionRow,
+    scene: Scene,
+    client: &ClientAddress,
+) -> ApiResult<()> {
+    let ip = client.key.as_str();
     let rules = &app.config.risk;
     // The payer is known before paying only in the JSAPI scene (WeChat OAuth).
     let openid = row
         .payer_openid
         .as_deref()
         .filter(|_| scene == Scene::Jsapi);
-    let refusal = match rules.check_payer(scene, openid, ip) {
+    let refusal = match rules.check_payer(scene, openid, client) {
         Err(e) => Some(e),
         Ok(()) => {
             let budgets = rules.budgets();

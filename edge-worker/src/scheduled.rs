@@ -1,7 +1,8 @@
 //! The cron trigger's work, also runnable on demand (`POST /v1/admin/run-scheduled` with the
 //! merchant key): close sessions past their expiry (at WeChat Pay first, then locally), and
 //! query sessions still unpaid some minutes after their prepay, applying what WeChat Pay says
-//! (this heals a notification that never arrived); send again refunds whose answer was lost,
+//! (this heals a notification that never arrived); ask about refunds whose answer was lost
+//! (and send them again if WeChat Pay holds none),
 //! and ask about accepted refunds whose notification never came;
 //! reconcile yesterday once its bills are out (after 10:00 China time); then deliver the
 //! merchant webhooks due.
@@ -30,7 +31,8 @@ pub async fn run(app: &App) -> ApiResult<serde_json::Value> {
             }
         }
     }
-    // Refunds whose answer was lost (5xx, network) are sent again with their own out_refund_no.
+    // Refunds whose answer was lost (5xx, network, a rate limit): asked about, and sent again
+    // with their own out_refund_no only if WeChat Pay holds none.
     for refund in app
         .store
         .refunds_waiting("pending", app.now, app.config.query_after_secs, BATCH)
@@ -38,7 +40,7 @@ pub async fn run(app: &App) -> ApiResult<serde_json::Value> {
     {
         let session = app.store.session_by_id(&refund.session_id).await?;
         if let Some(session) = session {
-            if let Err(e) = refunds::send(app, &refund, &session).await {
+            if let Err(e) = refunds::resume(app, &refund, &session).await {
                 worker::console_warn!("refund {} still pending: {}", refund.id, e.log_line());
             }
         }

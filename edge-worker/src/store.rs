@@ -2,7 +2,7 @@
 //! (or one batch, which D1 runs as a transaction); status changes log themselves by trigger.
 
 use pay_core::checkout::SessionStatus;
-use pay_core::risk::{BudgetRule, Flag, Subject};
+use pay_core::risk::{BudgetRule, Flag, Subject, MAX_FAILED_ATTEMPT_EVENTS};
 use pay_core::{Fen, UnixTime};
 use serde::Deserialize;
 use worker::wasm_bindgen::JsValue;
@@ -206,14 +206,41 @@ impl Store {
         changed(&results[0])
     }
 
-    pub async fn set_oauth_return_to(&self, id: &str, url: &str) -> ApiResult<()> {
-        self.statement(
-            "UPDATE checkout_sessions SET oauth_return_to = ?2 WHERE id = ?1 AND status = 'open'",
-            &[text(id), text(url)],
-        )?
-        .run()
-        .await?;
-        Ok(())
+    /// Starts an OAuth round trip of an open session: where the payer goes back to, and the
+    /// one-time ticket (its hash) that opens the trip until `expires_at`.
+    pub async fn start_oauth(
+        &self,
+        id: &str,
+        return_to: &str,
+        ticket_hash: &str,
+        expires_at: UnixTime,
+    ) -> ApiResult<bool> {
+        let result = self
+            .statement(
+                "UPDATE checkout_sessions SET oauth_return_to = ?2, oauth_ticket_hash = ?3, oauth_ticket_expires_at = ?4 WHERE id = ?1 AND status = 'open'",
+                &[text(id), text(return_to), text(ticket_hash), int(expires_at.secs())],
+            )?
+            .run()
+            .await?;
+        changed(&result)
+    }
+
+    /// Uses up the OAuth ticket with this hash: true once, if it has not expired at `now`.
+    pub async fn take_oauth_ticket(
+        &self,
+        id: &str,
+        ticket_hash: &str,
+        now: UnixTime,
+    ) -> ApiResult<bool> {
+        let result = self
+            .statement(
+                "UPDATE checkout_sessions SET oauth_ticket_hash = NULL, oauth_ticket_expires_at = NULL \
+                 WHERE id = ?1 AND status = 'open' AND oauth_ticket_hash = ?2 AND oauth_ticket_expires_at > ?3",
+                &[text(id), text(ticket_hash), int(now.secs())],
+            )?
+            .run()
+            .await?;
+        changed(&result)
     }
 
     pub async fn oauth_return_to(&self, id: &str) -> ApiResult<Option<String>> {
@@ -371,15 +398,15 @@ impl Store {
         self.rows(&sql, &args).await
     }
 
-    /// `open` → `closed`, only if still open.
-    pub async fn mark_closed(&self, id: &str) -> ApiResult<bool> {
-        let result = self
-            .statement(
-                "UPDATE checkout_sessions SET status = 'closed' WHERE id = ?1 AND status = 'open'",
-                &[text(id)],
-            )?
-            .run()
-            .await?;
+    /// `open` → `closed`, only if still open; with `never_prepaid`, only if it has no prepay
+    /// either (false if a pay recorded one since the caller read the row).
+    pub async fn mark_closed(&self, id: &str, never_prepaid: bool) -> ApiResult<bool> {
+        let sql = if never_prepaid {
+            "UPDATE checkout_sessions SET status = 'closed' WHERE id = ?1 AND status = 'open' AND prepay_created_at IS NULL"
+        } else {
+            "UPDATE checkout_sessions SET status = 'closed' WHERE id = ?1 AND status = 'open'"
+        };
+        let result = self.statement(sql, &[text(id)])?.run().await?;
         changed(&result)
     }
 
@@ -648,16 +675,21 @@ impl Store {
         Ok(usage.map_or((0, 0, None), |u| (u.n, u.fen, u.oldest.map(UnixTime))))
     }
 
-    /// Records a failed payment attempt on a session; answers how many it has had.
+    /// Records a failed payment attempt on a session (up to `MAX_FAILED_ATTEMPT_EVENTS` of them);
+    /// answers how many it has had, counted that far.
     pub async fn record_failed_attempt(
         &self,
         session_id: &str,
         reason: &str,
         now: UnixTime,
     ) -> ApiResult<i64> {
+        // Capped per session: refused attempts are unauthenticated, so their events (and
+        // webhooks) must not grow without bound.
         let insert = self.statement(
-            "INSERT INTO order_events (session_id, kind, detail, created_at) VALUES (?1, 'payment_failed', json_object('reason', ?2), ?3)",
-            &[text(session_id), text(reason), int(now.secs())],
+            "INSERT INTO order_events (session_id, kind, detail, created_at) \
+             SELECT ?1, 'payment_failed', json_object('reason', ?2), ?3 \
+             WHERE (SELECT COUNT(*) FROM order_events WHERE session_id = ?1 AND kind = 'payment_failed') < ?4",
+            &[text(session_id), text(reason), int(now.secs()), int(MAX_FAILED_ATTEMPT_EVENTS)],
         )?;
         insert.run().await?;
         let n: Option<i64> = self
@@ -772,6 +804,61 @@ impl Store {
         Ok(rows.into_iter().map(|r| (r.serial, r.pem)).collect())
     }
 
+    /// The console's sign-in generation (`pay_core::sign_in`).
+    pub async fn console_generation(&self) -> ApiResult<i64> {
+        let n: Option<i64> = self
+            .statement("SELECT generation FROM console_sign_ins WHERE id = 1", &[])?
+            .first(Some("generation"))
+            .await?;
+        Ok(n.unwrap_or(0))
+    }
+
+    /// Moves the console's sign-in generation on: every token issued before is revoked.
+    pub async fn next_console_generation(&self) -> ApiResult<()> {
+        self.statement(
+            "UPDATE console_sign_ins SET generation = generation + 1 WHERE id = 1",
+            &[],
+        )?
+        .run()
+        .await?;
+        Ok(())
+    }
+
+    /// When the platform certificates were last downloaded.
+    pub async fn last_certificate_refresh(&self) -> ApiResult<Option<UnixTime>> {
+        #[derive(Deserialize)]
+        struct Row {
+            at: i64,
+        }
+        let row: Option<Row> = self
+            .statement("SELECT at FROM certificate_refreshes WHERE id = 1", &[])?
+            .first(None)
+            .await?;
+        Ok(row.map(|r| UnixTime(r.at)))
+    }
+
+    /// Moves the last download time from `seen` (as read) to `now`; false if another request
+    /// moved it first (that one downloads).
+    pub async fn stamp_certificate_refresh(
+        &self,
+        seen: Option<UnixTime>,
+        now: UnixTime,
+    ) -> ApiResult<bool> {
+        let result = match seen {
+            None => self.statement(
+                "INSERT OR IGNORE INTO certificate_refreshes (id, at) VALUES (1, ?1)",
+                &[int(now.secs())],
+            )?,
+            Some(seen) => self.statement(
+                "UPDATE certificate_refreshes SET at = ?1 WHERE id = 1 AND at = ?2",
+                &[int(now.secs()), int(seen.secs())],
+            )?,
+        }
+        .run()
+        .await?;
+        changed(&result)
+    }
+
     pub async fn save_platform_certificate(
         &self,
         serial: &str,
@@ -781,7 +868,8 @@ impl Store {
         now: UnixTime,
     ) -> ApiResult<()> {
         self.statement(
-            "INSERT OR REPLACE INTO platform_certificates (serial, pem, not_before, not_after, fetched_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            // A serial names one certificate for good: one already kept costs no write.
+            "INSERT INTO platform_certificates (serial, pem, not_before, not_after, fetched_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (serial) DO NOTHING",
             &[text(serial), text(pem), int(not_before.secs()), int(not_after.secs()), int(now.secs())],
         )?
         .run()
@@ -1078,9 +1166,10 @@ pub struct WebhookDelivery {
 }
 
 /// The books the test-only routes may read (`test_routes.rs`): a name, its table and the
-/// columns a read may be narrowed by. Idempotency keys are left out: their stored answers
-/// hold client secrets.
+/// columns a read may be narrowed by.
+#[cfg(feature = "test-routes")]
 const INSPECTABLE: &[(&str, &str, &[&str])] = &[
+    ("idempotency_keys", "idempotency_keys", &["key"]),
     (
         "sessions",
         "checkout_sessions",
@@ -1110,8 +1199,9 @@ const INSPECTABLE: &[(&str, &str, &[&str])] = &[
     ),
 ];
 
-/// Test-only: the writes a crash or a rotation would leave behind, for the tests that prove
-/// the Worker recovers from them.
+/// The tests' build only (`test_routes.rs`): reads of the books, and the writes a crash or a
+/// rotation would leave behind, for the tests that prove the Worker recovers from them.
+#[cfg(feature = "test-routes")]
 impl Store {
     /// Every row of the books named `name` whose columns equal `filters`, in insertion order;
     /// `None` for a name or column that is not inspectable.

@@ -1,11 +1,12 @@
-//! Routes for the end-to-end tests only, served when `TEST_ROUTES = "on"` (and WeChat Pay is on
-//! loopback, `config.rs`); otherwise every one of them is the same 404 as any unknown page. The
-//! tests observe the books through them instead of opening the database file a running Worker
-//! holds (SQLite answers a second process `SQLITE_BUSY` while the Worker writes).
+//! Routes for the end-to-end tests only, compiled into the tests' build (feature `test-routes`,
+//! which refuses to run unless WeChat Pay is on loopback, `config.rs`); in the deployed build
+//! every one of them is the same 404 as any unknown page. The tests observe the books through
+//! them instead of opening the database file a running Worker holds (SQLite answers a second
+//! process `SQLITE_BUSY` while the Worker writes).
 //!
 //! | route | what |
 //! |---|---|
-//! | `GET /_test/books/{name}?{column}={value}…` | rows of `sessions`, `events`, `refunds`, `outbox`, `notifications_received`, `payment_attempts` or `platform_certificates`, narrowed by equality (`store::INSPECTABLE`) |
+//! | `GET /_test/books/{name}?{column}={value}…` | rows of `sessions`, `events`, `refunds`, `outbox`, `notifications_received`, `payment_attempts`, `platform_certificates` or `idempotency_keys`, narrowed by equality (`store::INSPECTABLE`) |
 //! | `POST /_test/faults/unanswered-idempotency-key` `{"key", "secs_ago"}` | the claim of `key` as a request that died after its work left it |
 //! | `POST /_test/faults/forget-platform-certificates` | the certificate cache emptied, as by a rotation |
 
@@ -28,7 +29,7 @@ pub async fn handle(req: &mut Request, app: &App, segments: &[&str]) -> ApiResul
                 Some(rows) => Ok(http::json(200, &json!({ "rows": rows }))),
                 None => Err(ApiError::invalid(
                     "not_inspectable",
-                    format!("no books named {name:?} with the columns {filters:?}"),
+                    format!("no books named {name} narrowed by those columns"),
                 )),
             }
         }

@@ -133,6 +133,7 @@ impl<'a> WechatPayClient<'a> {
         match answer.get("openid").and_then(|o| o.as_str()) {
             Some(openid) => Ok(openid.to_string()),
             None => Err(ApiError::Upstream {
+                signed: false,
                 status: 400,
                 code: answer
                     .get("errcode")
@@ -197,6 +198,7 @@ impl<'a> WechatPayClient<'a> {
     ) -> ApiResult<T> {
         let (status, bytes) = self.call_raw(method, path_and_query, body, now).await?;
         serde_json::from_slice(&bytes).map_err(|e| ApiError::Upstream {
+            signed: true,
             status,
             code: "UNEXPECTED_BODY".into(),
             message: e.to_string(),
@@ -258,6 +260,7 @@ impl<'a> WechatPayClient<'a> {
             .send_with_signal(&signal)
             .await
             .map_err(|e| ApiError::Upstream {
+                signed: false,
                 status: if signal.aborted() { 504 } else { 502 },
                 code: if signal.aborted() {
                     "TIMEOUT"
@@ -280,7 +283,12 @@ impl<'a> WechatPayClient<'a> {
                 code: format!("HTTP_{status}"),
                 message: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
             });
+            let signed = match signed_headers(response.headers()) {
+                Ok(headers) => keys::signed_by_held_keys(self.app, &headers, &bytes).await,
+                Err(_) => false,
+            };
             return Err(ApiError::Upstream {
+                signed,
                 status,
                 code: err.code,
                 message: err.message,
@@ -308,6 +316,7 @@ async fn gunzip(gz: &[u8]) -> ApiResult<Vec<u8>> {
     use wasm_bindgen::JsCast;
     use web_sys::{Blob, ReadableWritablePair};
     let js = |e: wasm_bindgen::JsValue| ApiError::Upstream {
+        signed: false,
         status: 502,
         code: "BILL_UNREADABLE".into(),
         message: format!(

@@ -17,7 +17,8 @@ use worker::{Request, Response, Url};
 use crate::error::{ApiError, ApiResult};
 use crate::store::SessionRow;
 use crate::wechatpay::WechatPayClient;
-use crate::{http, orders, rate_limits, risk, sha256_hex, App};
+use crate::widget_auth::authorized_session;
+use crate::{http, orders, rate_limits, risk, App};
 
 /// A `code_url` or `prepay_id` lives 2 hours at WeChat Pay; reuse ours while 10 minutes remain.
 const PREPAY_REUSE_SECS: i64 = 2 * 3600 - 600;
@@ -34,19 +35,8 @@ async fn session_for_wechatpay_call(req: &Request, app: &App, id: &str) -> ApiRe
     Ok(row)
 }
 
-async fn authorized_session(req: &Request, app: &App, id: &str) -> ApiResult<SessionRow> {
-    let secret = http::bearer(req)?;
-    let row = app.store.session_by_id(id).await?;
-    // The same answer for an unknown session and a wrong secret: nothing to probe.
-    match row {
-        Some(row) if http::same_secret(&sha256_hex(secret.as_bytes()), &row.client_secret_hash) => {
-            Ok(row)
-        }
-        _ => Err(ApiError::Unauthorized),
-    }
-}
-
 pub async fn retrieve(req: &Request, app: &App, id: &str) -> ApiResult<Response> {
+    rate_limits::hit_by_ip(req, app, app.config.limits.read_per_ip).await?;
     let row = authorized_session(req, app, id).await?;
     Ok(http::json(200, &widget_view(&row, app)))
 }
@@ -94,7 +84,7 @@ pub async fn pay(req: &mut Request, app: &App, id: &str) -> ApiResult<Response> 
             message: format!("this session is being paid in the {fixed} scene; ask the merchant for a new session"),
         });
     }
-    risk::check_pay(app, &row, asked, &rate_limits::client_ip(req)).await?;
+    risk::check_pay(app, &row, asked, &rate_limits::client(req, app)).await?;
     let reuse_secs = if scene == "h5" {
         H5_REUSE_SECS
     } else {
@@ -104,9 +94,13 @@ pub async fn pay(req: &mut Request, app: &App, id: &str) -> ApiResult<Response> 
         (Some(prepay), Some(at)) if app.now.secs() - at < reuse_secs => prepay.clone(),
         _ => {
             let prepay = create_prepay(req, app, &row, scene).await?;
-            app.store
+            if !app
+                .store
                 .record_prepay(&row.id, scene, &prepay, app.now)
-                .await?;
+                .await?
+            {
+                return Err(stopped_while_prepaying(app, &row).await);
+            }
             prepay
         }
     };
@@ -123,6 +117,28 @@ pub async fn pay(req: &mut Request, app: &App, id: &str) -> ApiResult<Response> 
         }
     };
     Ok(http::json(200, &answer))
+}
+
+/// The session stopped being open while WeChat Pay made its prepay (the merchant closed it, or
+/// it was paid by another attempt): the new order is closed at WeChat Pay too, so the payer can
+/// never pay a session closed here, and the payer is told the session's state.
+async fn stopped_while_prepaying(app: &App, row: &SessionRow) -> ApiError {
+    let closed = async {
+        let now = app
+            .store
+            .session_by_id(&row.id)
+            .await?
+            .ok_or(ApiError::NotFound("checkout session"))?;
+        let status = now.status()?;
+        if status == SessionStatus::Closed {
+            orders::close_at_wechatpay(app, &now.out_trade_no).await?;
+        }
+        Ok::<_, ApiError>(status)
+    };
+    match closed.await {
+        Ok(status) => ApiError::SessionNotPayable(status),
+        Err(e) => e,
+    }
 }
 
 /// Asks WeChat Pay for the scene's prepay: a code_url, an h5_url or a prepay_id.

@@ -8,13 +8,17 @@
 pub mod aead;
 pub mod bill;
 pub mod checkout;
+pub mod client_ip;
 pub mod crypto;
+pub mod endpoint;
 pub mod error;
 pub mod html;
 pub mod money;
+pub mod oauth_state;
 pub mod pem;
 pub mod rate_limit;
 pub mod reconcile;
+pub mod refund;
 pub mod requests;
 pub mod risk;
 pub mod sign_in;

@@ -4,6 +4,7 @@
 //! are decided here; the counting is the books' (one conditional insert in D1 per attempt, so
 //! two concurrent attempts can never both fit where only one does).
 
+use crate::client_ip::{ClientAddress, IpBlock};
 use crate::requests::Scene;
 use crate::{Error, Fen, UnixTime};
 
@@ -60,6 +61,11 @@ pub struct BudgetRule {
     pub budget: Budget,
 }
 
+/// Failed payment attempts kept as events (and webhooks) on one session, at most: they come
+/// from unauthenticated requests, so the books must not grow without bound. The count that
+/// raises `many_failed_attempts` is lower.
+pub const MAX_FAILED_ATTEMPT_EVENTS: i64 = 20;
+
 pub const HOUR_SECS: i64 = 3600;
 pub const DAY_SECS: i64 = 24 * 3600;
 
@@ -73,7 +79,8 @@ pub struct RiskRules {
     pub ip_hourly: Budget,
     pub ip_daily: Budget,
     pub blocked_payers: Vec<String>,
-    pub blocked_ips: Vec<String>,
+    /// Addresses and networks (`198.51.100.0/24`, `2001:db8:bad::/48`) that may not pay.
+    pub blocked_ips: Vec<IpBlock>,
     /// Empty: every scene.
     pub allowed_scenes: Vec<Scene>,
     /// Failed payment attempts on one session that raise `many_failed_attempts` (0: never).
@@ -114,12 +121,19 @@ impl RiskRules {
 
     /// Pay: the scene, then the block lists (a blocked payer or address learns only that it
     /// may not pay here).
-    pub fn check_payer(&self, scene: Scene, openid: Option<&str>, ip: &str) -> Result<(), Error> {
+    pub fn check_payer(
+        &self,
+        scene: Scene,
+        openid: Option<&str>,
+        client: &ClientAddress,
+    ) -> Result<(), Error> {
         if !self.allowed_scenes.is_empty() && !self.allowed_scenes.contains(&scene) {
             return Err(Error::SceneNotAllowed(scene.as_str()));
         }
         let blocked = openid.is_some_and(|o| self.blocked_payers.iter().any(|b| b == o))
-            || self.blocked_ips.iter().any(|b| b == ip);
+            || client
+                .ip
+                .is_some_and(|ip| self.blocked_ips.iter().any(|b| b.contains(ip)));
         if blocked {
             return Err(Error::Blocked);
         }
@@ -161,14 +175,18 @@ pub enum Flag {
     ManyFailedAttempts,
     /// A refund soon after payment, large against the day's volume.
     QuickLargeRefund,
+    /// WeChat Pay's signed word moved a refund the books had concluded `failed` (its amount was
+    /// refundable again): a person checks that it was not refunded a second time.
+    RefundCorrected,
 }
 
 impl Flag {
-    pub const ALL: [Flag; 4] = [
+    pub const ALL: [Flag; 5] = [
         Flag::PaidAfterClose,
         Flag::NotificationMismatch,
         Flag::ManyFailedAttempts,
         Flag::QuickLargeRefund,
+        Flag::RefundCorrected,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -177,6 +195,7 @@ impl Flag {
             Flag::NotificationMismatch => "notification_mismatch",
             Flag::ManyFailedAttempts => "many_failed_attempts",
             Flag::QuickLargeRefund => "quick_large_refund",
+            Flag::RefundCorrected => "refund_corrected",
         }
     }
 
@@ -210,12 +229,19 @@ mod tests {
         .fits((1 << 40, 1 << 50), fen(1)));
     }
 
+    fn client(ip: &str) -> ClientAddress {
+        ClientAddress::parse(ip, crate::client_ip::DEFAULT_V6_PREFIX)
+    }
+
     #[test]
     fn the_session_ceiling_scenes_and_block_lists() {
         let rules = RiskRules {
             max_session_fen: 500,
             blocked_payers: vec!["o-bad".into()],
-            blocked_ips: vec!["10.9.9.9".into()],
+            blocked_ips: vec![
+                IpBlock::parse("10.9.9.9").unwrap(),
+                IpBlock::parse("2001:db8:bad::/48").unwrap(),
+            ],
             allowed_scenes: vec![Scene::Native, Scene::Jsapi],
             ..RiskRules::default()
         };
@@ -226,26 +252,41 @@ mod tests {
         );
         assert_eq!(
             rules
-                .check_payer(Scene::H5, None, "1.1.1.1")
+                .check_payer(Scene::H5, None, &client("1.1.1.1"))
                 .unwrap_err()
                 .code(),
             "scene_not_allowed"
         );
         assert_eq!(
             rules
-                .check_payer(Scene::Jsapi, Some("o-bad"), "1.1.1.1")
+                .check_payer(Scene::Jsapi, Some("o-bad"), &client("1.1.1.1"))
                 .unwrap_err()
                 .code(),
             "blocked"
         );
         assert_eq!(
             rules
-                .check_payer(Scene::Native, None, "10.9.9.9")
+                .check_payer(Scene::Native, None, &client("10.9.9.9"))
                 .unwrap_err()
                 .code(),
             "blocked"
         );
-        assert!(rules.check_payer(Scene::Native, None, "1.1.1.1").is_ok());
+        assert!(rules
+            .check_payer(Scene::Native, None, &client("1.1.1.1"))
+            .is_ok());
+        for blocked in ["::ffff:10.9.9.9", "2001:DB8:BAD:7::1"] {
+            assert_eq!(
+                rules
+                    .check_payer(Scene::Native, None, &client(blocked))
+                    .unwrap_err()
+                    .code(),
+                "blocked",
+                "{blocked}"
+            );
+        }
+        assert!(rules
+            .check_payer(Scene::Native, None, &client("2001:db8:bae::1"))
+            .is_ok());
         assert!(RiskRules::default()
             .check_session_amount(fen(i32::MAX as i64))
             .is_ok());

@@ -13,6 +13,10 @@ pub enum PlatformError {
     OrderState { code: &'static str, message: String },
     /// 404 ORDER_NOT_EXIST.
     OrderNotExist,
+    /// 404 RESOURCE_NOT_EXISTS: e.g. no refund under that out_refund_no.
+    ResourceNotExists(String),
+    /// 429 FREQUENCY_LIMITED: too many calls (the `frequency_limited` fault).
+    FrequencyLimited,
     /// 404 for a path the platform does not have.
     NoSuchPath,
     /// 500 SYSTEM_ERROR: the simulator's own failure (logged).
@@ -26,7 +30,10 @@ impl PlatformError {
             PlatformError::Param(_)
             | PlatformError::InvalidRequest(_)
             | PlatformError::OrderState { .. } => 400,
-            PlatformError::OrderNotExist | PlatformError::NoSuchPath => 404,
+            PlatformError::OrderNotExist
+            | PlatformError::ResourceNotExists(_)
+            | PlatformError::NoSuchPath => 404,
+            PlatformError::FrequencyLimited => 429,
             PlatformError::System(_) => 500,
         }
     }
@@ -38,6 +45,8 @@ impl PlatformError {
             PlatformError::InvalidRequest(_) => "INVALID_REQUEST",
             PlatformError::OrderState { code, .. } => code,
             PlatformError::OrderNotExist => "ORDER_NOT_EXIST",
+            PlatformError::ResourceNotExists(_) => "RESOURCE_NOT_EXISTS",
+            PlatformError::FrequencyLimited => "FREQUENCY_LIMITED",
             PlatformError::NoSuchPath => "NOT_FOUND",
             PlatformError::System(_) => "SYSTEM_ERROR",
         }
@@ -45,9 +54,11 @@ impl PlatformError {
 
     pub fn message(&self) -> String {
         match self {
-            PlatformError::Sign(m) | PlatformError::Param(m) | PlatformError::InvalidRequest(m) => {
-                m.clone()
-            }
+            PlatformError::Sign(m)
+            | PlatformError::Param(m)
+            | PlatformError::InvalidRequest(m)
+            | PlatformError::ResourceNotExists(m) => m.clone(),
+            PlatformError::FrequencyLimited => "频率超限".into(),
             PlatformError::OrderState { message, .. } => message.clone(),
             PlatformError::OrderNotExist => "订单不存在".into(),
             PlatformError::NoSuchPath => "no such API path in the simulator".into(),

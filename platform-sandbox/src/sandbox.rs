@@ -16,7 +16,9 @@
 //! `delay_notification` (param: ms, default 3000), `reorder_notifications` (the next one is held
 //! until the one after it has gone out), `signtest_first` (a `WECHATPAY/SIGNTEST/` probe before
 //! the real delivery), `prepay_5xx`, `prepay_no_answer` (the order is created but the answer
-//! takes 30 s, or param ms), `system_error_once` (any API call answers 500 SYSTEM_ERROR), `refund_abnormal`
+//! takes 30 s, or param ms), `refund_no_answer` (likewise for a refund), `system_error_once`
+//! (any API call answers 500 SYSTEM_ERROR), `frequency_limited` (any API call answers 429
+//! FREQUENCY_LIMITED), `refund_abnormal`
 //! and `refund_closed` (the bank's answer to the next refund), `bill_hash_mismatch` (the next
 //! bill's `hash_value` does not match its file).
 

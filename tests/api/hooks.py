@@ -7,7 +7,7 @@
 - Every other session created is paid at the simulator's cashier (the widget's Native pay
   call, then the payer approves), so the links to refunds reach real refunds.
 - Idempotency keys are made unique per request, as a client makes them.
-- Half of the OAuth starts ask to return to the Worker's own origin (allowed); the rest to
+- Half of the OAuth tickets asked for return to the Worker's own origin (allowed); the rest to
   wherever was generated (refused with 403 unless allowed).
 """
 
@@ -75,12 +75,14 @@ class Credentials:
         return MERCHANT_KEY
 
     def set(self, case, data, ctx):
-        if case.operation.path.endswith("/oauth"):
-            case.query = {**(case.query or {}), "client_secret": data}
-            if next(OAUTH_STARTS) % 2 == 0:
-                case.query["return_to"] = f"{EDGE}/?return={uuid.uuid4()}"
-            return
         case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
+        if case.operation.path.endswith("/oauth") and case.method.upper() == "POST":
+            # Only a schema-valid return_to is swapped for an allowed one: a case made invalid on
+            # purpose (negative testing) must stay invalid.
+            given = case.body.get("return_to") if isinstance(case.body, dict) else None
+            url = urllib.parse.urlparse(given) if isinstance(given, str) else None
+            if url and url.scheme in ("http", "https") and url.netloc and next(OAUTH_STARTS) % 2 == 0:
+                case.body = {**case.body, "return_to": f"{EDGE}/?return={uuid.uuid4()}"}
         if "Idempotency-Key" in case.headers:
             case.headers["Idempotency-Key"] = f"{case.headers['Idempotency-Key'][:200]}-{uuid.uuid4()}"
 

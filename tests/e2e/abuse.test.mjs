@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { books, forgeNotification, outputDir, startAll } from "./support.mjs";
 
 const WINDOW_SECS = 3600;
-const LIMITS = { sessions: 5, payPerIp: 8, payPerSession: 3, signIn: 3 };
+const LIMITS = { sessions: 5, payPerIp: 8, payPerSession: 3, signIn: 3, readPerIp: 40 };
 const ALLOWED_ORIGIN = "https://shop.example";
 const WEBHOOK_SECRET = "whsec_abuse_0123456789abcdef";
 
@@ -61,6 +61,7 @@ describe("abuse and access", { timeout: 900_000 }, () => {
         RATE_LIMIT_PAY_PER_IP: String(LIMITS.payPerIp),
         RATE_LIMIT_PAY_PER_SESSION: String(LIMITS.payPerSession),
         RATE_LIMIT_SIGN_IN_PER_IP: String(LIMITS.signIn),
+        RATE_LIMIT_READ_PER_IP: String(LIMITS.readPerIp),
         // Nobody listens there: deliveries fail and are logged, which the secrets scan reads.
         WEBHOOK_URL: "http://127.0.0.1:16790/hooks",
         WEBHOOK_SECRET,
@@ -137,7 +138,7 @@ describe("abuse and access", { timeout: 900_000 }, () => {
     const a = await createSession("10.0.3.1");
     const b = await createSession("10.0.3.1", 200);
     const withA = { Authorization: `Bearer ${a.client_secret}`, "Content-Type": "application/json", ...from("10.0.3.2") };
-    for (const [method, suffix, body] of [["GET", ""], ["POST", "/pay", { scene: "native" }], ["POST", "/check", {}], ["GET", `/oauth?client_secret=${a.client_secret}&return_to=https%3A%2F%2Fshop.example%2F`]]) {
+    for (const [method, suffix, body] of [["GET", ""], ["POST", "/pay", { scene: "native" }], ["POST", "/check", {}], ["POST", "/oauth", { return_to: "https://shop.example/" }]]) {
       const r = await call(`/v1/widget/sessions/${b.id}${suffix}`, { method, headers: withA, body: body && JSON.stringify(body) });
       assert.ok([401, 404].includes(r.status), `${method} ${suffix}: ${r.status} ${r.body}`);
       assert.ok(!r.body.includes("amount"), "nothing of b in the answer");
@@ -175,6 +176,24 @@ describe("abuse and access", { timeout: 900_000 }, () => {
     const stream = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode(big)); c.close(); } });
     const streamed = await call("/v1/checkout/sessions", { method: "POST", headers: merchant(from("10.0.4.6")), body: stream, duplex: "half" });
     assert.equal(streamed.status, 413, streamed.body);
+    // And it is cut off there, never read whole: a 256 MiB body, made only as it is pulled, is
+    // refused long before the sender has made it.
+    let pulled = 0;
+    const huge = new ReadableStream({
+      pull(c) {
+        if (pulled >= 256 << 20) return c.close();
+        pulled += 64 << 10;
+        c.enqueue(new Uint8Array(64 << 10));
+      },
+    });
+    let hugeStatus;
+    try {
+      hugeStatus = (await call("/v1/wechatpay/notify", { method: "POST", headers: forgeNotification(env, {}, { signedBody: "{}" }).headers, body: huge, duplex: "half" })).status;
+    } catch (e) {
+      hugeStatus = `the connection was closed (${e.cause?.code ?? e.message})`; // also a refusal, before the body was through
+    }
+    assert.ok(hugeStatus === 413 || typeof hugeStatus === "string", `answered ${hugeStatus}`);
+    assert.ok(pulled < 32 << 20, `the Worker stopped reading early: ${pulled} of ${256 << 20} bytes were made`);
     assert.equal((await books(env.stack, "sessions")).length, sessionsBefore);
     assert.equal((await books(env.stack, "sessions", { id: s.id }))[0].scene, null);
     checks++;
@@ -199,6 +218,16 @@ describe("abuse and access", { timeout: 900_000 }, () => {
     const demo = await call("/demo/checkout", { method: "POST", headers: { "Content-Type": "application/json", ...from("10.0.5.3") }, body: JSON.stringify({ product: "longjing-tea" }) });
     assert.equal(demo.status, 429);
     checks += 3;
+  });
+
+  test("an IPv6 client is counted by its /64: a new address in it for each request escapes nothing", async () => {
+    await awayFromWindowEnd();
+    for (let i = 1; i <= LIMITS.sessions; i++) await createSession(`2001:db8:77:1::${i.toString(16)}`);
+    const refused = await call("/v1/checkout/sessions", { method: "POST", headers: merchant(from("2001:DB8:77:1:ffff:ffff:ffff:ffff")), body: JSON.stringify({ amount_fen: 1, description: "v6 one too many" }) });
+    assert.equal(refused.status, 429, refused.body);
+    assert.match(refused.json.error.message, /sessions_per_ip/);
+    await createSession("2001:db8:77:2::1"); // the next /64 is another client
+    checks += 2;
   });
 
   test("pay and check are rate-limited per session and per client IP", async () => {
@@ -237,6 +266,29 @@ describe("abuse and access", { timeout: 900_000 }, () => {
     const guess = await call(`/v1/widget/sessions/${t.id}/check`, { method: "POST", headers: { Authorization: "Bearer guess", "Content-Type": "application/json", ...from(ip) }, body: "{}" });
     assert.equal(guess.status, 429, "guessing secrets from a limited address is refused before the guess is checked");
     assert.equal(passed, LIMITS.payPerIp);
+    checks += 4;
+  });
+
+  test("the widget's session reads and the OAuth routes are rate-limited per client IP", async () => {
+    await awayFromWindowEnd();
+    const s = await createSession("10.0.9.1");
+    const read = (ip) => call(`/v1/widget/sessions/${s.id}`, { headers: { Authorization: `Bearer ${s.client_secret}`, ...from(ip) } });
+    for (let i = 0; i < LIMITS.readPerIp; i++) assert.equal((await read("10.0.9.2")).status, 200, `read ${i + 1}`);
+    const polled = await read("10.0.9.2");
+    assert.equal(polled.status, 429, "a poll flood from one address is cut off");
+    assert.match(polled.json.error.message, /read_per_ip/);
+    assert.equal((await read("10.0.9.3")).status, 200, "another address still reads");
+    // The OAuth round trip (each ends in a code exchange with the AppSecret) counts like pay.
+    const ticket = (ip) => call(`/v1/widget/sessions/${s.id}/oauth`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${s.client_secret}`, "Content-Type": "application/json", ...from(ip) },
+      body: JSON.stringify({ return_to: "https://elsewhere.example/" }),
+    });
+    for (let i = 0; i < LIMITS.payPerIp; i++) assert.equal((await ticket("10.0.9.4")).status, 403, "return_to not allowed");
+    assert.equal((await ticket("10.0.9.4")).status, 429);
+    const callback = () => call("/v1/widget/oauth/callback?code=x&state=y", { headers: from("10.0.9.5") });
+    for (let i = 0; i < LIMITS.payPerIp; i++) assert.equal((await callback()).status, 401, "a state not issued to this browser");
+    assert.equal((await callback()).status, 429);
     checks += 4;
   });
 

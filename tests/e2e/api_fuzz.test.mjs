@@ -7,7 +7,7 @@ import { after, before, describe, test } from "node:test";
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { root, stopGroup } from "../../scripts/stack.mjs";
+import { edgeUnderMiniflare, readDevVars, root, stopGroup, wranglerVars } from "../../scripts/stack.mjs";
 import { NO_RATE_LIMITS, outputDir, startAll } from "./support.mjs";
 
 const st = join(process.env.WXC_TOOLS, "schemathesis-venv", "bin", "st");
@@ -23,7 +23,7 @@ describe("API fuzzing with schemathesis", { timeout: 900_000 }, () => {
       // The amount ceiling off too: the document promises any int32 amount, as this
       // deployment then takes (risk.test.mjs tests the ceiling).
       edgeVars: { ...NO_RATE_LIMITS, RISK_MAX_SESSION_FEN: "0" },
-      // Configured as a deployment is: no test-only routes (proven absent below).
+      // The deployed build, not the tests' one: no `/_test/…` routes (proven absent below).
       testRoutes: false,
     });
   }, { timeout: 600_000 });
@@ -33,7 +33,7 @@ describe("API fuzzing with schemathesis", { timeout: 900_000 }, () => {
     await env?.stack.stop();
   });
 
-  test("without TEST_ROUTES the test-only routes do not exist: the same 404 as any unknown page", async () => {
+  test("the deployed build has none of the tests' routes: the same 404 as any unknown page", async () => {
     const unknown = await fetch(`${env.stack.edgeUrl}/no-such-page`);
     assert.equal(unknown.status, 404);
     const notFound = await unknown.json();
@@ -49,6 +49,28 @@ describe("API fuzzing with schemathesis", { timeout: 900_000 }, () => {
       assert.equal(r.status, 404, `${method} ${path}`);
       assert.deepEqual(await r.json(), notFound, `${method} ${path} answers as an unknown page`);
     }
+  });
+
+  test("the deployed build refuses a plain-http WeChat Pay or OAuth base, naming the setting", async () => {
+    // wrangler.toml as it ships (production bases), the test keys, one base changed.
+    const answer = async (change) => {
+      const logs = [];
+      const mf = edgeUnderMiniflare({ ...wranglerVars(), ...readDevVars(), ...change }, { handleStructuredLogs: ({ message }) => logs.push(message) });
+      try {
+        await mf.ready;
+        const res = await mf.dispatchFetch("http://127.0.0.1/v1/checkout/sessions/cs_none", { headers: { Authorization: "Bearer wrong" } });
+        return { status: res.status, body: await res.json(), logs: logs.join("\n") };
+      } finally {
+        await mf.dispose();
+      }
+    };
+    assert.equal((await answer({})).body.error.code, "unauthorized", "as shipped it runs (and refuses the wrong key)");
+    for (const name of ["WECHATPAY_API_BASE", "WECHAT_OAUTH_AUTHORIZE_BASE", "WECHAT_OAUTH_API_BASE"]) {
+      const r = await answer({ [name]: "http://api.mch.weixin.qq.com" });
+      assert.deepEqual([r.status, r.body.error.code], [500, "misconfigured"], name);
+      assert.match(r.logs, new RegExp(`${name} must be an https:// URL`), `the log names ${name}`);
+    }
+    assert.equal((await answer({ WECHATPAY_API_BASE: "http://127.0.0.1:1" })).body.error.code, "unauthorized", "http to this machine (a simulator) is allowed");
   });
 
   test("every operation, every check: no 5xx, no answer outside the schema", async () => {

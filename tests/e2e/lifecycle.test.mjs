@@ -4,7 +4,7 @@
 // a storm of duplicate notifications that changes the books exactly once.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { books, eventKinds, forgeNotification, payerPays as pays, platformRecords, startAll, until, webhookReceiver } from "./support.mjs";
+import { books, eventKinds, forgeNotification, oauthRoundTrip, payerPays as pays, platformRecords, startAll, until, webhookReceiver } from "./support.mjs";
 
 const MCHID = "1230000109";
 
@@ -19,6 +19,11 @@ const sandbox = (path, init = {}) => fetch(`${env.stack.sandboxUrl}${path}`, ini
 const post = (path, body, headers = {}) => api(path, { method: "POST", headers: merchantHeaders(headers), body: JSON.stringify(body) });
 const session = async (id) => (await api(`/v1/checkout/sessions/${id}`, { headers: merchantHeaders() })).json();
 const runScheduled = async () => (await post("/v1/admin/run-scheduled", {})).json();
+/** Injects a fault at the simulator for this merchant (platform-sandbox/src/sandbox.rs). */
+async function fault(kind, extra = {}) {
+  const r = await sandbox("/sandbox/faults", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ kind, mchid: MCHID, ...extra }) });
+  assert.equal(r.status, 200, `fault ${kind}: ${await r.text()}`);
+}
 
 async function newSession(amount_fen, extra = {}) {
   const res = await post("/v1/checkout/sessions", { amount_fen, description: "Lifecycle test", ...extra });
@@ -50,7 +55,12 @@ describe("order lifecycle", { timeout: 900_000 }, () => {
     assert.equal(first.status, 201);
     assert.equal(again.status, 201);
     assert.equal(again.headers.get("idempotent-replayed"), "true");
-    assert.equal((await again.json()).id, (await first.json()).id);
+    const [created, replayed] = [await first.json(), await again.json()];
+    assert.equal(replayed.id, created.id);
+    assert.equal(replayed.client_secret, created.client_secret, "the replay recomputes the client secret");
+    const [stored] = await books(env.stack, "idempotency_keys", { key: `create_session:${key["Idempotency-Key"]}` });
+    assert.ok(stored.response.includes(created.id), "the answer is stored");
+    assert.ok(!stored.response.includes("_secret_") && !stored.response.includes(created.client_secret), "without the client secret");
     const other = await post("/v1/checkout/sessions", { amount_fen: 701, description: "Idempotent" }, key);
     assert.equal(other.status, 422);
     assert.equal((await other.json()).error.code, "idempotency_key_reused");
@@ -102,21 +112,32 @@ describe("order lifecycle", { timeout: 900_000 }, () => {
     assert.equal((await early.json()).error.code, "payer_unknown");
 
     const returnTo = `${env.stack.edgeUrl}/shop?after=oauth`;
-    const foreign = await api(`/v1/widget/sessions/${s.id}/oauth?client_secret=${s.client_secret}&return_to=${encodeURIComponent("https://evil.example/")}`, { redirect: "manual" });
-    assert.equal(foreign.status, 403, "no open redirect");
-    const start = await api(`/v1/widget/sessions/${s.id}/oauth?client_secret=${s.client_secret}&return_to=${encodeURIComponent(returnTo)}`, { redirect: "manual" });
-    assert.equal(start.status, 302);
-    const authorize = start.headers.get("location");
-    assert.ok(authorize.startsWith(`${env.stack.sandboxUrl}/connect/oauth2/authorize?appid=wxd930ea5d5a258f4f`), authorize);
-    const wechat = await fetch(authorize, { redirect: "manual" });
-    const callback = new URL(wechat.headers.get("location"));
-    assert.equal(callback.origin + callback.pathname, `${env.stack.edgeUrl}/v1/widget/oauth/callback`);
-    const forged = new URL(callback);
-    forged.searchParams.set("state", `${s.id}.000000000000000000000000`);
-    assert.equal((await api(forged.pathname + forged.search, { redirect: "manual" })).status, 401, "a forged state is refused");
-    const back = await api(callback.pathname + callback.search, { redirect: "manual" });
-    assert.equal(back.status, 302);
-    assert.equal(back.headers.get("location"), returnTo);
+    const foreign = await oauthRoundTrip(env.stack, s, { returnTo: "https://evil.example/" });
+    assert.equal(foreign.ticket.status, 403, "no open redirect");
+    const otherSecret = await api(`/v1/widget/sessions/${s.id}/oauth`, { method: "POST", headers: { Authorization: "Bearer cs_x_secret_wrong", "Content-Type": "application/json" }, body: JSON.stringify({ return_to: returnTo }) });
+    assert.equal(otherSecret.status, 401, "the ticket needs the session's client secret");
+    const trip = await oauthRoundTrip(env.stack, s, { returnTo });
+    assert.equal(trip.ticket.status, 200);
+    assert.ok(!trip.url.includes(s.client_secret), "the client secret is in no URL");
+    assert.equal(trip.start.status, 302);
+    assert.match(trip.cookie, /^wxc_oauth=[0-9a-f]{32}$/, "the browser holds the round trip's nonce");
+    assert.match(trip.start.headers.get("set-cookie"), /Path=\/v1\/widget\/oauth\/callback; HttpOnly; SameSite=Lax/);
+    assert.ok(trip.authorize.href.startsWith(`${env.stack.sandboxUrl}/connect/oauth2/authorize?appid=wxd930ea5d5a258f4f`), trip.authorize.href);
+    assert.equal(trip.callback.origin + trip.callback.pathname, `${env.stack.edgeUrl}/v1/widget/oauth/callback`);
+    assert.equal((await api(new URL(trip.url).pathname + new URL(trip.url).search, { redirect: "manual" })).status, 401, "the ticket works once");
+    assert.equal(trip.back.status, 302);
+    assert.equal(trip.back.headers.get("location"), returnTo);
+    // The state is bound to that browser and cannot be forged: another browser (no cookie, or
+    // another's), or a made-up state, gets nothing.
+    const again = await oauthRoundTrip(env.stack, s, { returnTo });
+    const replay = (cookie, state = again.callback.searchParams.get("state")) => {
+      const u = new URL(again.callback);
+      u.searchParams.set("state", state);
+      return api(u.pathname + u.search, { redirect: "manual", headers: cookie ? { Cookie: cookie } : {} });
+    };
+    assert.equal((await replay(null)).status, 401, "no cookie: not the browser that started");
+    assert.equal((await replay("wxc_oauth=00000000000000000000000000000000")).status, 401, "another browser's cookie");
+    assert.equal((await replay(trip.cookie, `${s.id}.9999999999.000000000000000000000000`)).status, 401, "a forged state");
 
     const paid = await payJsapi();
     assert.equal(paid.status, 200);
@@ -203,6 +224,28 @@ describe("order lifecycle", { timeout: 900_000 }, () => {
     assert.equal(paying.status, 409);
   });
 
+  test("a merchant's close racing the payer's first pay leaves no order open at WeChat Pay", async () => {
+    const s = await newSession(555);
+    await fault("prepay_no_answer", { param: 3000 }); // WeChat Pay makes the order; its answer takes 3 s
+    const paying = api(`/v1/widget/sessions/${s.id}/pay`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${s.client_secret}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ scene: "native" }),
+    });
+    const theirs = () => platformRecords(env.stack, "transactions", { mchid: MCHID, out_trade_no: s.out_trade_no });
+    await until("WeChat Pay has the order", async () => (await theirs()).length === 1);
+    // Meanwhile the merchant closes the session, which has no prepay recorded yet.
+    const closed = await post(`/v1/checkout/sessions/${s.id}/close`, {});
+    assert.equal(closed.status, 200);
+    assert.equal((await closed.json()).status, "closed");
+    const paid = await paying;
+    assert.equal(paid.status, 409, "the payer is not given a code_url for a closed session");
+    assert.equal((await paid.json()).error.code, "session_not_payable");
+    const [tx] = await theirs();
+    assert.equal(tx.trade_state, "CLOSED", "the order WeChat Pay made meanwhile is closed there too");
+    assert.equal((await session(s.id)).status, "closed");
+  });
+
   test("partial refunds adding up to more than was paid are refused", async () => {
     const s = await newSession(1999);
     await pays(env.stack, s);
@@ -227,7 +270,7 @@ describe("order lifecycle", { timeout: 900_000 }, () => {
     const s = await newSession(1200);
     await pays(env.stack, s);
     await until("paid", async () => (await session(s.id)).status === "paid");
-    await sandbox("/sandbox/faults", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ kind: "system_error_once", mchid: "1230000109" }) });
+    await fault("system_error_once");
     const created = await post("/v1/refunds", { session_id: s.id, amount_fen: 1200 });
     assert.equal(created.status, 201);
     const refund = await created.json();
@@ -241,6 +284,81 @@ describe("order lifecycle", { timeout: 900_000 }, () => {
     assert.equal(settled.out_refund_no, refund.out_refund_no);
     const platform = await platformRecords(env.stack, "refunds", { mchid: MCHID, out_refund_no: refund.out_refund_no });
     assert.equal(platform.length, 1, "WeChat Pay holds exactly one refund for it");
+  });
+
+  test("a refund whose answer was lost is never booked failed on an ambiguous answer, so it cannot be paid twice", async () => {
+    // The attack of the security review (M1): WeChat Pay accepts the refund but its answer is
+    // lost, the resend meets 429 FREQUENCY_LIMITED, then the signed REFUND.SUCCESS arrives.
+    const s = await newSession(1000);
+    await pays(env.stack, s);
+    await until("paid", async () => (await session(s.id)).status === "paid");
+    await fault("refund_no_answer", { param: 12_000 }); // past the Worker's 10 s timeout
+    await fault("drop_notification");
+    const created = await post("/v1/refunds", { session_id: s.id, amount_fen: 300 });
+    assert.equal(created.status, 201);
+    const refund = await created.json();
+    assert.equal(refund.status, "pending", "no answer: the outcome is unknown");
+    const theirs = () => platformRecords(env.stack, "refunds", { mchid: MCHID, out_refund_no: refund.out_refund_no });
+    await until("WeChat Pay refunded it all the same", async () => (await theirs())[0]?.status === "SUCCESS", 20_000);
+
+    await fault("frequency_limited", { uses: 50 });
+    await runScheduled();
+    await sandbox("/sandbox/faults", { method: "DELETE" });
+    const ours = async () => (await api(`/v1/refunds/${refund.id}`, { headers: merchantHeaders() })).json();
+    assert.equal((await ours()).status, "pending", "a 429 proves nothing: still pending, not failed");
+    const second = await post("/v1/refunds", { session_id: s.id, amount_fen: 701 });
+    assert.equal(second.status, 409, "the 300 stays taken: 701 more would pay the payer twice");
+    assert.equal((await second.json()).error.code, "refund_exceeds_payment");
+
+    // The signed notification (dropped before) arrives now and books the truth.
+    const [notice] = (await platformRecords(env.stack, "notifications", { mchid: MCHID, out_trade_no: s.out_trade_no }))
+      .filter((n) => n.event_type === "REFUND.SUCCESS");
+    assert.equal(notice.state, "dropped");
+    const redelivered = await (await sandbox(`/sandbox/notifications/${notice.id}/redeliver`, { method: "POST" })).json();
+    assert.equal(redelivered.http_status, 204);
+    assert.equal((await ours()).status, "succeeded");
+    assert.equal((await theirs()).length, 1, "WeChat Pay holds one refund for it");
+    const [tx] = await platformRecords(env.stack, "transactions", { mchid: MCHID, out_trade_no: s.out_trade_no });
+    assert.equal(tx.refunded_fen, 300, "the payer got 300 back, once");
+    assert.deepEqual(await books(env.stack, "events", { session_id: s.id, kind: "flagged" }), [], "nothing to correct: it was never booked failed");
+  });
+
+  test("an ABNORMAL refund counts as refunded: its amount is never refundable again", async () => {
+    const s = await newSession(800);
+    await pays(env.stack, s);
+    await until("paid", async () => (await session(s.id)).status === "paid");
+    await fault("refund_abnormal");
+    const created = await post("/v1/refunds", { session_id: s.id, amount_fen: 800 });
+    assert.equal(created.status, 201);
+    const { id } = await created.json();
+    await until("abnormal", async () => (await (await api(`/v1/refunds/${id}`, { headers: merchantHeaders() })).json()).status === "abnormal");
+    const again = await post("/v1/refunds", { session_id: s.id, amount_fen: 1 });
+    assert.equal(again.status, 409, "the money left the merchant's balance: nothing is left to refund");
+    assert.ok((await eventKinds(env.stack, s.id)).includes("refund_abnormal"), "the refund.abnormal event (and webhook)");
+  });
+
+  test("a refund notified that this Worker never made is checked like any other: another mchid or too much is flagged and refused", async () => {
+    const s = await newSession(900);
+    await pays(env.stack, s);
+    const paid = await until("paid", async () => { const r = await session(s.id); return r.status === "paid" && r; });
+    const notice = (n, over = {}) => ({
+      mchid: MCHID, out_trade_no: s.out_trade_no, transaction_id: paid.transaction_id, out_refund_no: `OUTSIDE-${s.id}-${n}`,
+      refund_id: `503000000000000000000000${n}`, refund_status: "SUCCESS", success_time: "2026-11-24T12:00:00+08:00",
+      user_received_account: "招商银行信用卡0403", amount: { total: 900, refund: 100, payer_total: 900, payer_refund: 100 }, ...over,
+    });
+    const notify = async (resource) => {
+      const n = forgeNotification(env, resource, { eventType: "REFUND.SUCCESS" });
+      return api("/v1/wechatpay/notify", { method: "POST", headers: n.headers, body: n.body });
+    };
+    const otherMerchant = await notify(notice(1, { mchid: "1900009999" }));
+    assert.equal(otherMerchant.status, 422, "another merchant's refund notice is refused");
+    const tooMuch = await notify(notice(2, { amount: { total: 900, refund: 901, payer_total: 900, payer_refund: 901 } }));
+    assert.equal(tooMuch.status, 422, "a refund above what the order was paid is refused");
+    const flags = (await books(env.stack, "events", { session_id: s.id, kind: "flagged" })).map((e) => JSON.parse(e.detail).flag);
+    assert.deepEqual(flags, ["notification_mismatch"], "flagged (once per order)");
+    assert.deepEqual(await books(env.stack, "events", { session_id: s.id, kind: "refund_outside" }), [], "neither was kept as a refund");
+    assert.equal((await notify(notice(3))).status, 204, "a genuine one is kept");
+    assert.equal((await books(env.stack, "events", { session_id: s.id, kind: "refund_outside" })).length, 1);
   });
 
   test("a payment notified for a session closed here is kept as an anomaly to refund, never dropped", async () => {

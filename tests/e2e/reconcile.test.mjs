@@ -212,6 +212,25 @@ describe("reconciliation and settlement", { timeout: 900_000 }, () => {
     const booked = (await books(env.stack, "refunds", { session_id: fee.id })).map((r) => r.amount_fen);
     assert.deepEqual(booked, [1230]);
     await shot("3-order");
+    // A double click posts the same form (the same token) twice, here at once and then again:
+    // one refund.
+    const token = await page.$eval("input[name=refund_token]", (i) => i.value);
+    const submit = () => fetch(`${edge}/console/orders/${fee.id}/refunds`, {
+      method: "POST", redirect: "manual",
+      headers: { Cookie: `${cookie.name}=${cookie.value}`, Origin: edge, "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ amount: "1.00", reason: "Double click", refund_token: token }),
+    });
+    const clicks = [...await Promise.all([submit(), submit()]), await submit()];
+    assert.deepEqual(clicks.map((r) => r.status), [303, 303, 303], "each click lands on the order page");
+    const afterClicks = (await books(env.stack, "refunds", { session_id: fee.id })).map((r) => r.amount_fen);
+    assert.deepEqual(afterClicks, [1230, 100], "one refund of ¥1.00, however often the form was posted");
+    const stale = await fetch(`${edge}/console/orders/${fee.id}/refunds`, {
+      method: "POST", redirect: "manual",
+      headers: { Cookie: `${cookie.name}=${cookie.value}`, Origin: edge, "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ amount: "1.00" }),
+    });
+    assert.equal(stale.status, 400, "a form without its token refunds nothing");
+    assert.equal((await books(env.stack, "refunds", { session_id: fee.id })).length, 2);
 
     // Webhook deliveries (the receiver is down) and a retry now.
     await post("/v1/admin/run-scheduled", {});
@@ -248,7 +267,7 @@ describe("reconciliation and settlement", { timeout: 900_000 }, () => {
       body: "amount=1.00",
     });
     assert.equal(forged.status, 400);
-    assert.equal((await books(env.stack, "refunds", { session_id: fee.id })).length, 1);
+    assert.equal((await books(env.stack, "refunds", { session_id: fee.id })).length, 2);
     // Outside localhost the cookie is Secure too.
     const secure = await new Promise((resolve, reject) => {
       const r = request(`${edge}/console/login`, { method: "POST", headers: { Host: "pay.example.com", "Content-Type": "application/x-www-form-urlencoded" } },
@@ -258,9 +277,17 @@ describe("reconciliation and settlement", { timeout: 900_000 }, () => {
     });
     assert.match(secure, /HttpOnly; SameSite=Strict; Secure/);
 
+    // Sign-out: refused from another origin (the sign-in still works), and it revokes the token
+    // itself, not only this browser's cookie: a copy of the cookie opens nothing afterwards.
+    const withCookie = (extra = {}) => ({ Cookie: `${cookie.name}=${cookie.value}`, ...extra });
+    const foreignLogout = await fetch(`${edge}/console/logout`, { method: "POST", redirect: "manual", headers: withCookie({ Origin: "http://evil.example" }) });
+    assert.equal(foreignLogout.status, 400, "another site cannot sign the merchant out");
+    assert.equal((await fetch(`${edge}/console/orders`, { redirect: "manual", headers: withCookie() })).status, 200, "still signed in");
     await Promise.all([page.waitForURL(`${edge}/console/login`), page.click("header button")]);
     await page.goto(`${edge}/console/orders`);
     assert.equal(new URL(page.url()).pathname, "/console/login");
+    const copied = await fetch(`${edge}/console/orders`, { redirect: "manual", headers: withCookie() });
+    assert.deepEqual([copied.status, copied.headers.get("location")], [303, "/console/login"], "the copied cookie was revoked");
     assert.deepEqual(errors, []);
     await context.close();
   });

@@ -4,7 +4,7 @@
 // flagged exactly once (with its webhook). Ports 4787/4788.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { approveAtCashier, books, merchantRequest, startAll, testMerchants, until, webhookReceiver } from "./support.mjs";
+import { approveAtCashier, books, merchantRequest, oauthRoundTrip, startAll, testMerchants, until, webhookReceiver } from "./support.mjs";
 
 const APPID = "wxd930ea5d5a258f4f";
 const MCHID = "1230000109";
@@ -18,13 +18,15 @@ const RULES = {
   RISK_IP_DAILY: "0/30000",
   RISK_PAYER_HOURLY: "4/0",
   RISK_PAYER_DAILY: "0/1500",
-  RISK_BLOCKED_IPS: "10.66.0.9",
+  RISK_BLOCKED_IPS: "10.66.0.9, 2001:DB8:BAD::/48",
   RISK_BLOCKED_OPENIDS: openid(9),
   RISK_ALLOWED_SCENES: "native,jsapi",
   RISK_FAILED_ATTEMPTS_FLAG: "3",
   RISK_QUICK_REFUND: "600/500000",
 };
 let env;
+/** A session whose refused attempts were flooded (it is flagged many_failed_attempts too). */
+let flooded;
 const from = (ip) => ({ "CF-Connecting-IP": ip });
 const merchant = (extra = {}) => ({ Authorization: `Bearer ${env.edgeVars.MERCHANT_SECRET_KEY}`, "Content-Type": "application/json", ...extra });
 const call = async (path, init) => {
@@ -45,13 +47,7 @@ const flags = async (sessionId) => (await books(env.stack, "events", { session_i
 
 /** WeChat OAuth as test payer `n`: the Worker learns the payer's openid for the session. */
 async function asPayer(s, n, ip) {
-  const edge = env.stack.edgeUrl;
-  const start = await fetch(`${edge}/v1/widget/sessions/${s.id}/oauth?client_secret=${s.client_secret}&return_to=${encodeURIComponent(`${edge}/`)}`, { redirect: "manual", headers: from(ip) });
-  assert.equal(start.status, 302);
-  const authorize = new URL(start.headers.get("location"));
-  authorize.searchParams.set("payer", String(n));
-  const wechat = await fetch(authorize, { redirect: "manual" });
-  const back = await fetch(wechat.headers.get("location"), { redirect: "manual", headers: from(ip) });
+  const { back } = await oauthRoundTrip(env.stack, s, { payer: n, headers: from(ip) });
   assert.equal(back.status, 302);
 }
 
@@ -145,12 +141,23 @@ describe("risk controls", { timeout: 900_000 }, () => {
   test("block lists and scenes refuse with their own codes, and the widget says so in the payer's language", async () => {
     const blockedIp = await pay(await newSession(100), "10.66.0.9");
     assert.deepEqual([blockedIp.status, blockedIp.body.error.code], [403, "blocked"]);
+    // Entries and addresses are compared parsed: a network entry blocks every address in it,
+    // however it is written, and an IPv4-mapped address is its IPv4 one.
+    for (const ip of ["2001:db8:bad:42::7", "2001:0DB8:0BAD:0000:0000:0000:0000:0001", "::ffff:10.66.0.9"]) {
+      const r = await pay(await newSession(100), ip);
+      assert.deepEqual([r.status, r.body.error.code], [403, "blocked"], ip);
+    }
+    assert.equal((await pay(await newSession(100), "2001:db8:bae::7")).status, 200, "outside the blocked /48");
     const s = await newSession(100);
     await asPayer(s, 9, "10.4.0.1");
     const blockedPayer = await pay(s, "10.4.0.1", "jsapi");
     assert.deepEqual([blockedPayer.status, blockedPayer.body.error.code], [403, "blocked"]);
     const h5 = await pay(await newSession(100), "10.4.0.2", "h5");
     assert.deepEqual([h5.status, h5.body.error.code], [403, "scene_not_allowed"]);
+    // Refused attempts are unauthenticated: however many, at most 20 become events (and webhooks).
+    flooded = await newSession(100);
+    for (let i = 0; i < 25; i++) assert.equal((await pay(flooded, "10.4.0.7", "h5")).status, 403);
+    assert.equal((await books(env.stack, "events", { session_id: flooded.id, kind: "payment_failed" })).length, 20, "capped at 20 per session");
     // In the demo shop, H5 forced, in Chinese.
     const page = await env.browser.newPage();
     await page.goto(`${env.stack.edgeUrl}/?scene=h5&locale=zh-CN`);
@@ -212,21 +219,22 @@ describe("risk controls", { timeout: 900_000 }, () => {
     assert.deepEqual(await flags(failing.id), ["many_failed_attempts"]);
     assert.deepEqual(await flags(big.id), ["quick_large_refund"]);
     assert.deepEqual(await flags(small.id), []);
+    assert.deepEqual(await flags(flooded.id), ["many_failed_attempts"], "the flood of the test before, flagged once");
 
     // Each raised one webhook event, and the console filters on them.
     await until("the flagged webhooks", async () => {
       await call("/v1/admin/run-scheduled", { method: "POST", headers: merchant() });
-      return [...receiver.seen.values()].filter((e) => e.type === "checkout.session.flagged").length === 4;
+      return [...receiver.seen.values()].filter((e) => e.type === "checkout.session.flagged").length === 5;
     }, 30_000);
     const flagged = [...receiver.seen.values()].filter((e) => e.type === "checkout.session.flagged").map((e) => [e.data.session.id, e.data.detail.flag]).sort();
-    assert.deepEqual(flagged, [[closedHere.id, "paid_after_close"], [mismatched.id, "notification_mismatch"], [failing.id, "many_failed_attempts"], [big.id, "quick_large_refund"]].sort());
+    assert.deepEqual(flagged, [[closedHere.id, "paid_after_close"], [mismatched.id, "notification_mismatch"], [failing.id, "many_failed_attempts"], [big.id, "quick_large_refund"], [flooded.id, "many_failed_attempts"]].sort());
     const page = await env.browser.newPage();
     await page.goto(`${env.stack.edgeUrl}/console/login`);
     await page.fill('input[name="key"]', env.edgeVars.MERCHANT_SECRET_KEY);
     await Promise.all([page.waitForNavigation(), page.click('button[type="submit"]')]);
     await page.goto(`${env.stack.edgeUrl}/console/orders?flag=any`);
     const listed = await page.$$eval("tbody a", (as) => as.map((a) => a.textContent).sort());
-    assert.deepEqual(listed, [closedHere.id, mismatched.id, failing.id, big.id].sort());
+    assert.deepEqual(listed, [closedHere.id, mismatched.id, failing.id, big.id, flooded.id].sort());
     await page.goto(`${env.stack.edgeUrl}/console/orders?flag=quick_large_refund`);
     assert.deepEqual(await page.$$eval("tbody a", (as) => as.map((a) => a.textContent)), [big.id]);
     await page.close();

@@ -21,15 +21,16 @@ export { NO_RATE_LIMITS } from "../../scripts/stack.mjs";
  * 4787 risk, 10787 api_fuzz, 12787 chaos, 14787 crash, 16787 abuse; inspectors +1000.
  */
 export async function startAll({ edgePort = 18787, sandboxPort = 18788, edgeVars = {}, testRoutes = true } = {}) {
-  buildAll();
+  buildAll({ tests: true });
   const persistTo = mkdtempSync(join(process.env.TMPDIR ?? "/tmp", "e2e-state-"));
   const stack = await startStack({
     edgePort,
     sandboxPort,
     persistTo,
     logDir: join(outputDir, `logs-${edgePort}`),
-    // The books are observed through the Worker's test-only routes (`books` below).
-    edgeVars: testRoutes ? { TEST_ROUTES: "on", ...edgeVars } : edgeVars,
+    edgeVars,
+    // The books are observed through the tests' build's `/_test/…` routes (`books` below).
+    edgeBuild: testRoutes ? "build-test" : "build",
     timeLimitSecs: 900,
   });
   const browser = await chromium.launch({
@@ -49,10 +50,10 @@ export async function startAll({ edgePort = 18787, sandboxPort = 18788, edgeVars
 }
 
 /**
- * Rows of the edge-worker's books, read through its test-only route (`TEST_ROUTES=on`,
- * edge-worker/src/test_routes.rs), never from the database file the running Worker holds:
- * `name` is sessions, events, refunds, outbox, notifications_received, payment_attempts or
- * platform_certificates; `filter` narrows by equality on a column, for example `{ session_id }`.
+ * Rows of the edge-worker's books, read through the tests' build's `/_test/…` routes
+ * (edge-worker/src/test_routes.rs), never from the database file the running Worker holds:
+ * `name` is sessions, events, refunds, outbox, notifications_received, payment_attempts,
+ * platform_certificates or idempotency_keys; `filter` narrows by equality on a column, for example `{ session_id }`.
  */
 export async function books(stack, name, filter = {}) {
   const res = await fetch(`${stack.edgeUrl}/_test/books/${name}?${new URLSearchParams(filter)}`);
@@ -117,21 +118,24 @@ export function jsapiPayParams(merchant, prepayId) {
 /**
  * A TRANSACTION.SUCCESS notification built with Node's crypto, not ours: AES-256-GCM under
  * the API v3 key, RSA-SHA256 under the simulator's platform key. `tamper` alters pieces
- * (`signedBody` replaces the body before it is signed).
+ * (`signedBody` replaces the body before it is signed; `eventType` makes it, for example, a
+ * REFUND.SUCCESS whose resource is a refund notice).
  */
 export function forgeNotification({ edgeVars, sandboxVars }, transaction, tamper = {}) {
   const key = Buffer.from(edgeVars.WECHATPAY_API_V3_KEY, "utf8");
+  const eventType = tamper.eventType ?? "TRANSACTION.SUCCESS";
+  const originalType = eventType.startsWith("REFUND.") ? "refund" : "transaction";
   const nonce = randomBytes(6).toString("hex");
   const cipher = createCipheriv("aes-256-gcm", key, Buffer.from(nonce));
-  cipher.setAAD(Buffer.from("transaction"));
+  cipher.setAAD(Buffer.from(originalType));
   const sealed = Buffer.concat([cipher.update(JSON.stringify(transaction), "utf8"), cipher.final(), cipher.getAuthTag()]);
   const body = tamper.signedBody ?? JSON.stringify({
     id: `EV-${randomBytes(8).toString("hex")}`,
     create_time: "2026-11-24T12:00:00+08:00",
     resource_type: "encrypt-resource",
-    event_type: "TRANSACTION.SUCCESS",
-    summary: "支付成功",
-    resource: { original_type: "transaction", algorithm: "AEAD_AES_256_GCM", ciphertext: sealed.toString("base64"), associated_data: "transaction", nonce },
+    event_type: eventType,
+    summary: originalType === "refund" ? "退款成功" : "支付成功",
+    resource: { original_type: originalType, algorithm: "AEAD_AES_256_GCM", ciphertext: sealed.toString("base64"), associated_data: originalType, nonce },
   });
   const timestamp = String(Math.floor(Date.now() / 1000) + (tamper.skewSecs ?? 0));
   const headerNonce = randomBytes(16).toString("hex");
@@ -161,6 +165,31 @@ export async function until(what, predicate, timeoutMs = 10_000) {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/**
+ * WeChat OAuth the way the widget and a browser go through it, without a browser: the ticket
+ * (client secret in the header), the navigation to it (the Worker sets the browser's nonce
+ * cookie and sends it to WeChat), WeChat's authorize page (the simulator's; `payer` picks the
+ * test payer), and the callback with the cookie. `headers` go on every request to the Worker.
+ * Answers each step's response and what the next step used.
+ */
+export async function oauthRoundTrip(stack, session, { returnTo = `${stack.edgeUrl}/`, payer, headers = {} } = {}) {
+  const ticket = await fetch(`${stack.edgeUrl}/v1/widget/sessions/${session.id}/oauth`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${session.client_secret}`, "Content-Type": "application/json", ...headers },
+    body: JSON.stringify({ return_to: returnTo }),
+  });
+  if (ticket.status !== 200) return { ticket };
+  const { url } = await ticket.json();
+  const start = await fetch(url, { redirect: "manual", headers });
+  const cookie = (start.headers.get("set-cookie") ?? "").split(";")[0];
+  const authorize = new URL(start.headers.get("location"));
+  if (payer !== undefined) authorize.searchParams.set("payer", String(payer));
+  const wechat = await fetch(authorize, { redirect: "manual" });
+  const callback = new URL(wechat.headers.get("location"));
+  const back = await fetch(callback, { redirect: "manual", headers: { ...headers, Cookie: cookie } });
+  return { ticket, url, start, cookie, authorize, callback, back };
 }
 
 /** The payer's side without a browser: the widget's Native pay call, then the cashier. */

@@ -3,45 +3,79 @@
 //! and settlement reports with charts. Plain server-rendered HTML and forms: no script at all.
 //!
 //! Sign-in: the merchant's secret key, once, for a `pay_core::sign_in` token in a cookie that
-//! is HttpOnly, SameSite=Strict, and Secure everywhere but on localhost. Every form POST must
+//! is HttpOnly, SameSite=Strict, and Secure everywhere but on localhost. Signing out (from the
+//! console's own origin only) moves the sign-in generation on, which revokes every token. Every form POST must
 //! come from the console's own origin (SameSite=Strict already keeps other sites' cookies out).
 
 mod pages;
 
 use pay_core::bill::parse_decimal;
+use pay_core::crypto::webcrypto::random_hex;
 use pay_core::risk::Flag;
 use pay_core::{sign_in, CstDate};
+use serde_json::json;
 use worker::{Method, Request, Response};
 
 use crate::error::{ApiError, ApiResult};
 use crate::store::SessionFilter;
-use crate::{http, rate_limits, reconcile, refunds, webhooks, App};
+use crate::{http, idempotency, rate_limits, reconcile, refunds, webhooks, App};
 
 const COOKIE: &str = "wxc_console";
 const PAGE_SIZE: u32 = 50;
 
 /// Handles every `/console…` path.
 pub async fn handle(mut req: Request, app: &App, segments: &[&str]) -> Response {
-    let signed_in = cookie(&req, COOKIE)
-        .is_some_and(|t| sign_in::verify(&app.config.merchant_secret_key, &t, app.now));
-    let result = match (http::method(&req), segments) {
+    let result = match signed_in(&req, app).await {
+        Ok(signed_in) => route(&mut req, app, segments, signed_in).await,
+        Err(e) => Err(e),
+    };
+    result.unwrap_or_else(|e| page(e.status(), pages::error(&e.summary())))
+}
+
+/// Whether the request carries a sign-in of the current generation, not expired.
+async fn signed_in(req: &Request, app: &App) -> ApiResult<bool> {
+    let Some(token) = http::cookie(req, COOKIE) else {
+        return Ok(false);
+    };
+    let generation = app.store.console_generation().await?;
+    Ok(sign_in::verify(
+        &app.config.merchant_secret_key,
+        &token,
+        generation,
+        app.now,
+    ))
+}
+
+async fn route(
+    req: &mut Request,
+    app: &App,
+    segments: &[&str],
+    signed_in: bool,
+) -> ApiResult<Response> {
+    let cross_origin = || {
+        ApiError::invalid(
+            "cross_origin",
+            "console forms are only accepted from the console itself",
+        )
+    };
+    match (http::method(req), segments) {
         (Some(Method::Get), ["console", "login"]) => Ok(page(200, pages::login(None))),
-        (Some(Method::Post), ["console", "login"]) => login(&mut req, app).await,
+        (Some(Method::Post), ["console", "login"]) => login(req, app).await,
+        // Another site cannot sign the merchant out; signing out revokes every sign-in so far.
+        (Some(Method::Post), ["console", "logout"]) if !same_origin(req) => Err(cross_origin()),
         (Some(Method::Post), ["console", "logout"]) => {
-            Ok(redirect("/console/login", Some(clear_cookie(&req))))
+            if signed_in {
+                app.store.next_console_generation().await?;
+            }
+            Ok(redirect("/console/login", Some(clear_cookie(req))))
         }
         (Some(Method::Get), _) if !signed_in => Ok(redirect("/console/login", None)),
         (_, _) if !signed_in => Err(ApiError::Unauthorized),
-        (Some(Method::Post), _) if !same_origin(&req) => Err(ApiError::invalid(
-            "cross_origin",
-            "console forms are only accepted from the console itself",
-        )),
+        (Some(Method::Post), _) if !same_origin(req) => Err(cross_origin()),
         (Some(Method::Get), ["console"]) => Ok(redirect("/console/orders", None)),
-        (Some(Method::Get), ["console", "orders"]) => orders(&req, app).await,
+        (Some(Method::Get), ["console", "orders"]) => orders(req, app).await,
         (Some(Method::Get), ["console", "orders", id]) => order(app, id, None).await,
-        (Some(Method::Post), ["console", "orders", id, "refunds"]) => {
-            refund(&mut req, app, id).await
-        }
+        (Some(Method::Post), ["console", "orders", id, "refunds"]) => refund(req, app, id).await,
         (Some(Method::Get), ["console", "webhooks"]) => {
             let deliveries = app.store.webhook_deliveries(100).await;
             deliveries.map(|d| page(200, pages::webhooks(&d, app.config.webhook.is_some())))
@@ -50,11 +84,10 @@ pub async fn handle(mut req: Request, app: &App, segments: &[&str]) -> Response 
             retry_webhook(app, seq).await
         }
         (Some(Method::Get), ["console", "reports"]) => reports(app, None).await,
-        (Some(Method::Post), ["console", "reports"]) => run_report(&mut req, app).await,
+        (Some(Method::Post), ["console", "reports"]) => run_report(req, app).await,
         (Some(Method::Get), ["console", "reports", date]) => report(app, date).await,
         _ => Err(ApiError::NotFound("page")),
-    };
-    result.unwrap_or_else(|e| page(e.status(), pages::error(&e.summary())))
+    }
 }
 
 /// An HTML page with the console's security headers: no script may run, nothing is cached,
@@ -75,36 +108,14 @@ fn page(status: u16, html: String) -> Response {
     response
 }
 
+/// After a form: 303 to `location`.
 fn redirect(location: &str, set_cookie: Option<String>) -> Response {
-    let mut response = http::empty(303);
-    let headers = response.headers_mut();
-    let _ = headers.set("Location", location);
-    if let Some(cookie) = set_cookie {
-        let _ = headers.set("Set-Cookie", &cookie);
-    }
-    response
+    http::redirect(303, location, set_cookie.as_deref())
 }
 
-fn cookie(req: &Request, name: &str) -> Option<String> {
-    let header = req.headers().get("Cookie").ok().flatten()?;
-    header.split(';').find_map(|part| {
-        let (k, v) = part.trim().split_once('=')?;
-        (k == name).then(|| v.to_string())
-    })
-}
-
-/// `Secure` everywhere but on localhost, where there is no TLS.
-fn cookie_attributes(req: &Request) -> &'static str {
-    let local = req
-        .url()
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_string))
-        .is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]");
-    if local {
-        "; Path=/console; HttpOnly; SameSite=Strict"
-    } else {
-        "; Path=/console; HttpOnly; SameSite=Strict; Secure"
-    }
+/// The console's cookie: only sent to `/console`, never on a request from another site.
+fn cookie_attributes(req: &Request) -> String {
+    http::cookie_attributes(req, "/console", "Strict")
 }
 
 fn clear_cookie(req: &Request) -> String {
@@ -145,7 +156,8 @@ async fn login(req: &mut Request, app: &App) -> ApiResult<Response> {
             pages::login(Some("That is not this Worker's merchant secret key.")),
         ));
     }
-    let token = sign_in::issue(&app.config.merchant_secret_key, app.now);
+    let generation = app.store.console_generation().await?;
+    let token = sign_in::issue(&app.config.merchant_secret_key, generation, app.now);
     let cookie = format!(
         "{COOKIE}={token}; Max-Age={}{}",
         sign_in::LIFETIME_SECS,
@@ -209,9 +221,12 @@ async fn order(app: &App, id: &str, problem: Option<String>) -> ApiResult<Respon
     let events = app.store.order_events(id).await?;
     let refunds = app.store.refunds_of(id).await?;
     let status = if problem.is_some() { 400 } else { 200 };
+    // A fresh token per rendering of the refund form: a double click posts it twice, and the
+    // idempotency table lets only the first refund through.
+    let refund_token = random_hex(16)?;
     Ok(page(
         status,
-        pages::order(&row, &events, &refunds, problem.as_deref()),
+        pages::order(&row, &events, &refunds, &refund_token, problem.as_deref()),
     ))
 }
 
@@ -229,8 +244,33 @@ async fn refund(req: &mut Request, app: &App, id: &str) -> ApiResult<Response> {
         )
         .await;
     };
-    match refunds::start(app, id, fen, field("reason"), refunds::new_refund_id()?).await {
+    let token =
+        field("refund_token").filter(|t| t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()));
+    let Some(token) = token else {
+        return order(app, id, Some("the form is out of date: try again".into())).await;
+    };
+    let reason = field("reason");
+    // The same idempotency as the API's Idempotency-Key, keyed by the form's token.
+    let request = json!({ "session_id": id, "amount_fen": fen, "reason": reason });
+    let refunded = idempotency::run(
+        app,
+        "console_refund",
+        Some(&token),
+        request.to_string().into_bytes(),
+        refunds::new_refund_id()?,
+        |_, _| {},
+        |_, refund_id| async move {
+            let row = refunds::start(app, id, fen, reason, refund_id).await?;
+            Ok((201, json!({ "id": row.id })))
+        },
+    )
+    .await;
+    match refunded {
+        // Done now, done by the first click, or still being done by it: the order page shows it.
         Ok(_) => Ok(redirect(&format!("/console/orders/{id}"), None)),
+        Err(ApiError::Refused { code, .. }) if code == idempotency::IN_PROGRESS => {
+            Ok(redirect(&format!("/console/orders/{id}"), None))
+        }
         Err(e) => order(app, id, Some(e.summary())).await,
     }
 }

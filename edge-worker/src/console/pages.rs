@@ -73,7 +73,7 @@ pub fn error(message: &str) -> String {
 fn status_class(status: &str) -> &'static str {
     match status {
         "paid" | "succeeded" | "done" | "fixed" => "ok",
-        "failed" | "flagged" => "bad",
+        "failed" | "flagged" | "abnormal" => "bad",
         _ => "muted",
     }
 }
@@ -156,6 +156,7 @@ pub fn order(
     row: &SessionRow,
     events: &[OrderEvent],
     refunds: &[RefundRow],
+    refund_token: &str,
     problem: Option<&str>,
 ) -> String {
     let field =
@@ -196,7 +197,9 @@ pub fn order(
              <th class=\"num\">Amount</th><th>Status</th><th>Reason</th><th>Created</th></tr></thead><tbody>";
     let mut refunded = 0;
     for r in refunds {
-        if r.status != "failed" {
+        // Everything but a refund proven not made has left (or may have left) the balance.
+        if pay_core::refund::RefundState::parse(&r.status).map_or(true, |s| s.counts_as_refunded())
+        {
             refunded += r.amount_fen;
         }
         html += &format!(
@@ -220,9 +223,11 @@ pub fn order(
             "<form method=\"post\" action=\"/console/orders/{}/refunds\" class=\"box\">\
              <label>Refund (yuan) <input name=\"amount\" inputmode=\"decimal\" required placeholder=\"{}\" size=\"10\"></label> \
              <label>Reason <input name=\"reason\" maxlength=\"80\" size=\"30\"></label> \
+             <input type=\"hidden\" name=\"refund_token\" value=\"{}\"> \
              <button type=\"submit\">Refund</button> <span class=\"muted\">up to {}</span></form>",
             escape(&row.id),
             Fen::new(refundable).yuan(),
+            escape(refund_token),
             money(refundable)
         );
     }

@@ -42,6 +42,25 @@ impl KeyId {
     }
 }
 
+/// The shortest time between two downloads of the platform certificates caused by a message
+/// naming a serial we do not hold ([`may_refresh_for`]).
+pub const MIN_REFRESH_SECS: i64 = 300;
+
+/// Whether an unverified message (a notification, an answer) naming `serial`, which no held key
+/// has, may make the Worker download the platform certificates again: only for a well-formed
+/// certificate serial, and only when the last download is [`MIN_REFRESH_SECS`] old or more. So
+/// made-up serials cost at most one download per window, while a genuine rotation is fetched at
+/// once (WeChat Pay lists a new certificate before it signs with it, so a download in the
+/// window before already brought it).
+pub fn may_refresh_for(
+    serial: &str,
+    last_refresh: Option<crate::UnixTime>,
+    now: crate::UnixTime,
+) -> bool {
+    let well_formed = matches!(KeyId::parse(serial), Ok(KeyId::CertificateSerial(_)));
+    well_formed && last_refresh.is_none_or(|at| now.secs() - at.secs() >= MIN_REFRESH_SECS)
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct PlatformKeys {
     keys: Vec<(KeyId, RsaPublicKey)>,
@@ -77,6 +96,37 @@ impl PlatformKeys {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_certificate_download_for_an_unknown_serial_is_once_per_window_and_never_for_junk() {
+        use crate::UnixTime;
+        let serial = "5157F09EFDC096DE15EBE81A47057A7232F1B8E1";
+        let now = UnixTime(1_800_000_000);
+        assert!(
+            may_refresh_for(serial, None, now),
+            "never downloaded: at once"
+        );
+        assert!(may_refresh_for(
+            serial,
+            Some(UnixTime(now.secs() - MIN_REFRESH_SECS)),
+            now
+        ));
+        assert!(!may_refresh_for(
+            serial,
+            Some(UnixTime(now.secs() - MIN_REFRESH_SECS + 1)),
+            now
+        ));
+        for junk in [
+            "",
+            "x",
+            "AAAA",
+            "not-a-serial!",
+            "PUB_KEY_ID_0114232134912410000000000000",
+            &"A".repeat(41),
+        ] {
+            assert!(!may_refresh_for(junk, None, now), "{junk:?}");
+        }
+    }
     use crate::crypto::test_keys::V7_PUBLIC_KEY;
 
     #[test]

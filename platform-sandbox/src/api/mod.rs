@@ -128,6 +128,14 @@ async fn route(req: &mut Request, app: &App, segments: &[&str]) -> PlatformResul
             "injected fault: system_error_once".into(),
         ));
     }
+    if app
+        .store
+        .take_fault("frequency_limited", &merchant.mchid)
+        .await?
+        .is_some()
+    {
+        return Err(PlatformError::FrequencyLimited);
+    }
     match (method, segments) {
         (Method::Post, ["v3", "pay", "transactions", scene @ ("native" | "jsapi" | "h5")]) => {
             if app
@@ -139,14 +147,7 @@ async fn route(req: &mut Request, app: &App, segments: &[&str]) -> PlatformResul
                 return Err(PlatformError::System("injected fault: prepay_5xx".into()));
             }
             let answer = pay::prepay(app, &call, scene).await;
-            if let Some(hold) = app
-                .store
-                .take_fault("prepay_no_answer", &merchant.mchid)
-                .await?
-            {
-                let ms = hold.unwrap_or(NO_ANSWER_MS).clamp(0, 120_000) as u64;
-                Delay::from(std::time::Duration::from_millis(ms)).await;
-            }
+            hold_answer(app, "prepay_no_answer", &merchant.mchid).await?;
             answer
         }
         (Method::Get, ["v3", "pay", "transactions", "out-trade-no", no]) => {
@@ -158,7 +159,11 @@ async fn route(req: &mut Request, app: &App, segments: &[&str]) -> PlatformResul
         (Method::Post, ["v3", "pay", "transactions", "out-trade-no", no, "close"]) => {
             pay::close(app, &call, no).await
         }
-        (Method::Post, ["v3", "refund", "domestic", "refunds"]) => refund::create(app, &call).await,
+        (Method::Post, ["v3", "refund", "domestic", "refunds"]) => {
+            let answer = refund::create(app, &call).await;
+            hold_answer(app, "refund_no_answer", &merchant.mchid).await?;
+            answer
+        }
         (Method::Get, ["v3", "certificates"]) => certificates::list(app, &call),
         (Method::Get, ["v3", "bill", "tradebill"]) => bill::trade_bill(app, &call).await,
         (Method::Get, ["v3", "bill", "fundflowbill"]) => bill::fund_flow_bill(app, &call).await,
@@ -167,6 +172,16 @@ async fn route(req: &mut Request, app: &App, segments: &[&str]) -> PlatformResul
         }
         _ => Err(PlatformError::NoSuchPath),
     }
+}
+
+/// The `*_no_answer` faults: the work is done, but its answer waits (param ms, default
+/// [`NO_ANSWER_MS`]) long enough that the client gives up first.
+async fn hold_answer(app: &App, fault: &str, mchid: &str) -> PlatformResult<()> {
+    if let Some(hold) = app.store.take_fault(fault, mchid).await? {
+        let ms = hold.unwrap_or(NO_ANSWER_MS).clamp(0, 120_000) as u64;
+        Delay::from(std::time::Duration::from_millis(ms)).await;
+    }
+    Ok(())
 }
 
 /// Verifies `Authorization: WECHATPAY2-SHA256-RSA2048 …` as the real platform does.

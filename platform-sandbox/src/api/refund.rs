@@ -188,10 +188,7 @@ pub async fn query(
         .store
         .refund(&call.merchant.mchid, out_refund_no)
         .await?;
-    let refund = refund.ok_or(PlatformError::OrderState {
-        code: "RESOURCE_NOT_EXISTS",
-        message: "退款单不存在".into(),
-    })?;
+    let refund = refund.ok_or(PlatformError::ResourceNotExists("退款单不存在".into()))?;
     json(200, &refund_view(&refund))
 }
 
