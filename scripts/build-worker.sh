@@ -18,7 +18,7 @@ if [ "${WXC_PREBUILT:-}" = 1 ] && [ -f "$WXC_ROOT/$crate/$out/index.js" ]; then
 fi
 cd "$WXC_ROOT/$crate"
 built="$out/index_bg.wasm"
-if [ -f "$built" ] && [ -f "$out/index.js" ] && [ -z "$(find src ../pay-core/src Cargo.toml ../pay-core/Cargo.toml ../Cargo.toml ../Cargo.lock \
+if [ -f "$built" ] && [ -f "$out/index.js" ] && [ -z "$(find src ../pay-core/src ../worker-kit/src Cargo.toml ../pay-core/Cargo.toml ../worker-kit/Cargo.toml ../Cargo.toml ../Cargo.lock \
     ../scripts/build-worker.sh -newer "$built" -print -quit)" ]; then
   echo "[build-worker] $crate/$out is newer than its sources: kept"
   exit 0

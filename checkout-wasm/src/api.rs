@@ -141,12 +141,7 @@ impl Api {
 
 fn read_session(value: &JsValue) -> Result<Session, Failure> {
     let number = |key| field(value, key).as_f64().map(|n| n as i64);
-    let status = match text_field(value, "status").as_deref() {
-        Some("open") => Some(Status::Open),
-        Some("paid") => Some(Status::Paid),
-        Some("closed") => Some(Status::Closed),
-        _ => None,
-    };
+    let status = text_field(value, "status").and_then(|s| Status::parse(&s).ok());
     let session = (|| {
         Some(Session {
             id: text_field(value, "id")?,

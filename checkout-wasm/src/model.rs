@@ -1,46 +1,21 @@
 //! The widget's decisions, with no browser in them: which scene to use, which language to
 //! speak, what a session's status means for the payer, how long to wait between polls.
 
-/// How the payer pays, as WeChat Pay names its trade types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scene {
-    /// Desktop: a QR code the payer scans with WeChat on the phone.
-    Native,
-    /// A mobile browser other than WeChat's: WeChat opens from an `h5_url`.
-    H5,
-    /// Inside WeChat's own browser: the `WeixinJSBridge` payment sheet.
-    Jsapi,
-}
+/// How the payer pays (WeChat Pay's trade types) and a session's status: pay-core's types, the
+/// same the Worker answers with.
+pub use pay_core::checkout::SessionStatus as Status;
+pub use pay_core::requests::Scene;
 
-impl Scene {
-    pub fn parse(name: &str) -> Option<Scene> {
-        match name {
-            "native" => Some(Scene::Native),
-            "h5" => Some(Scene::H5),
-            "jsapi" => Some(Scene::Jsapi),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Scene::Native => "native",
-            Scene::H5 => "h5",
-            Scene::Jsapi => "jsapi",
-        }
-    }
-
-    /// WeChat's in-app browser says `MicroMessenger`; phones and tablets say one of the
-    /// others. Everything else is a desktop, where the payer scans a code.
-    pub fn for_user_agent(user_agent: &str) -> Scene {
-        const MOBILE: [&str; 6] = ["Mobi", "Android", "iPhone", "iPad", "iPod", "HarmonyOS"];
-        if user_agent.contains("MicroMessenger") {
-            Scene::Jsapi
-        } else if MOBILE.iter().any(|m| user_agent.contains(m)) {
-            Scene::H5
-        } else {
-            Scene::Native
-        }
+/// The scene for this browser: WeChat's in-app browser says `MicroMessenger`; phones and
+/// tablets say one of the others. Everything else is a desktop, where the payer scans a code.
+pub fn scene_for_user_agent(user_agent: &str) -> Scene {
+    const MOBILE: [&str; 6] = ["Mobi", "Android", "iPhone", "iPad", "iPod", "HarmonyOS"];
+    if user_agent.contains("MicroMessenger") {
+        Scene::Jsapi
+    } else if MOBILE.iter().any(|m| user_agent.contains(m)) {
+        Scene::H5
+    } else {
+        Scene::Native
     }
 }
 
@@ -68,14 +43,6 @@ impl Locale {
             Locale::En => "en",
         }
     }
-}
-
-/// A checkout session's status as the widget API reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Open,
-    Paid,
-    Closed,
 }
 
 /// The session as the widget API shows it to the payer's browser.
@@ -121,7 +88,7 @@ impl Session {
     pub fn scene(&self, forced: Option<Scene>, user_agent: &str) -> Scene {
         self.scene
             .or(forced)
-            .unwrap_or_else(|| Scene::for_user_agent(user_agent))
+            .unwrap_or_else(|| scene_for_user_agent(user_agent))
     }
 }
 
@@ -231,17 +198,17 @@ mod tests {
 
     #[test]
     fn scene_follows_the_browser_unless_locked_or_forced() {
-        assert_eq!(Scene::for_user_agent(WECHAT_ANDROID), Scene::Jsapi);
-        assert_eq!(Scene::for_user_agent(IPHONE_SAFARI), Scene::H5);
-        assert_eq!(Scene::for_user_agent(DESKTOP_CHROME), Scene::Native);
-        assert_eq!(Scene::for_user_agent(""), Scene::Native);
+        assert_eq!(scene_for_user_agent(WECHAT_ANDROID), Scene::Jsapi);
+        assert_eq!(scene_for_user_agent(IPHONE_SAFARI), Scene::H5);
+        assert_eq!(scene_for_user_agent(DESKTOP_CHROME), Scene::Native);
+        assert_eq!(scene_for_user_agent(""), Scene::Native);
         let mut s = session(Status::Open, 0);
         assert_eq!(s.scene(None, IPHONE_SAFARI), Scene::H5);
         assert_eq!(s.scene(Some(Scene::Native), IPHONE_SAFARI), Scene::Native);
         s.scene = Some(Scene::Jsapi);
         assert_eq!(s.scene(Some(Scene::Native), DESKTOP_CHROME), Scene::Jsapi);
         for scene in [Scene::Native, Scene::H5, Scene::Jsapi] {
-            assert_eq!(Scene::parse(scene.name()), Some(scene));
+            assert_eq!(Scene::parse(scene.as_str()), Some(scene));
         }
         assert_eq!(Scene::parse("app"), None);
     }

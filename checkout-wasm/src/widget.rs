@@ -204,7 +204,7 @@ impl Widget {
                     ("locale", JsValue::from_str(self.options.locale.tag())),
                 ],
             );
-            self.emit("scene", &[("scene", JsValue::from_str(scene.name()))]);
+            self.emit("scene", &[("scene", JsValue::from_str(scene.as_str()))]);
         }
         let payer_known = session.payer_known;
         let id = session.id.clone();

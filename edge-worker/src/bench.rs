@@ -20,9 +20,9 @@ use serde::Deserialize;
 use serde_json::json;
 use worker::{Request, Response};
 
-use crate::config::Config;
+use crate::config::{Trust, WechatPayAccount};
 use crate::error::{ApiError, ApiResult};
-use crate::http;
+use crate::http::request as http;
 
 #[derive(Deserialize)]
 struct NotificationCase {
@@ -50,9 +50,19 @@ struct SignBench {
     n: usize,
 }
 
+/// The bench runs in public-key mode: the configured key is what it verifies with.
+fn platform_keys(account: &WechatPayAccount) -> ApiResult<&pay_core::v3::PlatformKeys> {
+    match &account.trust {
+        Trust::PublicKey(keys) => Ok(keys),
+        Trust::Certificates => Err(ApiError::Config(
+            "the bench needs WECHATPAY_PUBLIC_KEY".into(),
+        )),
+    }
+}
+
 pub async fn handle(
     req: &mut Request,
-    config: &Config,
+    config: &WechatPayAccount,
     now: UnixTime,
     what: &str,
 ) -> ApiResult<Response> {
@@ -65,7 +75,7 @@ pub async fn handle(
 
 async fn notification_core(
     req: &mut Request,
-    config: &Config,
+    config: &WechatPayAccount,
     now: UnixTime,
 ) -> ApiResult<Response> {
     let bench: NotificationBench = http::json_body(req).await?;
@@ -126,7 +136,7 @@ async fn notification_core(
         let (headers, body) = &cases[i % cases.len()];
         if part == "verify" {
             headers
-                .verify(body, &config.platform_keys, now, &*verifier)
+                .verify(body, platform_keys(config)?, now, &*verifier)
                 .await?;
             paid += 1;
             continue;
@@ -137,7 +147,7 @@ async fn notification_core(
             Notification::open(
                 headers,
                 body,
-                &config.platform_keys,
+                platform_keys(config)?,
                 &config.api_v3_key,
                 now,
                 &*verifier,
@@ -160,7 +170,7 @@ async fn notification_core(
     Ok(http::json(200, &json!({ "n": bench.n, "paid": paid })))
 }
 
-async fn sign(req: &mut Request, config: &Config, now: UnixTime) -> ApiResult<Response> {
+async fn sign(req: &mut Request, config: &WechatPayAccount, now: UnixTime) -> ApiResult<Response> {
     let SignBench { n } = http::json_body(req).await?;
     let signer = WebCryptoSigner::cached(&config.merchant_key).await?;
     let mut last = String::new();

@@ -1,12 +1,16 @@
-//! The edge-worker's one error type, and the one place errors become HTTP responses.
+//! The edge-worker's one error type, every public error code listed once, and the one place
+//! errors become HTTP responses.
 //!
 //! Every error answers `{"error": {"code": "...", "message": "..."}}` with a stable code,
 //! except on the notification endpoint, where WeChat Pay expects `{"code": "FAIL", "message"}`.
 //! Internal details (storage, runtime) are logged, never returned.
 
 use pay_core::checkout::SessionStatus;
+use pay_core::requests::Scene;
+use pay_core::UnixTime;
 use serde_json::json;
 use worker::Response;
+use worker_kit::fetch::FetchError;
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -15,27 +19,41 @@ pub enum ApiError {
     NotFound(&'static str),
     /// A known path asked with another method; `allow` lists the methods it takes.
     MethodNotAllowed {
-        allow: &'static str,
+        allow: String,
     },
-    /// A body over `http::MAX_BODY_BYTES`, refused before it is parsed.
+    /// A body over `http::request::MAX_BODY_BYTES`, refused before it is parsed.
     BodyTooLarge {
         limit: usize,
     },
     /// The request body or a parameter breaks a rule.
     InvalidRequest {
-        code: &'static str,
+        kind: BadInput,
         message: String,
     },
     /// The session cannot be paid in its current state.
     SessionNotPayable(SessionStatus),
     SessionExpired,
-    /// A request refused by a rule about the state it meets (409: idempotency, a paid order, a
-    /// used out_trade_no) or about who asks (401: a forged OAuth state; 403: an origin not allowed).
-    Refused {
-        status: u16,
-        code: &'static str,
-        message: String,
+    /// A close of a session that is no longer open (paid).
+    SessionNotClosable(SessionStatus),
+    /// A pay in another scene than the one the session's first pay fixed.
+    SceneLocked(Scene),
+    /// The JSAPI scene before the payer's openid is known (WeChat OAuth first).
+    PayerUnknown {
+        session_id: String,
     },
+    /// The merchant's out_trade_no names another session already.
+    OutTradeNoUsed {
+        out_trade_no: String,
+    },
+    /// Refunds of the session would exceed what was paid (or it is not paid).
+    RefundExceedsPayment,
+    IdempotencyKeyReused,
+    /// A duplicate that arrives while the first request with its key still runs.
+    IdempotencyInProgress,
+    /// An OAuth `return_to` outside the Worker's and the allowed origins.
+    ReturnToNotAllowed,
+    /// A forged or expired OAuth state.
+    InvalidOAuthState,
     /// A rule of the payment domain refused the input (bad signature, mismatch, …).
     Domain(pay_core::Error),
     /// WeChat Pay (or the simulator) answered with an error, or did not answer (502, 504).
@@ -53,10 +71,51 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// The ways a request's input is refused with 400, each its own public code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadInput {
+    UnsupportedMediaType,
+    InvalidParameter,
+    UnknownParameter,
+    InvalidStatus,
+    InvalidLimit,
+    InvalidDate,
+    InvalidIdempotencyKey,
+    ClientIpUnknown,
+    InvalidReturnTo,
+    OauthDenied,
+    UnknownProduct,
+    CrossOrigin,
+    /// The tests' build only: a read of books that are not inspectable.
+    #[cfg(feature = "test-routes")]
+    NotInspectable,
+}
+
+impl BadInput {
+    pub fn code(self) -> &'static str {
+        match self {
+            BadInput::UnsupportedMediaType => "unsupported_media_type",
+            BadInput::InvalidParameter => "invalid_parameter",
+            BadInput::UnknownParameter => "unknown_parameter",
+            BadInput::InvalidStatus => "invalid_status",
+            BadInput::InvalidLimit => "invalid_limit",
+            BadInput::InvalidDate => "invalid_date",
+            BadInput::InvalidIdempotencyKey => "invalid_idempotency_key",
+            BadInput::ClientIpUnknown => "client_ip_unknown",
+            BadInput::InvalidReturnTo => "invalid_return_to",
+            BadInput::OauthDenied => "oauth_denied",
+            BadInput::UnknownProduct => "unknown_product",
+            BadInput::CrossOrigin => "cross_origin",
+            #[cfg(feature = "test-routes")]
+            BadInput::NotInspectable => "not_inspectable",
+        }
+    }
+}
+
 impl ApiError {
-    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn invalid(kind: BadInput, message: impl Into<String>) -> Self {
         ApiError::InvalidRequest {
-            code,
+            kind,
             message: message.into(),
         }
     }
@@ -64,14 +123,21 @@ impl ApiError {
     pub fn status(&self) -> u16 {
         use pay_core::Error as E;
         match self {
-            ApiError::Unauthorized => 401,
+            ApiError::Unauthorized | ApiError::InvalidOAuthState => 401,
             ApiError::NotFound(_) => 404,
             ApiError::MethodNotAllowed { .. } => 405,
             ApiError::BodyTooLarge { .. } => 413,
             ApiError::InvalidRequest { .. } => 400,
-            ApiError::SessionNotPayable(_) => 409,
+            ApiError::SessionNotPayable(_)
+            | ApiError::SessionNotClosable(_)
+            | ApiError::SceneLocked(_)
+            | ApiError::PayerUnknown { .. }
+            | ApiError::OutTradeNoUsed { .. }
+            | ApiError::RefundExceedsPayment
+            | ApiError::IdempotencyInProgress => 409,
             ApiError::SessionExpired => 410,
-            ApiError::Refused { status, .. } => *status,
+            ApiError::IdempotencyKeyReused => 422,
+            ApiError::ReturnToNotAllowed => 403,
             ApiError::Domain(e) => match e {
                 E::InvalidAmount { .. }
                 | E::InvalidField { .. }
@@ -101,20 +167,28 @@ impl ApiError {
         }
     }
 
-    fn code(&self) -> String {
+    pub fn code(&self) -> &'static str {
         match self {
-            ApiError::Unauthorized => "unauthorized".into(),
-            ApiError::NotFound(_) => "not_found".into(),
-            ApiError::MethodNotAllowed { .. } => "method_not_allowed".into(),
-            ApiError::BodyTooLarge { .. } => "body_too_large".into(),
-            ApiError::InvalidRequest { code, .. } => (*code).into(),
-            ApiError::SessionNotPayable(_) => "session_not_payable".into(),
-            ApiError::SessionExpired => "session_expired".into(),
-            ApiError::Refused { code, .. } => (*code).into(),
-            ApiError::Domain(e) => e.code().into(),
-            ApiError::Upstream { .. } => "wechatpay_error".into(),
-            ApiError::Config(_) => "misconfigured".into(),
-            ApiError::Internal(_) => "internal".into(),
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::BodyTooLarge { .. } => "body_too_large",
+            ApiError::InvalidRequest { kind, .. } => kind.code(),
+            ApiError::SessionNotPayable(_) => "session_not_payable",
+            ApiError::SessionExpired => "session_expired",
+            ApiError::SessionNotClosable(_) => "session_not_closable",
+            ApiError::SceneLocked(_) => "scene_locked",
+            ApiError::PayerUnknown { .. } => "payer_unknown",
+            ApiError::OutTradeNoUsed { .. } => "out_trade_no_used",
+            ApiError::RefundExceedsPayment => "refund_exceeds_payment",
+            ApiError::IdempotencyKeyReused => "idempotency_key_reused",
+            ApiError::IdempotencyInProgress => "idempotency_in_progress",
+            ApiError::ReturnToNotAllowed => "return_to_not_allowed",
+            ApiError::InvalidOAuthState => "invalid_state",
+            ApiError::Domain(e) => e.code(),
+            ApiError::Upstream { .. } => "wechatpay_error",
+            ApiError::Config(_) => "misconfigured",
+            ApiError::Internal(_) => "internal",
         }
     }
 
@@ -135,7 +209,32 @@ impl ApiError {
             ApiError::SessionExpired => {
                 "the session has expired; ask the merchant for a new one".into()
             }
-            ApiError::Refused { message, .. } => message.clone(),
+            ApiError::SessionNotClosable(status) => format!("the session is {}", status.as_str()),
+            ApiError::SceneLocked(scene) => format!(
+                "this session is being paid in the {} scene; ask the merchant for a new session",
+                scene.as_str()
+            ),
+            ApiError::PayerUnknown { session_id } => format!(
+                "the payer's openid is not known yet: open /v1/widget/sessions/{session_id}/oauth first"
+            ),
+            ApiError::OutTradeNoUsed { out_trade_no } => {
+                format!("out_trade_no {out_trade_no} is already used by another session")
+            }
+            ApiError::RefundExceedsPayment => {
+                "refunds of this session would exceed the amount paid (or it is not paid)".into()
+            }
+            ApiError::IdempotencyKeyReused => {
+                "this Idempotency-Key was used with other parameters".into()
+            }
+            ApiError::IdempotencyInProgress => {
+                "a request with this Idempotency-Key is still in progress; retry later".into()
+            }
+            ApiError::ReturnToNotAllowed => {
+                "return_to must be on this Worker's origin or one in ALLOWED_ORIGINS".into()
+            }
+            ApiError::InvalidOAuthState => {
+                "bad or expired OAuth state: start again from the checkout".into()
+            }
             ApiError::Domain(e) => e.to_string(),
             ApiError::Upstream {
                 status,
@@ -170,8 +269,9 @@ impl ApiError {
         }
     }
 
-    /// The standard JSON error response (with `Retry-After` when rate-limited).
-    pub fn into_response(self) -> Response {
+    /// The standard JSON error response, with `Retry-After` (counted from `now`) when a limit
+    /// frees up in time and `Allow` on a 405.
+    pub fn into_response(self, now: UnixTime) -> Response {
         self.log_if_ours();
         let mut body =
             json!({ "error": { "code": self.code(), "message": self.public_message() } });
@@ -180,7 +280,7 @@ impl ApiError {
             body["error"]["limit"] = json!(limit);
             body["error"]["resets_at"] = json!(resets_at.map(|t| t.secs()));
         }
-        let mut response = json_response(self.status(), &body);
+        let mut response = worker_kit::json::answer(self.status(), &body);
         let headers = response.headers_mut();
         match self {
             ApiError::Domain(pay_core::Error::RateLimited {
@@ -192,11 +292,11 @@ impl ApiError {
                 resets_at: Some(at),
                 ..
             }) => {
-                let wait = at.secs().saturating_sub(crate::now().secs()).max(1);
+                let wait = at.secs().saturating_sub(now.secs()).max(1);
                 let _ = headers.set("Retry-After", &wait.to_string());
             }
             ApiError::MethodNotAllowed { allow } => {
-                let _ = headers.set("Allow", allow);
+                let _ = headers.set("Allow", &allow);
             }
             _ => {}
         }
@@ -206,17 +306,10 @@ impl ApiError {
     /// WeChat Pay's failure shape, for the notification endpoint: it retries on any non-2xx.
     pub fn into_wechatpay_response(self) -> Response {
         self.log_if_ours();
-        json_response(
+        worker_kit::json::answer(
             self.status(),
             &json!({ "code": "FAIL", "message": format!("{}: {}", self.code(), self.public_message()) }),
         )
-    }
-}
-
-pub fn json_response(status: u16, body: &serde_json::Value) -> Response {
-    match Response::from_json(body) {
-        Ok(r) => r.with_status(status),
-        Err(_) => Response::error("internal error", 500).expect("static response"),
     }
 }
 
@@ -229,6 +322,22 @@ impl From<pay_core::Error> for ApiError {
 impl From<worker::Error> for ApiError {
     fn from(e: worker::Error) -> Self {
         ApiError::Internal(e.to_string())
+    }
+}
+
+/// A call to WeChat Pay (or WeChat) that got no answer: an unknown outcome, like a 5xx.
+impl From<FetchError> for ApiError {
+    fn from(e: FetchError) -> Self {
+        let (status, code) = match e {
+            FetchError::TimedOut { .. } => (504, "TIMEOUT"),
+            FetchError::Network(_) => (502, "NETWORK"),
+        };
+        ApiError::Upstream {
+            signed: false,
+            status,
+            code: code.into(),
+            message: e.to_string(),
+        }
     }
 }
 

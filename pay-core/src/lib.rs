@@ -38,6 +38,12 @@ pub fn to_hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// SHA-256 as lower-case hex: how secrets (client secrets, tickets, request bodies) are kept.
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    to_hex(&sha2::Sha256::digest(data))
+}
+
 /// HMAC-SHA256 under `key` of the concatenation of `parts`, as lower-case hex. Every HMAC the
 /// product makes goes through here: webhook signatures, the OAuth state, console sign-ins.
 pub fn hmac_sha256_hex(key: &[u8], parts: &[&[u8]]) -> String {

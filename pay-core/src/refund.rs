@@ -7,11 +7,14 @@
 //! (a timeout, a 5xx, a rate limit, an unsigned body) proves nothing and leaves it pending,
 //! to be asked about before it is sent again.
 
+use serde::{Deserialize, Serialize};
+
 use crate::v3::model::RefundStatus;
 use crate::Error;
 
-/// The closed set of states of a refund in our books.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The closed set of states of a refund in our books (stored and answered by these names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RefundState {
     /// Recorded; WeChat Pay's answer is not known yet (not sent, or the answer was lost).
     Pending,

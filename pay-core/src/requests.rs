@@ -153,7 +153,7 @@ impl ReconcileRequest {
 }
 
 /// The payment scenes the widget can ask for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Scene {
     Native,

@@ -12,7 +12,7 @@ use worker::{FormEntry, Method, Request, Response, Url};
 
 use crate::api::transaction_view;
 use crate::error::{PlatformError, PlatformResult};
-use crate::notify::{self, Subject};
+use crate::notification_sender::{self, Subject};
 use crate::store::{Payment, PaymentOutcome, TransactionRow};
 use crate::App;
 
@@ -186,7 +186,7 @@ pub async fn pay_with_card(
     let openid = row
         .payer_openid
         .clone()
-        .unwrap_or_else(|| crate::oauth::test_openid(&row.appid, 1));
+        .unwrap_or_else(|| crate::oauth_server::test_openid(&row.appid, 1));
     let fee = Fen::new(row.amount_fen).fee_at(app.store.fee_rate_ppm().await?);
     let payment = Payment {
         transaction_id: &transaction_id,
@@ -213,7 +213,8 @@ pub async fn pay_with_card(
         out_trade_no: &paid.out_trade_no,
         notify_url: &paid.notify_url,
     };
-    notify::enqueue(app, merchant, subject, &transaction_view(&paid, app.now)?).await?;
+    notification_sender::enqueue(app, merchant, subject, &transaction_view(&paid, app.now)?)
+        .await?;
     Ok(Approval::Paid {
         transaction_id,
         amount: Fen::new(paid.amount_fen),

@@ -5,6 +5,7 @@ use pay_core::crypto::{RsaPrivateKeyDer, RsaPublicKey};
 use pay_core::v3::PlatformCertificate;
 use serde::Deserialize;
 use worker::Env;
+use worker_kit::settings::Settings;
 
 use crate::error::PlatformError;
 
@@ -59,14 +60,9 @@ pub struct Config {
 }
 
 fn setting(env: &Env, name: &str) -> Result<String, PlatformError> {
-    env.secret(name)
-        .map(|s| s.to_string())
-        .or_else(|_| env.var(name).map(|v| v.to_string()))
-        .map_err(|_| {
-            PlatformError::System(format!(
-                "{name} is not set: run `make dev` once to write .dev.vars"
-            ))
-        })
+    Settings::of_env(env)
+        .required(name)
+        .map_err(|e| PlatformError::System(format!("{e}: run `make dev` once to write .dev.vars")))
 }
 
 impl Config {

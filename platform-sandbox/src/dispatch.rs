@@ -6,10 +6,8 @@
 
 use pay_core::v3::notification::next_retry_delay_ms;
 use pay_core::v3::SignedHeaders;
-use worker::{
-    durable_object, AbortSignal, DurableObject, Env, Fetch, Headers, Method, Request, RequestInit,
-    Response, State,
-};
+use worker::{durable_object, DurableObject, Env, Method, Request, Response, State};
+use worker_kit::fetch::{self, Outgoing};
 
 use crate::error::PlatformResult;
 use crate::store::NotificationRow;
@@ -110,26 +108,19 @@ pub async fn post(app: &App, n: &NotificationRow, probe: bool) -> PlatformResult
             ..signed
         };
     }
-    let headers = Headers::new();
-    headers.set("Content-Type", "application/json")?;
-    headers.set("User-Agent", "Mozilla/4.0 (wechatpay-sandbox)")?;
-    for (name, value) in signed.pairs() {
-        headers.set(name, value)?;
-    }
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_body(Some(
-            worker::js_sys::Uint8Array::from(n.body.as_bytes()).into(),
-        ));
-    let request = Request::new_with_init(&n.notify_url, &init)?;
-    let signal = AbortSignal::from(web_sys::AbortSignal::timeout_with_u32(ANSWER_TIMEOUT_MS));
-    let (status, error) = match Fetch::Request(request).send_with_signal(&signal).await {
+    let mut headers = vec![
+        ("Content-Type", "application/json"),
+        ("User-Agent", "Mozilla/4.0 (wechatpay-sandbox)"),
+    ];
+    headers.extend(signed.pairs());
+    let out = Outgoing {
+        method: Method::Post,
+        url: &n.notify_url,
+        headers: &headers,
+        body: n.body.as_bytes(),
+    };
+    let (status, error) = match fetch::send(out, ANSWER_TIMEOUT_MS).await {
         Ok(response) => (Some(response.status_code()), None),
-        Err(_) if signal.aborted() => (
-            None,
-            Some(format!("no answer within {ANSWER_TIMEOUT_MS} ms")),
-        ),
         Err(e) => (None, Some(e.to_string())),
     };
     app.store

@@ -7,8 +7,8 @@ mod config;
 mod dispatch;
 mod error;
 mod jsapi;
-mod notify;
-mod oauth;
+mod notification_sender;
+mod oauth_server;
 mod sandbox;
 mod store;
 
@@ -41,7 +41,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         .collect();
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     if segments == ["health"] {
-        return Response::from_json(&serde_json::json!({ "ok": true }));
+        return Ok(worker_kit::json::health());
     }
     let app = match App::load(&env) {
         Ok(app) => app,
@@ -52,7 +52,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         Some(&"cashier") | Some(&"cgi-bin") => Ok(cashier::handle(req, &app, &segments).await),
         Some(&"sandbox") => Ok(sandbox::handle(req, &app, &segments).await),
         Some(&"jsapi") => Ok(jsapi::handle(req, &app, &segments).await),
-        Some(&"connect") | Some(&"sns") => Ok(oauth::handle(req, &app, &segments).await),
+        Some(&"connect") | Some(&"sns") => Ok(oauth_server::handle(req, &app, &segments).await),
         _ => Response::error("not found", 404),
     }
 }

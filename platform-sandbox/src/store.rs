@@ -4,7 +4,8 @@ use pay_core::v3::model::RefundStatus;
 use pay_core::{Fen, UnixTime};
 use serde::Deserialize;
 use worker::wasm_bindgen::JsValue;
-use worker::{D1Database, D1PreparedStatement, D1Result};
+use worker::{D1Database, D1PreparedStatement};
+use worker_kit::d1::{changed, int, opt_int, opt_text, text, Db};
 
 use crate::error::{PlatformError, PlatformResult};
 
@@ -34,24 +35,6 @@ pub struct TransactionRow {
 
 const COLUMNS: &str = "mchid, out_trade_no, appid, trade_type, request_json, description, amount_fen, notify_url, \
      time_expire, prepay_token, trade_state, transaction_id, payer_openid, success_time, created_at, fee_fen, refunded_fen, bank_type, card_id, closed_at";
-
-fn int(v: i64) -> JsValue {
-    JsValue::from_f64(v as f64)
-}
-
-fn text(v: &str) -> JsValue {
-    JsValue::from_str(v)
-}
-
-fn opt_int(v: Option<i64>) -> JsValue {
-    v.map_or(JsValue::NULL, int)
-}
-
-/// Whether a conditional write changed its row. D1's `changes` also counts rows that
-/// triggers wrote (ledger rows), so only "more than none" is meaningful.
-fn changed(result: &D1Result) -> PlatformResult<bool> {
-    Ok(result.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
-}
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct LedgerRow {
@@ -153,16 +136,16 @@ pub struct BankCard {
 }
 
 pub struct Store {
-    db: D1Database,
+    db: Db,
 }
 
 impl Store {
     pub fn new(db: D1Database) -> Self {
-        Store { db }
+        Store { db: Db::new(db) }
     }
 
     fn statement(&self, sql: &str, args: &[JsValue]) -> PlatformResult<D1PreparedStatement> {
-        Ok(self.db.prepare(sql).bind(args)?)
+        Ok(self.db.statement(sql, args)?)
     }
 
     /// Every row `sql` selects, as `T`.
@@ -171,7 +154,7 @@ impl Store {
         sql: &str,
         args: &[JsValue],
     ) -> PlatformResult<Vec<T>> {
-        Ok(self.statement(sql, args)?.all().await?.results()?)
+        Ok(self.db.rows(sql, args).await?)
     }
 
     async fn transaction_where(
@@ -234,13 +217,13 @@ impl Store {
                     text(&row.notify_url),
                     opt_int(row.time_expire),
                     text(&row.prepay_token),
-                    row.payer_openid.as_deref().map_or(JsValue::NULL, text),
+                    opt_text(row.payer_openid.as_deref()),
                     int(row.created_at),
                 ],
             )?
             .run()
             .await?;
-        changed(&result)
+        Ok(changed(&result)?)
     }
 
     /// The payer paid with `card`: NOTPAY (or a failed earlier try) → SUCCESS. The money moves
@@ -297,7 +280,7 @@ impl Store {
             )?
             .run()
             .await?;
-        changed(&result)
+        Ok(changed(&result)?)
     }
 
     pub async fn refund(
@@ -342,8 +325,8 @@ impl Store {
                     text(&r.out_trade_no),
                     text(&r.transaction_id),
                     text(&r.request_json),
-                    r.reason.as_deref().map_or(JsValue::NULL, text),
-                    r.notify_url.as_deref().map_or(JsValue::NULL, text),
+                    opt_text(r.reason.as_deref()),
+                    opt_text(r.notify_url.as_deref()),
                     int(r.amount_fen),
                     int(r.total_fen),
                     int(r.fee_refund_fen),
@@ -353,7 +336,7 @@ impl Store {
             )?
             .run()
             .await?;
-        changed(&result)
+        Ok(changed(&result)?)
     }
 
     /// PROCESSING → the bank's outcome. SUCCESS moves the money back by trigger.
@@ -376,7 +359,7 @@ impl Store {
             )?
             .run()
             .await?;
-        changed(&result)
+        Ok(changed(&result)?)
     }
 
     /// Payments whose success time falls in `[start, end)`.
@@ -553,7 +536,7 @@ impl Store {
         self.statement(
             "INSERT INTO notification_attempts (notification_id, attempt, at, http_status, error, probe) \
              VALUES (?1, (SELECT COUNT(*) + 1 FROM notification_attempts WHERE notification_id = ?1), ?2, ?3, ?4, ?5)",
-            &[text(id), int(at.secs()), http_status.map_or(JsValue::NULL, |s| int(s.into())), error.map_or(JsValue::NULL, text), int(probe as i64)],
+            &[text(id), int(at.secs()), opt_int(http_status.map(i64::from)), opt_text(error), int(probe as i64)],
         )?
         .run()
         .await?;
@@ -606,7 +589,7 @@ impl Store {
             .statement("UPDATE notifications SET state = 'pending', next_attempt_ms = ?2 WHERE mchid = ?1 AND state = 'held'", &[text(mchid), int(at_ms)])?
             .run()
             .await?;
-        changed(&result)
+        Ok(changed(&result)?)
     }
 
     /// Consumes one use of the oldest matching fault: `Some(param)` if there was one.
@@ -651,7 +634,7 @@ impl Store {
         self.statement(
             "INSERT INTO faults (mchid, kind, uses, param) VALUES (?1, ?2, ?3, ?4)",
             &[
-                fault.mchid.as_deref().map_or(JsValue::NULL, text),
+                opt_text(fault.mchid.as_deref()),
                 text(&fault.kind),
                 int(fault.uses),
                 opt_int(fault.param),

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { books, forgeNotification, outputDir, startAll } from "./support.mjs";
+import { books, forgeNotification, outputDir, startAll, merchantClient } from "./support.mjs";
 
 const WINDOW_SECS = 3600;
 const LIMITS = { sessions: 5, payPerIp: 8, payPerSession: 3, signIn: 3, readPerIp: 40 };
@@ -33,15 +33,8 @@ const merchant = (extra = {}) => ({ Authorization: `Bearer ${env.edgeVars.MERCHA
 // CF-Connecting-IP on; a real client cannot set it there).
 const from = (ip) => ({ "CF-Connecting-IP": ip });
 
-async function createSession(ip, amount = 100) {
-  const r = await call("/v1/checkout/sessions", {
-    method: "POST",
-    headers: merchant(from(ip)),
-    body: JSON.stringify({ amount_fen: amount, description: "Abuse test" }),
-  });
-  assert.equal(r.status, 201, r.body);
-  return r.json;
-}
+const createSession = (ip, amount = 100) =>
+  merchantClient(env, from(ip)).createSession({ amount_fen: amount, description: "Abuse test" });
 
 /** Waits while the current rate-limit window has under 20 s left, so a burst fits in one. */
 async function awayFromWindowEnd() {

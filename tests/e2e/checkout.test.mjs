@@ -5,27 +5,14 @@ import { after, before, describe, test } from "node:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { root } from "../../scripts/stack.mjs";
-import { eventKinds, forgeNotification, outputDir, startAll } from "./support.mjs";
+import { eventKinds, forgeNotification, outputDir, startAll, merchantClient } from "./support.mjs";
 
 let env;
 const merchant = () => ({ Authorization: `Bearer ${env.edgeVars.MERCHANT_SECRET_KEY}` });
 const api = (path, init = {}) => fetch(`${env.stack.edgeUrl}${path}`, init);
 
-async function createSession(amountFen) {
-  const res = await api("/v1/checkout/sessions", {
-    method: "POST",
-    headers: { ...merchant(), "Content-Type": "application/json" },
-    body: JSON.stringify({ amount_fen: amountFen, description: "E2E test order" }),
-  });
-  assert.equal(res.status, 201);
-  return res.json();
-}
-
-async function session(id) {
-  const res = await api(`/v1/checkout/sessions/${id}`, { headers: merchant() });
-  assert.equal(res.status, 200);
-  return res.json();
-}
+const createSession = (amountFen) => merchantClient(env).createSession({ amount_fen: amountFen, description: "E2E test order" });
+const session = (id) => merchantClient(env).session(id);
 
 describe("walking skeleton", { timeout: 900_000 }, () => {
   before(async () => {
@@ -165,23 +152,13 @@ describe("walking skeleton", { timeout: 900_000 }, () => {
     assert.equal((await zero.json()).error.code, "invalid_amount");
   });
 
-  test("the OpenAPI document is served and matches the Worker's routes, both ways", async () => {
+  test("the OpenAPI document is served, and every operation in it is routed", async () => {
     const file = JSON.parse(readFileSync(join(root, "web", "v1", "openapi.json"), "utf8"));
     const served = await (await api("/v1/openapi.json")).json();
     assert.deepEqual(served, file);
-    // The routes as the code has them: `(["v1", "refunds", id], Some(Get))` → `GET /v1/refunds/{id}`.
-    const source = readFileSync(join(root, "edge-worker", "src", "lib.rs"), "utf8");
-    // The document itself is a static asset (web/v1/openapi.json), served before the Worker.
-    const inCode = new Set(["GET /v1/openapi.json"]);
-    for (const [, segs, method] of source.matchAll(/\(\[([^\]]*)\],\s*Some\((Get|Post|Put|Delete|Patch)\)\)/g)) {
-      const path = segs.split(",").map((p) => p.trim()).filter(Boolean).map((p) => (p.startsWith('"') ? p.slice(1, -1) : `{${p}}`));
-      inCode.add(`${method.toUpperCase()} /${path.join("/")}`);
-    }
-    for (const [, segs] of source.matchAll(/segments == \[([^\]]*)\]/g)) {
-      inCode.add(`GET /${segs.split(",").map((p) => p.trim().slice(1, -1)).join("/")}`);
-    }
+    // The route table is held to the document both ways natively (edge-worker http/routes.rs);
+    // here each documented operation is probed on the running Worker.
     const inDoc = new Set(Object.entries(file.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`)));
-    assert.deepEqual([...inCode].sort(), [...inDoc].sort());
     // Every documented operation is routed: without credentials it may be refused, never "no such route".
     for (const op of inDoc) {
       const [method, path] = op.split(" ");

@@ -4,7 +4,7 @@
 // a storm of duplicate notifications that changes the books exactly once.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { books, eventKinds, forgeNotification, oauthRoundTrip, payerPays as pays, platformRecords, startAll, until, webhookReceiver } from "./support.mjs";
+import { books, eventKinds, forgeNotification, oauthRoundTrip, payerPays as pays, platformRecords, startAll, until, webhookReceiver, merchantClient } from "./support.mjs";
 
 const MCHID = "1230000109";
 
@@ -25,11 +25,8 @@ async function fault(kind, extra = {}) {
   assert.equal(r.status, 200, `fault ${kind}: ${await r.text()}`);
 }
 
-async function newSession(amount_fen, extra = {}) {
-  const res = await post("/v1/checkout/sessions", { amount_fen, description: "Lifecycle test", ...extra });
-  assert.equal(res.status, 201);
-  return res.json();
-}
+const newSession = (amount_fen, extra = {}) =>
+  merchantClient(env).createSession({ amount_fen, description: "Lifecycle test", ...extra });
 
 describe("order lifecycle", { timeout: 900_000 }, () => {
   before(async () => {

@@ -8,7 +8,7 @@ import { request } from "node:http";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { approveAtCashier, books, eventKinds, merchantRequest, outputDir, payerPays, startAll, testMerchants, until } from "./support.mjs";
+import { approveAtCashier, books, eventKinds, merchantRequest, outputDir, payerPays, startAll, testMerchants, until, merchantClient } from "./support.mjs";
 
 const shots = join(outputDir, "console");
 mkdirSync(shots, { recursive: true });
@@ -25,11 +25,7 @@ const session = async (id) => (await api(`/v1/checkout/sessions/${id}`)).json();
 /** Today in China time: the simulator serves today's bills (the real platform: yesterday's). */
 const today = () => new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10);
 
-async function newSession(amount_fen, description) {
-  const res = await post("/v1/checkout/sessions", { amount_fen, description });
-  assert.equal(res.status, 201);
-  return res.json();
-}
+const newSession = (amount_fen, description) => merchantClient(env).createSession({ amount_fen, description });
 
 describe("reconciliation and settlement", { timeout: 900_000 }, () => {
   before(async () => {

@@ -4,7 +4,7 @@
 // flagged exactly once (with its webhook). Ports 4787/4788.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { approveAtCashier, books, merchantRequest, oauthRoundTrip, startAll, testMerchants, until, webhookReceiver } from "./support.mjs";
+import { approveAtCashier, books, merchantRequest, oauthRoundTrip, startAll, testMerchants, until, webhookReceiver, merchantClient } from "./support.mjs";
 
 const APPID = "wxd930ea5d5a258f4f";
 const MCHID = "1230000109";
@@ -33,11 +33,7 @@ const call = async (path, init) => {
   const res = await fetch(`${env.stack.edgeUrl}${path}`, { redirect: "manual", ...init });
   return { status: res.status, headers: res.headers, body: await res.json().catch(() => null) };
 };
-const newSession = async (amount_fen) => {
-  const r = await call("/v1/checkout/sessions", { method: "POST", headers: merchant(), body: JSON.stringify({ amount_fen, description: "Risk test" }) });
-  assert.equal(r.status, 201, JSON.stringify(r.body));
-  return r.body;
-};
+const newSession = (amount_fen) => merchantClient(env).createSession({ amount_fen, description: "Risk test" });
 const pay = (s, ip, scene = "native") => call(`/v1/widget/sessions/${s.id}/pay`, {
   method: "POST",
   headers: { Authorization: `Bearer ${s.client_secret}`, "Content-Type": "application/json", ...from(ip) },

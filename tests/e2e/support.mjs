@@ -50,8 +50,40 @@ export async function startAll({ edgePort = 18787, sandboxPort = 18788, edgeVars
 }
 
 /**
+ * The merchant's side of the API, one client for every test: its secret key as Bearer, JSON in
+ * and out. `request` answers `{ status, headers, body, text }`; the helpers assert the success
+ * they expect. `headers` go on every call (a test's own client address, for example).
+ */
+export function merchantClient(env, headers = {}) {
+  const request = async (method, path, body, extra = {}) => {
+    const res = await fetch(env.stack.edgeUrl + path, {
+      method,
+      redirect: "manual",
+      headers: { Authorization: `Bearer ${env.edgeVars.MERCHANT_SECRET_KEY}`, "Content-Type": "application/json", ...headers, ...extra },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let json = null;
+    try { json = JSON.parse(text); } catch { /* not JSON: `text` has it */ }
+    return { status: res.status, headers: res.headers, body: json, text };
+  };
+  const expect = async (status, answer) => {
+    const r = await answer;
+    if (r.status !== status) throw new Error(`expected ${status}, got ${r.status}: ${r.text}`);
+    return r.body;
+  };
+  return {
+    request,
+    /** `POST /v1/checkout/sessions`, expecting 201: the session with its client secret. */
+    createSession: (fields, extra) => expect(201, request("POST", "/v1/checkout/sessions", fields, extra)),
+    session: (id) => expect(200, request("GET", `/v1/checkout/sessions/${id}`)),
+    runScheduled: () => expect(200, request("POST", "/v1/admin/run-scheduled", {})),
+  };
+}
+
+/**
  * Rows of the edge-worker's books, read through the tests' build's `/_test/…` routes
- * (edge-worker/src/test_routes.rs), never from the database file the running Worker holds:
+ * (edge-worker/src/http/test_routes.rs), never from the database file the running Worker holds:
  * `name` is sessions, events, refunds, outbox, notifications_received, payment_attempts,
  * platform_certificates or idempotency_keys; `filter` narrows by equality on a column, for example `{ session_id }`.
  */

@@ -8,7 +8,7 @@ import { createServer } from "node:http";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { outputDir, startAll } from "./support.mjs";
+import { outputDir, startAll, merchantClient } from "./support.mjs";
 
 const EDGE_PORT = 22787;
 const SANDBOX_PORT = 22788;
@@ -103,20 +103,8 @@ const box = (page, sel) => page.evaluate((s) => JSON.stringify(document.querySel
 const shot = (page, name) => page.screenshot({ path: join(shots, `${name}.png`) });
 const widgetCalls = (requests, since = 0) => requests.filter((r) => r.url.includes("/v1/widget/") && r.at >= since);
 
-async function createSession(body) {
-  const res = await fetch(`${edge}/v1/checkout/sessions`, {
-    method: "POST",
-    headers: { Authorization: `Bearer ${env.edgeVars.MERCHANT_SECRET_KEY}`, "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-  });
-  assert.equal(res.status, 201, await res.clone().text());
-  return res.json();
-}
-
-async function merchantView(id) {
-  const res = await fetch(`${edge}/v1/checkout/sessions/${id}`, { headers: { Authorization: `Bearer ${env.edgeVars.MERCHANT_SECRET_KEY}` } });
-  return res.json();
-}
+const createSession = (body) => merchantClient(env).createSession(body);
+const merchantView = (id) => merchantClient(env).session(id);
 
 /** What the merchant's books say, through the merchant API. */
 async function assertBooked(id, status, scene) {

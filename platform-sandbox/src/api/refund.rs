@@ -12,7 +12,7 @@ use pay_core::{Fen, UnixTime};
 
 use super::{json, Call};
 use crate::error::{PlatformError, PlatformResult};
-use crate::notify::{self, Subject};
+use crate::notification_sender::{self, Subject};
 use crate::store::{NewRefund, RefundRow};
 use crate::App;
 
@@ -175,7 +175,7 @@ async fn settle(app: &App, call: &Call<'_>, refund: &RefundRow) -> PlatformResul
         out_trade_no: &done.out_trade_no,
         notify_url,
     };
-    notify::enqueue(app, call.merchant, subject, &notice).await?;
+    notification_sender::enqueue(app, call.merchant, subject, &notice).await?;
     Ok(())
 }
 

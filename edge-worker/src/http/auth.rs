@@ -1,0 +1,41 @@
+//! Who may call: the merchant (its secret key as Bearer), or the payer's widget (a session's
+//! client secret as Bearer). Compared in constant time; an unknown session and a wrong secret
+//! get the same answer, so there is nothing to probe.
+
+use worker::Request;
+
+use super::request::bearer;
+use super::RequestContext;
+use crate::error::{ApiError, ApiResult};
+use crate::ledger::CheckoutSession;
+use worker_kit::secret::constant_time_eq;
+
+/// The merchant API's credential: `Authorization: Bearer <MERCHANT_SECRET_KEY>`.
+pub fn merchant(req: &Request, rc: &RequestContext) -> ApiResult<()> {
+    if rc.config.merchant.secret_key.matches(&bearer(req)?) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}
+
+/// The session `id`, if the request carries its client secret.
+pub async fn client_secret(
+    req: &Request,
+    rc: &RequestContext,
+    id: &str,
+) -> ApiResult<CheckoutSession> {
+    let secret = bearer(req)?;
+    let session = rc.ledger.sessions().by_id(id).await?;
+    match session {
+        Some(s)
+            if constant_time_eq(
+                &s.client_secret_hash,
+                &pay_core::sha256_hex(secret.as_bytes()),
+            ) =>
+        {
+            Ok(s)
+        }
+        _ => Err(ApiError::Unauthorized),
+    }
+}

@@ -1,0 +1,27 @@
+//! CORS for the widget API: granted to the Worker's own origin and the configured ones, and to
+//! nobody else.
+
+use worker::{Request, Response};
+
+use crate::config::Deployment;
+
+pub fn allow(req: &Request, deployment: &Deployment, response: Response) -> Response {
+    let Some(origin) = req.headers().get("Origin").ok().flatten() else {
+        return response;
+    };
+    let own_origin = super::request::own_origin(req).unwrap_or_default();
+    if origin != own_origin && !deployment.allowed_origins.contains(&origin) {
+        return response;
+    }
+    let mut response = response;
+    let headers = response.headers_mut();
+    let _ = headers.set("Access-Control-Allow-Origin", &origin);
+    let _ = headers.set("Vary", "Origin");
+    let _ = headers.set("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+    let _ = headers.set(
+        "Access-Control-Allow-Headers",
+        "Authorization, Content-Type",
+    );
+    let _ = headers.set("Access-Control-Max-Age", "600");
+    response
+}

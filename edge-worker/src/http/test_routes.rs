@@ -1,0 +1,58 @@
+//! Routes for the end-to-end tests only, compiled into the tests' build (feature `test-routes`,
+//! which refuses to run unless WeChat Pay is on loopback, config.rs); in the deployed build
+//! every one of them is the same 404 as any unknown page (proven by tests/e2e/api_fuzz). The
+//! tests observe the books through them instead of opening the database file a running Worker
+//! holds.
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /_test/books/{name}?{column}={value}…` | rows of `sessions`, `events`, `refunds`, `outbox`, `notifications_received`, `payment_attempts`, `platform_certificates` or `idempotency_keys`, narrowed by equality (ledger/inspect.rs) |
+//! | `POST /_test/faults/unanswered-idempotency-key` `{"key", "secs_ago"}` | the claim of `key` as a request that died after its work left it |
+//! | `POST /_test/faults/forget-platform-certificates` | the certificate cache emptied, as by a rotation |
+
+use serde::Deserialize;
+use serde_json::json;
+use worker::{Method, Request, Response};
+
+use super::request::{self, json};
+use super::RequestContext;
+use crate::error::{ApiError, ApiResult, BadInput};
+
+pub async fn handle(req: &mut Request, rc: &RequestContext) -> ApiResult<Response> {
+    let path = req.path();
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let inspect = rc.ledger.inspect();
+    match (segments.as_slice(), request::method(req)) {
+        (["_test", "books", name], Some(Method::Get)) => {
+            match inspect.rows(name, &request::query(req)?).await? {
+                Some(rows) => Ok(json(200, &json!({ "rows": rows }))),
+                None => Err(ApiError::invalid(
+                    BadInput::NotInspectable,
+                    format!("no books named {name} narrowed by those columns"),
+                )),
+            }
+        }
+        (["_test", "faults", "unanswered-idempotency-key"], Some(Method::Post)) => {
+            #[derive(Deserialize)]
+            struct Unanswered {
+                key: String,
+                #[serde(default)]
+                secs_ago: i64,
+            }
+            let fault: Unanswered = request::json_body(req).await?;
+            if inspect
+                .unanswer_idempotency_key(&fault.key, fault.secs_ago)
+                .await?
+            {
+                Ok(json(200, &json!({ "key": fault.key })))
+            } else {
+                Err(ApiError::NotFound("idempotency key"))
+            }
+        }
+        (["_test", "faults", "forget-platform-certificates"], Some(Method::Post)) => {
+            inspect.forget_platform_certificates().await?;
+            Ok(json(200, &json!({ "platform_certificates": [] })))
+        }
+        _ => Err(ApiError::NotFound("test route")),
+    }
+}

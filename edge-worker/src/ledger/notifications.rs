@@ -1,0 +1,22 @@
+//! The WeChat Pay notifications received (`notifications_received`), by WeChat Pay's id: a
+//! record of what arrived (applying one is idempotent by itself).
+
+use pay_core::UnixTime;
+use worker_kit::d1::{int, text, Db};
+
+use crate::error::ApiResult;
+
+pub struct Notifications<'a>(pub(super) &'a Db);
+
+impl Notifications<'_> {
+    /// Keeps a notification's id and type, once.
+    pub async fn record(&self, id: &str, event_type: &str, now: UnixTime) -> ApiResult<()> {
+        self.0
+            .write(
+                "INSERT OR IGNORE INTO notifications_received (id, event_type, received_at) VALUES (?1, ?2, ?3)",
+                &[text(id), text(event_type), int(now.secs())],
+            )
+            .await?;
+        Ok(())
+    }
+}

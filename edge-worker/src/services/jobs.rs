@@ -1,0 +1,112 @@
+//! The cron trigger's work, also runnable on demand (`POST /v1/admin/run-scheduled`), one
+//! function per job; a failure of one session or refund does not stop the others.
+
+use pay_core::refund::RefundState;
+use serde::Serialize;
+
+use super::webhooks::{self, Delivered};
+use super::{payments, reconcile, refunds, Ctx};
+use crate::catalog::Catalog;
+use crate::error::ApiResult;
+
+/// How many sessions (or refunds) one job looks at, so a run stays well inside the CPU limit.
+const BATCH: u32 = 50;
+
+/// What a run did.
+#[derive(Debug, Serialize)]
+pub struct Ran {
+    pub checked: u32,
+    pub failed: u32,
+    pub webhooks: Delivered,
+    /// The day reconciled, when this run did.
+    pub reconciled: Option<String>,
+}
+
+/// Every job, in order; `rate_window_secs` is how long a rate-limit window lasts.
+pub async fn run(ctx: &Ctx<'_>, catalog: &Catalog, rate_window_secs: i64) -> ApiResult<Ran> {
+    let (checked, failed) = settle_open_sessions(ctx).await?;
+    resume_lost_refunds(ctx).await?;
+    settle_processing_refunds(ctx).await?;
+    let reconciled = match reconcile::run_if_due(ctx, &catalog.reconciliations()).await {
+        Ok(day) => day,
+        Err(e) => {
+            worker::console_warn!("scheduled reconciliation failed: {}", e.log_line());
+            None
+        }
+    };
+    // Rate-limit windows that have ended are of no further use.
+    catalog
+        .rate_windows()
+        .forget_before(ctx.now.plus(-rate_window_secs))
+        .await?;
+    let webhooks = webhooks::deliver_due(ctx).await?;
+    Ok(Ran {
+        checked,
+        failed,
+        webhooks,
+        reconciled,
+    })
+}
+
+/// Sessions past their expiry are closed (at WeChat Pay first), and sessions still unpaid a
+/// while after their prepay are queried: this heals a notification that never arrived.
+async fn settle_open_sessions(ctx: &Ctx<'_>) -> ApiResult<(u32, u32)> {
+    let (mut checked, mut failed) = (0, 0);
+    let due = ctx
+        .ledger
+        .sessions()
+        .to_settle(ctx.now, ctx.merchant.query_after_secs, BATCH)
+        .await?;
+    for session in due {
+        checked += 1;
+        if let Err(e) = payments::settle_by_query(ctx, &session).await {
+            failed += 1;
+            worker::console_warn!("scheduled check of {} failed: {}", session.id, e.log_line());
+        }
+    }
+    Ok((checked, failed))
+}
+
+/// Refunds whose answer was lost (5xx, network, a rate limit): asked about, and sent again
+/// with their own out_refund_no only if WeChat Pay holds none.
+async fn resume_lost_refunds(ctx: &Ctx<'_>) -> ApiResult<()> {
+    let waiting = ctx
+        .ledger
+        .refunds()
+        .waiting(
+            RefundState::Pending,
+            ctx.now,
+            ctx.merchant.query_after_secs,
+            BATCH,
+        )
+        .await?;
+    for refund in waiting {
+        let Some(session) = ctx.ledger.sessions().by_id(&refund.session_id).await? else {
+            continue;
+        };
+        if let Err(e) = refunds::resume(ctx, &refund, &session).await {
+            worker::console_warn!("refund {} still pending: {}", refund.id, e.log_line());
+        }
+    }
+    Ok(())
+}
+
+/// Refunds WeChat Pay accepted whose outcome no notification brought: asked about.
+async fn settle_processing_refunds(ctx: &Ctx<'_>) -> ApiResult<()> {
+    let waiting = ctx
+        .ledger
+        .refunds()
+        .waiting(
+            RefundState::Processing,
+            ctx.now,
+            ctx.merchant.query_after_secs,
+            BATCH,
+        )
+        .await?;
+    for refund in waiting {
+        if let Err(e) = refunds::settle_by_query(ctx, &refund).await {
+            worker::console_warn!("refund {} not settled: {}", refund.id, e.log_line());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,75 @@
+//! Creating and closing checkout sessions (the merchant API, the demo shop and the console all
+//! come here).
+
+use pay_core::checkout::{self, SessionStatus};
+use pay_core::crypto::webcrypto::{random_bytes, random_hex};
+use pay_core::requests::NewSession;
+
+use super::{payments, Ctx};
+use crate::config::MerchantProfile;
+use crate::error::{ApiError, ApiResult};
+use crate::ledger::sessions::NewCheckoutSession;
+use crate::ledger::CheckoutSession;
+
+pub fn new_session_id() -> ApiResult<String> {
+    Ok(format!("cs_{}", random_hex(12)?))
+}
+
+/// A session's client secret: derived from its id under the merchant key, so it is never
+/// stored and a retried create answers the same one.
+pub fn client_secret_of(merchant: &MerchantProfile, id: &str) -> String {
+    checkout::client_secret(merchant.secret_key.expose(), id)
+}
+
+/// Validates and stores a new open session `id`. Returns it and its client secret, which is
+/// shown to the merchant and stored only as its hash. A session `id` that exists already (its
+/// create crashed before answering, and is retried) is answered as it is.
+pub async fn create(
+    ctx: &Ctx<'_>,
+    params: NewSession,
+    id: String,
+) -> ApiResult<(CheckoutSession, String)> {
+    let params = params.validate(ctx.merchant.min_session_ttl_secs)?;
+    ctx.merchant.risk.check_session_amount(params.amount)?;
+    let client_secret = client_secret_of(ctx.merchant, &id);
+    let sessions = ctx.ledger.sessions();
+    if let Some(session) = sessions.by_id(&id).await? {
+        return Ok((session, client_secret));
+    }
+    let account = ctx.wechatpay.account();
+    let new = NewCheckoutSession {
+        client_secret_hash: pay_core::sha256_hex(client_secret.as_bytes()),
+        out_trade_no: match params.out_trade_no {
+            Some(no) => no,
+            None => checkout::generate_reference("CS", ctx.now, random_bytes()?),
+        },
+        id,
+        mchid: account.mchid.clone(),
+        appid: account.appid.clone(),
+        amount: params.amount,
+        description: params.description,
+        created_at: ctx.now,
+        expires_at: ctx.now.plus(params.ttl_secs),
+        return_url: params.return_url,
+        metadata: params.metadata,
+    };
+    sessions.insert(&new).await?;
+    let session = sessions
+        .by_id(&new.id)
+        .await?
+        .ok_or_else(|| ApiError::Internal("a session vanished after its insert".into()))?;
+    Ok((session, client_secret))
+}
+
+/// Closes a session (at WeChat Pay first, then locally) and answers it closed; a session paid
+/// meanwhile cannot be closed.
+pub async fn close(ctx: &Ctx<'_>, session: &CheckoutSession) -> ApiResult<CheckoutSession> {
+    if session.status == SessionStatus::Open {
+        payments::close_session(ctx, session).await?;
+    }
+    let now = ctx.session(&session.id).await?;
+    match now.status {
+        SessionStatus::Closed => Ok(now),
+        other => Err(ApiError::SessionNotClosable(other)),
+    }
+}
