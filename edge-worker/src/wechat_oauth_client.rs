@@ -4,6 +4,7 @@
 
 use worker::Method;
 use worker_kit::fetch::{self, Outgoing};
+use worker_kit::url::Url;
 use worker_kit::Secret;
 
 use crate::error::{ApiError, ApiResult};
@@ -18,16 +19,18 @@ pub async fn openid_for_code(
 ) -> ApiResult<String> {
     let secret = app_secret
         .ok_or_else(|| ApiError::Config("WECHAT_APP_SECRET is not set (JSAPI needs it)".into()))?;
-    let mut url = worker::Url::parse(&format!("{api_base}/sns/oauth2/access_token"))
+    let url = Url::parse(&format!("{api_base}/sns/oauth2/access_token"))
         .map_err(|e| ApiError::Config(format!("WECHAT_OAUTH_API_BASE: {e}")))?;
-    url.query_pairs_mut()
-        .append_pair("appid", appid)
-        .append_pair("secret", secret.expose())
-        .append_pair("code", code)
-        .append_pair("grant_type", "authorization_code");
+    url.append_query(&[
+        ("appid", appid),
+        ("secret", secret.expose()),
+        ("code", code),
+        ("grant_type", "authorization_code"),
+    ]);
+    let url = url.as_string();
     let out = Outgoing {
         method: Method::Get,
-        url: url.as_str(),
+        url: &url,
         headers: &[("Accept", "application/json")],
         body: b"",
     };

@@ -49,10 +49,9 @@ pub fn products(rc: &RequestContext) -> ApiResult<Response> {
         .sandbox_cashier_url
         .as_deref()
         .and_then(|cashier| {
-            let mut url = worker::Url::parse(cashier).ok()?;
-            url.set_path("/jsapi/bridge.js");
-            url.set_query(None);
-            Some(url.to_string())
+            let url = worker_kit::url::Url::parse(cashier).ok()?;
+            url.set_path_only("/jsapi/bridge.js");
+            Some(url.as_string())
         });
     Ok(json(
         200,

@@ -68,7 +68,10 @@ impl RequestContext {
 
 /// Answers one request.
 pub async fn serve(mut req: Request, env: &Env, now: UnixTime) -> Response {
-    let path = req.path();
+    let path = match request::path(&req) {
+        Ok(path) => path,
+        Err(e) => return e.into_response(now),
+    };
     let method = request::method(&req);
     if path.trim_matches('/') == "health" && method == Some(worker::Method::Get) {
         return worker_kit::json::health();
@@ -87,11 +90,11 @@ pub async fn serve(mut req: Request, env: &Env, now: UnixTime) -> Response {
         Err(e) => return e.into_response(now),
     };
     if path == "/console" || path.starts_with("/console/") {
-        return console::handle(req, &rc).await;
+        return console::handle(req, &path, &rc).await;
     }
     #[cfg(feature = "test-routes")]
     if path.starts_with("/_test/") {
-        return test_routes::handle(&mut req, &rc)
+        return test_routes::handle(&mut req, &path, &rc)
             .await
             .unwrap_or_else(|e| e.into_response(now));
     }

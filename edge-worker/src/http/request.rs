@@ -3,6 +3,7 @@
 
 use serde::de::DeserializeOwned;
 use worker::{Method, Request, Response};
+use worker_kit::url::Url;
 
 use crate::error::{ApiError, ApiResult, BadInput};
 
@@ -116,13 +117,19 @@ fn bearer_token(header: &str) -> Option<String> {
         .filter(|t| !t.is_empty())
 }
 
+/// The request's URL (the runtime's parser: see worker_kit::url).
+pub fn url(req: &Request) -> ApiResult<Url> {
+    Url::of(req).map_err(ApiError::Internal)
+}
+
+/// The request's path, percent-encoded as sent.
+pub fn path(req: &Request) -> ApiResult<String> {
+    Ok(url(req)?.path())
+}
+
 /// The query string's pairs, decoded, in order.
 pub fn query(req: &Request) -> ApiResult<Vec<(String, String)>> {
-    Ok(req
-        .url()?
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect())
+    Ok(url(req)?.query_pairs())
 }
 
 /// The value of cookie `name`, if the request carries it.
@@ -140,11 +147,9 @@ fn cookie_in(header: &str, name: &str) -> Option<String> {
 /// A cookie's attributes: HttpOnly on `path`, and `Secure` everywhere but on this machine,
 /// where there is no TLS.
 pub fn cookie_attributes(req: &Request, path: &str, same_site: &str) -> String {
-    let local = req
-        .url()
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_string))
-        .is_some_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]");
+    let local = url(req)
+        .map(|u| u.host_name())
+        .is_ok_and(|h| h == "127.0.0.1" || h == "localhost" || h == "[::1]");
     let secure = if local { "" } else { "; Secure" };
     format!("; Path={path}; HttpOnly; SameSite={same_site}{secure}")
 }
@@ -163,7 +168,7 @@ pub fn redirect(status: u16, location: &str, set_cookie: Option<&str>) -> Respon
 
 /// The request's own origin (`https://host`), as the browser names it.
 pub fn own_origin(req: &Request) -> ApiResult<String> {
-    Ok(req.url()?.origin().ascii_serialization())
+    Ok(url(req)?.origin())
 }
 
 #[cfg(test)]

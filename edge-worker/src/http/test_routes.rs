@@ -18,8 +18,7 @@ use super::request::{self, json};
 use super::RequestContext;
 use crate::error::{ApiError, ApiResult, BadInput};
 
-pub async fn handle(req: &mut Request, rc: &RequestContext) -> ApiResult<Response> {
-    let path = req.path();
+pub async fn handle(req: &mut Request, path: &str, rc: &RequestContext) -> ApiResult<Response> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let inspect = rc.ledger.inspect();
     match (segments.as_slice(), request::method(req)) {

@@ -9,7 +9,8 @@ use pay_core::checkout::SessionStatus;
 use pay_core::requests::PayRequest;
 use pay_core::v3::model::TradeState;
 use serde_json::json;
-use worker::{Request, Response, Url};
+use worker::{Request, Response};
+use worker_kit::url::Url;
 
 use super::request::{self, json};
 use super::{auth, limits, RequestContext};
@@ -90,9 +91,10 @@ fn sandbox_cashier_url(rc: &RequestContext, code_url: &str) -> ApiResult<Option<
         .sandbox_cashier_url
         .as_ref()
         .map(|base| {
-            Url::parse_with_params(base, &[("code_url", code_url)])
-                .map(|u| u.to_string())
-                .map_err(|e| ApiError::Config(format!("SANDBOX_CASHIER_URL: {e}")))
+            let url = Url::parse(base)
+                .map_err(|e| ApiError::Config(format!("SANDBOX_CASHIER_URL: {e}")))?;
+            url.append_query(&[("code_url", code_url)]);
+            Ok(url.as_string())
         })
         .transpose()
 }

@@ -20,7 +20,8 @@ use pay_core::crypto::webcrypto::random_hex;
 use pay_core::oauth_state::{self, TICKET_LIFETIME_SECS};
 use serde::Deserialize;
 use serde_json::json;
-use worker::{Request, Response, Url};
+use worker::{Request, Response};
+use worker_kit::url::Url;
 
 use super::request::{self, json};
 use super::{auth, limits, RequestContext};
@@ -55,7 +56,7 @@ pub async fn ticket(req: &mut Request, rc: &RequestContext, id: &str) -> ApiResu
             "return_to must be an absolute URL",
         )
     })?;
-    let origin = target.origin().ascii_serialization();
+    let origin = target.origin();
     let own = request::own_origin(req)?;
     if origin != own && !rc.config.deployment.allowed_origins.contains(&origin) {
         return Err(ApiError::ReturnToNotAllowed);
@@ -66,7 +67,7 @@ pub async fn ticket(req: &mut Request, rc: &RequestContext, id: &str) -> ApiResu
     if !rc
         .ledger
         .sessions()
-        .start_oauth(&session.id, target.as_str(), &ticket_hash, expires)
+        .start_oauth(&session.id, &target.as_string(), &ticket_hash, expires)
         .await?
     {
         return Err(ApiError::SessionNotPayable(session.status));
@@ -99,26 +100,30 @@ pub async fn start(req: &Request, rc: &RequestContext, id: &str) -> ApiResult<Re
     let merchant = &rc.config.merchant;
     let state = oauth_state::issue(merchant.secret_key.expose(), id, &nonce, rc.now);
     let own = request::own_origin(req)?;
-    let mut authorize = Url::parse(&format!(
+    let authorize = Url::parse(&format!(
         "{}/connect/oauth2/authorize",
         rc.config.deployment.oauth_authorize_base
     ))
     .map_err(|e| ApiError::Config(format!("WECHAT_OAUTH_AUTHORIZE_BASE: {e}")))?;
-    authorize
-        .query_pairs_mut()
-        .append_pair("appid", &merchant.account.appid)
-        .append_pair("redirect_uri", &format!("{own}{CALLBACK_PATH}"))
-        .append_pair("response_type", "code")
-        .append_pair("scope", "snsapi_base")
-        .append_pair("state", &state);
-    authorize.set_fragment(Some("wechat_redirect"));
+    authorize.append_query(&[
+        ("appid", &merchant.account.appid),
+        ("redirect_uri", &format!("{own}{CALLBACK_PATH}")),
+        ("response_type", "code"),
+        ("scope", "snsapi_base"),
+        ("state", &state),
+    ]);
+    authorize.set_fragment("wechat_redirect");
     // Lax: WeChat's redirect back is a top-level navigation from another site.
     let cookie = format!(
         "{NONCE_COOKIE}={nonce}; Max-Age={}{}",
         oauth_state::STATE_LIFETIME_SECS,
         request::cookie_attributes(req, CALLBACK_PATH, "Lax")
     );
-    Ok(request::redirect(302, authorize.as_str(), Some(&cookie)))
+    Ok(request::redirect(
+        302,
+        &authorize.as_string(),
+        Some(&cookie),
+    ))
 }
 
 /// Step 3: WeChat's code for the payer's openid.
@@ -149,10 +154,10 @@ pub async fn callback(req: &Request, rc: &RequestContext) -> ApiResult<Response>
         .oauth_return_to(id)
         .await?
         .ok_or(ApiError::NotFound("checkout session"))?;
-    let back = Url::parse(&back).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let back = Url::parse(&back).map_err(ApiError::Internal)?;
     let spent = format!(
         "{NONCE_COOKIE}=; Max-Age=0{}",
         request::cookie_attributes(req, CALLBACK_PATH, "Lax")
     );
-    Ok(request::redirect(302, back.as_str(), Some(&spent)))
+    Ok(request::redirect(302, &back.as_string(), Some(&spent)))
 }

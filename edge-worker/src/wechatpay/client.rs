@@ -126,12 +126,9 @@ impl<'a> WechatPay<'a> {
             .call(Method::Get, &kind.location_path(day), b"")
             .await?;
         // The download is signed with the URL's own path and query (its host is WeChat Pay's).
-        let url = worker::Url::parse(&location.download_url)
-            .map_err(|e| ApiError::Internal(format!("download_url: {e}")))?;
-        let path = match url.query() {
-            Some(q) => format!("{}?{q}", url.path()),
-            None => url.path().to_string(),
-        };
+        let path = worker_kit::url::Url::parse(&location.download_url)
+            .map_err(|e| ApiError::Internal(format!("download_url: {e}")))?
+            .path_and_query();
         let file = self.transport.send(Method::Get, &path, b"").await?;
         let file = self.success(file).await?;
         Ok(bill::checked_text(

@@ -28,8 +28,7 @@ const COOKIE: &str = "wxc_console";
 const PAGE_SIZE: u32 = 50;
 
 /// Handles every `/console…` path.
-pub async fn handle(mut req: Request, rc: &RequestContext) -> Response {
-    let path = req.path();
+pub async fn handle(mut req: Request, path: &str, rc: &RequestContext) -> Response {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let result = match signed_in(&req, rc).await {
         Ok(signed_in) => route(&mut req, rc, &segments, signed_in).await,

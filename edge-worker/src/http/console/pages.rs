@@ -135,17 +135,14 @@ pub fn orders(rows: &[CheckoutSession], params: &[(String, String)], more: bool)
     html += "</tbody></table>";
     if let (true, Some(last)) = (more, rows.last()) {
         // The same filters, from the last order shown.
-        let mut next = worker::Url::parse("http://console/orders").expect("a valid URL");
-        {
-            let mut pairs = next.query_pairs_mut();
-            for (k, v) in params.iter().filter(|(k, _)| k != "after") {
-                pairs.append_pair(k, v);
-            }
-            pairs.append_pair("after", &last.id);
+        let mut next = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in params.iter().filter(|(k, _)| k != "after") {
+            next.append_pair(k, v);
         }
+        next.append_pair("after", &last.id);
         html += &format!(
             "<p><a href=\"/console/orders?{}\">Older orders →</a></p>",
-            escape(next.query().unwrap_or(""))
+            escape(&next.finish())
         );
     }
     layout("Orders", true, &html)
