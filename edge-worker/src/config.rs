@@ -1,8 +1,14 @@
-//! The settings, read from wrangler vars and secrets once per request, before anything else
-//! happens (a wrong API v3 key fails here, not on the first payment). Two parts: what belongs
+//! The settings, read from wrangler vars and secrets before anything else happens (a wrong API
+//! v3 key fails here, not on the first payment), once per isolate: vars and secrets are fixed
+//! for a deployment's version (a new version, or a secret put, starts new isolates), and
+//! reading and decoding ~45 of them (keys from PEM among them) on every request cost a
+//! notification about 0.2 ms in Miniflare. A setting that fails is read again on the next request. Two parts: what belongs
 //! to the deployment (limits, origins, where WeChat is) and what belongs to the merchant it
 //! serves (its WeChat Pay identity, keys, risk rules, webhook): the next step keeps many
 //! merchants, each a [`MerchantProfile`].
+
+use std::cell::OnceCell;
+use std::rc::Rc;
 
 use pay_core::aead::ApiV3Key;
 use pay_core::client_ip::{IpBlock, DEFAULT_V6_PREFIX};
@@ -156,9 +162,20 @@ impl Vars<'_> {
     }
 }
 
+thread_local! {
+    static READ: OnceCell<Rc<Config>> = const { OnceCell::new() };
+}
+
 impl Config {
-    pub fn from_env(env: &worker::Env) -> Result<Self, ApiError> {
-        Config::from_settings(Settings::of_env(env))
+    /// The settings of this isolate, read on its first request.
+    pub fn of_isolate(env: &worker::Env) -> Result<Rc<Self>, ApiError> {
+        READ.with(|read| {
+            if let Some(config) = read.get() {
+                return Ok(Rc::clone(config));
+            }
+            let config = Rc::new(Config::from_settings(Settings::of_env(env))?);
+            Ok(Rc::clone(read.get_or_init(|| config)))
+        })
     }
 
     pub fn from_settings(settings: Settings<'_>) -> Result<Self, ApiError> {

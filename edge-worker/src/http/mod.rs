@@ -19,6 +19,8 @@ mod test_routes;
 mod widget_api;
 mod widget_oauth;
 
+use std::rc::Rc;
+
 use pay_core::UnixTime;
 use worker::{Env, Request, Response};
 use worker_kit::d1::Db;
@@ -33,7 +35,7 @@ use routes::{Resolved, Route};
 
 /// What a request is served with: the settings, the books, the control plane, and its time.
 pub struct RequestContext {
-    pub config: Config,
+    pub config: Rc<Config>,
     pub ledger: Ledger,
     pub catalog: Catalog,
     pub now: UnixTime,
@@ -43,7 +45,7 @@ impl RequestContext {
     pub fn load(env: &Env, now: UnixTime) -> ApiResult<Self> {
         let db = Db::new(env.d1("DB")?);
         Ok(RequestContext {
-            config: Config::from_env(env)?,
+            config: Config::of_isolate(env)?,
             ledger: Ledger::new(db.clone()),
             catalog: Catalog::new(db),
             now,
@@ -79,7 +81,7 @@ pub async fn serve(mut req: Request, env: &Env, now: UnixTime) -> Response {
     // Bench builds only: no D1 there (workerd runs them directly), configuration only.
     #[cfg(feature = "bench")]
     if let Some(what) = path.strip_prefix("/bench/") {
-        let ran = match Config::from_env(env) {
+        let ran = match Config::of_isolate(env) {
             Ok(config) => crate::bench::handle(&mut req, &config.merchant.account, now, what).await,
             Err(e) => Err(e),
         };
