@@ -2,10 +2,10 @@
 //! v3 key fails here, not on the first payment), once per isolate: vars and secrets are fixed
 //! for a deployment's version (a new version, or a secret put, starts new isolates), and
 //! reading and decoding ~45 of them (keys from PEM among them) on every request cost a
-//! notification about 0.2 ms in Miniflare. A setting that fails is read again on the next request. Two parts: what belongs
-//! to the deployment (limits, origins, where WeChat is) and what belongs to the merchant it
-//! serves (its WeChat Pay identity, keys, risk rules, webhook): the next step keeps many
-//! merchants, each a [`MerchantProfile`].
+//! notification about 0.2 ms in Miniflare. A setting that fails is read again on the next
+//! request. Two parts: what belongs to the deployment (limits, origins, where WeChat is) and
+//! what belongs to the merchant it serves (its WeChat Pay identity, keys, risk rules,
+//! webhook): the next step keeps many merchants, each a [`MerchantProfile`].
 
 use std::cell::OnceCell;
 use std::rc::Rc;

@@ -1,7 +1,8 @@
 //! What both Workers (the edge-worker and the WeChat Pay simulator) need from the runtime,
 //! written once: D1 statements and their outcome ([`d1`]), settings from vars and secrets
 //! ([`settings`]), outgoing calls that always have a deadline ([`fetch`]), JSON answers
-//! ([`json`]), URLs by the runtime's own parser ([`url`]) and a secret that cannot be printed or serialized ([`secret`]).
+//! ([`json`]), URLs by the runtime's own parser ([`url`]) and a secret that cannot be printed
+//! or serialized ([`secret`]).
 //!
 //! Errors are the runtime's (`worker::Error`) or small types of this crate; each Worker maps
 //! them into its own error enum.

@@ -1,6 +1,6 @@
 //! URLs read and built with the runtime's own WHATWG parser (the JavaScript `URL`), not the
-//! `url` crate: the same standard and the same answers, and about 12 KB gzip less in a bundle
-//! every isolate loads (the crate's host, IPv6 and punycode code). Query strings are read with
+//! `url` crate: the same standard and the same answers, and about 20 KB gzip less in a bundle
+//! every isolate loads (the crate's host, IPv6 and punycode code; measured, README). Query strings are read with
 //! `form_urlencoded`, as the `url` crate reads them.
 
 /// An absolute URL, parsed.
@@ -60,11 +60,10 @@ impl Url {
         }
     }
 
-    /// Replaces the path; the query and fragment are dropped.
+    /// Replaces the path and drops the query.
     pub fn set_path_only(&self, path: &str) {
         self.0.set_pathname(path);
         self.0.set_search("");
-        self.0.set_hash("");
     }
 
     /// Sets the fragment (without `#`).
