@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Builds one Worker crate (edge-worker or platform-sandbox) into <crate>/build with worker-build,
-# its three helper tools pointed at local binaries so nothing is downloaded. edge-worker only:
-# `--bench`, the bench build with its `/bench/…` routes, into <crate>/build-bench; `--test`, the
-# end-to-end tests' build with its `/_test/…` routes, into <crate>/build-test. A build newer than
-# every source it is made from is kept as it is. wrangler runs this as its [build] command;
-# WXC_PREBUILT=1 (set by scripts/stack.mjs after it has built everything once) makes it a no-op.
+# Builds one Worker crate (edge-worker, back-office or platform-sandbox) into <crate>/build with
+# worker-build, its three helper tools pointed at local binaries so nothing is downloaded.
+# edge-worker only: `--bench`, the bench build with its `/bench/…` routes, into
+# <crate>/build-bench; `--test`, the end-to-end tests' build with its `/_test/…` routes, into
+# <crate>/build-test. A build newer than every source it is made from is kept as it is. wrangler
+# runs this as its [build] command; WXC_PREBUILT=1 (set by scripts/stack.mjs after it has built
+# everything once) makes it a no-op.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 crate="$1"
@@ -18,7 +19,9 @@ if [ "${WXC_PREBUILT:-}" = 1 ] && [ -f "$WXC_ROOT/$crate/$out/index.js" ]; then
 fi
 cd "$WXC_ROOT/$crate"
 built="$out/index_bg.wasm"
-if [ -f "$built" ] && [ -f "$out/index.js" ] && [ -z "$(find src ../pay-core/src ../worker-kit/src Cargo.toml ../pay-core/Cargo.toml ../worker-kit/Cargo.toml ../Cargo.toml ../Cargo.lock \
+# The edge-worker and the back office are built on checkout-service: its sources count too.
+layers=(); [ "$crate" != platform-sandbox ] && layers=(../checkout-service/src ../checkout-service/Cargo.toml)
+if [ -f "$built" ] && [ -f "$out/index.js" ] && [ -z "$(find src "${layers[@]}" ../pay-core/src ../worker-kit/src Cargo.toml ../pay-core/Cargo.toml ../worker-kit/Cargo.toml ../Cargo.toml ../Cargo.lock \
     ../scripts/build-worker.sh -newer "$built" -print -quit)" ]; then
   echo "[build-worker] $crate/$out is newer than its sources: kept"
   exit 0

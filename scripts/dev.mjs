@@ -1,5 +1,6 @@
 // `make dev`: builds everything, writes test keys if missing, starts the simulator and the
-// edge-worker on 127.0.0.1 with local D1, and prints the demo shop's URL. Ctrl-C stops it all.
+// edge-worker (with the back office behind it) on 127.0.0.1 with local D1, and prints the demo
+// shop's URL. Ctrl-C stops it all.
 import { join } from "node:path";
 import { buildAll, root, startStack } from "./stack.mjs";
 
@@ -18,7 +19,7 @@ console.log(`
   Demo shop:          ${stack.edgeUrl}/
   Merchant API:       ${stack.edgeUrl}/v1/checkout/sessions   (Bearer MERCHANT_SECRET_KEY from .dev.vars)
   WeChat Pay sandbox: ${stack.sandboxUrl}/cashier
-  Logs:               .wrangler/logs/{edge,sandbox}.log
+  Logs:               .wrangler/logs/{edge,sandbox}.log   (edge.log has the back office's too)
 
   Press Ctrl-C to stop.
 `);

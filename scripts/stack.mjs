@@ -1,9 +1,10 @@
-// Starts the local stack: the WeChat Pay simulator and the edge-worker, each under `wrangler dev`
-// on 127.0.0.1 with its own local D1, each in its own process group (so it can be stopped with
-// everything it spawned) and, for tests, under a time limit. Used by `make dev` and the tests.
+// Starts the local stack: the WeChat Pay simulator, and the edge-worker with the back office behind
+// it, under `wrangler dev` on 127.0.0.1 with local D1, each in its own process group (so it can be
+// stopped with everything it spawned) and, for tests, under a time limit. Used by `make dev` and
+// the tests.
 import { spawn, spawnSync } from "node:child_process";
 import { createConnection } from "node:net";
-import { createWriteStream, mkdirSync, readFileSync } from "node:fs";
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Miniflare } from "miniflare";
@@ -93,6 +94,7 @@ export function buildAll({ tests = false } = {}) {
   run("bash", [join(root, "scripts", "build-widget.sh")]);
   run("bash", [join(root, "scripts", "build-worker.sh"), "platform-sandbox"]);
   run("bash", [join(root, "scripts", "build-worker.sh"), "edge-worker"]);
+  run("bash", [join(root, "scripts", "build-worker.sh"), "back-office"]);
   if (tests) run("bash", [join(root, "scripts", "build-worker.sh"), "edge-worker", "--test"]);
 }
 
@@ -101,10 +103,28 @@ const workers = {
   edge: { config: join(root, "wrangler.toml"), database: "wechat-checkout" },
 };
 
-function startWrangler(name, args, { persistTo, logDir, timeLimitSecs, echo }) {
+/**
+ * The back office's config for one stack, written into `dir`: back-office/wrangler.toml with its
+ * build's absolute path and no build step, beside a `.dev.vars` (wrangler reads it from the
+ * config's folder) with the test secrets and the stack's development settings (in a multi-Worker
+ * `wrangler dev`, `--var` reaches the first Worker only; `.dev.vars` values are never printed).
+ */
+function backOfficeConfig(dir, devVars) {
+  const config = readFileSync(join(root, "back-office", "wrangler.toml"), "utf8")
+    .replace(/^main = .*$/m, `main = ${JSON.stringify(join(root, "back-office", "build", "index.js"))}`)
+    .replace(/^\[build\]\ncommand = .*$/m, "");
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "wrangler.toml"), config);
+  const settings = Object.entries(devVars).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
+  writeFileSync(join(dir, ".dev.vars"), `${readFileSync(join(root, ".dev.vars"), "utf8")}\n${settings.join("\n")}\n`);
+  return join(dir, "wrangler.toml");
+}
+
+/** `wrangler dev` of one Worker; `behind` are configs of Workers it reaches by service binding. */
+function startWrangler(name, args, { persistTo, logDir, timeLimitSecs, echo, behind = [] }) {
   const { config, database } = workers[name];
   run(wrangler, ["d1", "migrations", "apply", database, "--local", "--persist-to", persistTo, "-c", config], { quiet: true });
-  const argv = ["dev", "-c", config, "--ip", "127.0.0.1", "--persist-to", persistTo, "--show-interactive-dev-session=false", ...args];
+  const argv = ["dev", "-c", config, ...behind.flatMap((c) => ["-c", c]), "--ip", "127.0.0.1", "--persist-to", persistTo, "--show-interactive-dev-session=false", ...args];
   // `timeout` leads the new process group; wrangler and its workerd processes are its children.
   const [cmd, cmdArgs] = timeLimitSecs
     ? ["timeout", ["--kill-after=10", String(timeLimitSecs), wrangler, ...argv]]
@@ -184,9 +204,10 @@ export async function stopGroup(child) {
 }
 
 /**
- * Starts the simulator and the edge-worker. Returns their URLs and `stop()`.
+ * Starts the simulator and the edge-worker with the back office behind it (one `wrangler dev`,
+ * one runtime: they share the local D1). Returns their URLs and `stop()`.
  * Options: edgePort, sandboxPort, persistTo (state folder), logDir, timeLimitSecs, echo,
- * edgeVars (extra wrangler vars for the edge-worker) and edgeBuild (`build`, the deployed build,
+ * edgeVars (extra settings of the edge-worker and the back office) and edgeBuild (`build`, the deployed build,
  * by default; `build-test`, the tests' build with its `/_test/…` routes).
  */
 export async function startStack(opts) {
@@ -197,22 +218,26 @@ export async function startStack(opts) {
   for (const port of [edgePort, sandboxPort, edgePort + 1000, sandboxPort + 1000]) await assertPortFree(port);
   const children = {};
   const stop = async () => Promise.all(Object.values(children).map(stopGroup));
+  const devVars = {
+    WECHATPAY_API_BASE: sandboxUrl,
+    NOTIFY_URL: `${edgeUrl}/v1/wechatpay/notify`,
+    SANDBOX_CASHIER_URL: `${sandboxUrl}/cashier`,
+    WECHAT_OAUTH_AUTHORIZE_BASE: sandboxUrl,
+    WECHAT_OAUTH_API_BASE: sandboxUrl,
+    // Development configuration: wrangler.toml is production-shaped and has neither.
+    DEMO_SHOP: "on",
+    ...opts.edgeVars,
+  };
   const edgeArgs = [
     // The script to run: wrangler.toml's `main` is the deployed build.
     join(root, "edge-worker", opts.edgeBuild ?? "build", "index.js"),
     "--port", String(edgePort),
     "--inspector-port", String(edgePort + 1000),
-    "--var", `WECHATPAY_API_BASE:${sandboxUrl}`,
-    "--var", `NOTIFY_URL:${edgeUrl}/v1/wechatpay/notify`,
-    "--var", `SANDBOX_CASHIER_URL:${sandboxUrl}/cashier`,
-    "--var", `WECHAT_OAUTH_AUTHORIZE_BASE:${sandboxUrl}`,
-    "--var", `WECHAT_OAUTH_API_BASE:${sandboxUrl}`,
-    // Development configuration: wrangler.toml is production-shaped and has neither.
-    "--var", "DEMO_SHOP:on",
-    ...Object.entries(opts.edgeVars ?? {}).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
+    ...Object.entries(devVars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
   ];
+  const behind = [backOfficeConfig(join(persistTo, "back-office-config"), devVars)];
   const startEdge = () => {
-    children.edge = startWrangler("edge", edgeArgs, { ...opts, persistTo: join(persistTo, "edge") });
+    children.edge = startWrangler("edge", edgeArgs, { ...opts, behind, persistTo: join(persistTo, "edge") });
     return waitForHealth(edgeUrl, children.edge, "edge");
   };
   try {

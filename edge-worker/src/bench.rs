@@ -20,9 +20,9 @@ use serde::Deserialize;
 use serde_json::json;
 use worker::{Request, Response};
 
-use crate::config::{Trust, WechatPayAccount};
-use crate::error::{ApiError, ApiResult};
-use crate::http::request as http;
+use checkout_service::config::{Trust, WechatPayAccount};
+use checkout_service::error::{ApiError, ApiResult};
+use checkout_service::http::request as http;
 
 #[derive(Deserialize)]
 struct NotificationCase {
@@ -205,7 +205,7 @@ mod webcrypto_aes {
     use worker::js_sys::{Array, ArrayBuffer, Object, Reflect, Uint8Array};
     use worker::wasm_bindgen::{JsCast, JsValue};
 
-    use crate::error::{ApiError, ApiResult};
+    use checkout_service::error::{ApiError, ApiResult};
 
     fn subtle() -> web_sys::SubtleCrypto {
         let crypto = Reflect::get(&worker::js_sys::global(), &"crypto".into()).expect("crypto");

@@ -7,7 +7,7 @@ use worker_kit::fetch::{self, Outgoing};
 use worker_kit::url::Url;
 use worker_kit::Secret;
 
-use crate::error::{ApiError, ApiResult};
+use checkout_service::error::{ApiError, ApiResult};
 
 const TIMEOUT_MS: u32 = 10_000;
 

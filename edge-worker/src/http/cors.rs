@@ -3,7 +3,7 @@
 
 use worker::{Request, Response};
 
-use crate::config::Deployment;
+use checkout_service::config::Deployment;
 
 pub fn allow(req: &Request, deployment: &Deployment, response: Response) -> Response {
     let Some(origin) = req.headers().get("Origin").ok().flatten() else {

@@ -6,10 +6,10 @@ use serde::Deserialize;
 use serde_json::json;
 use worker::{Request, Response};
 
-use super::request::{self, json};
-use super::{limits, RequestContext};
-use crate::error::{ApiError, ApiResult, BadInput};
-use crate::services::sessions;
+use checkout_service::error::{ApiError, ApiResult, BadInput};
+use checkout_service::http::request::{self, json};
+use checkout_service::http::{limits, RequestContext};
+use checkout_service::services::sessions;
 use pay_core::requests::NewSession;
 
 struct Product {

@@ -6,9 +6,9 @@ use std::future::Future;
 
 use worker::{Request, Response};
 
-use super::{request, RequestContext};
-use crate::error::ApiResult;
-use crate::services::idempotency::{self, Request as Once};
+use checkout_service::error::ApiResult;
+use checkout_service::http::{request, RequestContext};
+use checkout_service::services::idempotency::{self, Request as Once};
 
 pub async fn once<F, Fut>(
     req: &mut Request,

@@ -1,18 +1,19 @@
 //! The merchant API, authenticated with the merchant's secret key: checkout sessions, refunds
-//! (both POSTs honour Idempotency-Key), and the admin routes (the scheduled run on demand,
-//! reconciliations).
+//! (both POSTs honour Idempotency-Key), and the scheduled run on demand (the reconciliation
+//! routes are the back office's).
 
 use pay_core::checkout::SessionStatus;
-use pay_core::requests::{self, NewRefund, NewSession, ReconcileRequest};
+use pay_core::requests::{self, NewRefund, NewSession};
 use serde_json::json;
 use worker::{Request, Response};
 
-use super::request::{self, json};
-use super::{auth, idempotent, limits, RequestContext};
-use crate::catalog::SessionFilter;
-use crate::error::{ApiError, ApiResult, BadInput};
-use crate::services::{jobs, reconcile, refunds, sessions};
-use crate::views::{CreatedSessionView, RefundView, SessionListView, SessionView};
+use super::idempotent;
+use checkout_service::catalog::SessionFilter;
+use checkout_service::error::{ApiError, ApiResult, BadInput};
+use checkout_service::http::request::{self, json};
+use checkout_service::http::{auth, limits, RequestContext};
+use checkout_service::services::{jobs, refunds, sessions};
+use checkout_service::views::{CreatedSessionView, RefundView, SessionListView, SessionView};
 
 pub async fn create_session(req: &mut Request, rc: &RequestContext) -> ApiResult<Response> {
     limits::hit_by_ip(req, rc, rc.config.deployment.limits.sessions_per_ip).await?;
@@ -192,47 +193,27 @@ pub async fn retrieve_refund(req: &Request, rc: &RequestContext, id: &str) -> Ap
     Ok(json(200, &RefundView::from(&refund)))
 }
 
-/// `POST /v1/admin/run-scheduled`: the cron's work, now.
+/// `POST /v1/admin/run-scheduled`: the cron's work, now, then the back office's (the daily
+/// reconciliation when it is due). A back office that fails is logged; the books' jobs ran.
 pub async fn run_scheduled(req: &Request, rc: &RequestContext) -> ApiResult<Response> {
     auth::merchant(req, rc)?;
-    let ran = jobs::run(
+    let mut ran = jobs::run(
         &rc.services(),
         &rc.catalog,
         rc.config.deployment.limits.window_secs,
     )
     .await?;
+    ran.reconciled = rc.back_office.run_due(req).await.unwrap_or_else(|e| {
+        worker::console_warn!("the back office's scheduled run failed: {}", e.log_line());
+        None
+    });
     Ok(json(200, &ran))
-}
-
-/// `POST /v1/admin/reconciliations {"date"}`: reconciles that day now (again, if it was).
-pub async fn reconcile(req: &mut Request, rc: &RequestContext) -> ApiResult<Response> {
-    auth::merchant(req, rc)?;
-    let asked: ReconcileRequest = request::json_body(req).await?;
-    let day = asked
-        .day()
-        .map_err(|e| ApiError::invalid(BadInput::InvalidDate, e.to_string()))?;
-    let report = reconcile::run(&rc.services(), &rc.catalog.reconciliations(), day).await?;
-    Ok(json(200, &report))
-}
-
-/// `GET /v1/admin/reconciliations`: the latest runs, newest first.
-pub async fn reconciliations(req: &Request, rc: &RequestContext) -> ApiResult<Response> {
-    auth::merchant(req, rc)?;
-    let runs = rc.catalog.reconciliations().latest(90).await?;
-    Ok(json(200, &json!({ "data": runs })))
-}
-
-/// `GET /v1/admin/reconciliations/{date}`: one day's report.
-pub async fn reconciliation(req: &Request, rc: &RequestContext, date: &str) -> ApiResult<Response> {
-    auth::merchant(req, rc)?;
-    let report = reconcile::report(&rc.catalog.reconciliations(), date).await?;
-    Ok(json(200, &report))
 }
 
 #[cfg(test)]
 mod tests {
     use super::parse_list_query;
-    use crate::error::ApiError;
+    use checkout_service::error::ApiError;
     use pay_core::checkout::SessionStatus;
 
     fn pairs(query: &[(&str, &str)]) -> Vec<(String, String)> {

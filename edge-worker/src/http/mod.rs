@@ -1,72 +1,29 @@
-//! The HTTP layer: routes (routes.rs) and their handlers, by audience: the merchant API
-//! (merchant_api.rs), the payer's widget (widget_api.rs, widget_oauth.rs), WeChat Pay's
-//! notifications (notification_receiver.rs), the console (console/), the demo shop (demo.rs) and, in
-//! the tests' build only, test_routes.rs. Handlers parse, call a use case in `services`, and
-//! answer; errors become responses in one place (`ApiError::into_response`).
+//! The edge's handlers, by audience: the merchant API (merchant_api.rs), the payer's widget
+//! (widget_api.rs, widget_oauth.rs), WeChat Pay's notifications (notification_receiver.rs), the
+//! demo shop (demo.rs) and, in the tests' build only, test_routes.rs; the console's and
+//! reconciliation's requests go to the back office. The route table and the request plumbing
+//! are checkout-service's (`checkout_service::http`), shared with the back office. Handlers
+//! parse, call a use case in `services`, and answer; errors become responses in one place
+//! (`ApiError::into_response`).
 
-mod auth;
-mod console;
 mod cors;
 mod demo;
 mod idempotent;
-mod limits;
 mod merchant_api;
 mod notification_receiver;
-pub mod request;
-mod routes;
 #[cfg(feature = "test-routes")]
 mod test_routes;
 mod widget_api;
 mod widget_oauth;
 
-use std::rc::Rc;
-
+use checkout_service::back_office_client;
+#[cfg(feature = "bench")]
+use checkout_service::config::Config;
+use checkout_service::error::{ApiError, ApiResult};
+use checkout_service::http::routes::{self, Resolved, Route};
+use checkout_service::http::{request, RequestContext};
 use pay_core::UnixTime;
 use worker::{Env, Request, Response};
-use worker_kit::d1::Db;
-
-use crate::catalog::Catalog;
-use crate::config::Config;
-use crate::error::{ApiError, ApiResult};
-use crate::ledger::Ledger;
-use crate::services;
-use crate::wechatpay::WechatPay;
-use routes::{Resolved, Route};
-
-/// What a request is served with: the settings, the books, the control plane, and its time.
-pub struct RequestContext {
-    pub config: Rc<Config>,
-    pub ledger: Ledger,
-    pub catalog: Catalog,
-    pub now: UnixTime,
-}
-
-impl RequestContext {
-    pub fn load(env: &Env, now: UnixTime) -> ApiResult<Self> {
-        let db = Db::new(env.d1("DB")?);
-        Ok(RequestContext {
-            config: Config::of_isolate(env)?,
-            ledger: Ledger::new(db.clone()),
-            catalog: Catalog::new(db),
-            now,
-        })
-    }
-
-    /// The use cases' ports for the merchant this request serves.
-    pub fn services(&self) -> services::Ctx<'_> {
-        services::Ctx {
-            ledger: &self.ledger,
-            wechatpay: WechatPay::new(
-                &self.config.deployment.wechatpay_api_base,
-                &self.config.merchant.account,
-                self.catalog.certificates(),
-                self.now,
-            ),
-            merchant: &self.config.merchant,
-            now: self.now,
-        }
-    }
-}
 
 /// Answers one request.
 pub async fn serve(mut req: Request, env: &Env, now: UnixTime) -> Response {
@@ -91,8 +48,12 @@ pub async fn serve(mut req: Request, env: &Env, now: UnixTime) -> Response {
         Ok(rc) => rc,
         Err(e) => return e.into_response(now),
     };
-    if path == "/console" || path.starts_with("/console/") {
-        return console::handle(req, &path, &rc).await;
+    if back_office_client::serves(&path) {
+        return rc
+            .back_office
+            .forward(req)
+            .await
+            .unwrap_or_else(|e| e.into_response(now));
     }
     #[cfg(feature = "test-routes")]
     if path.starts_with("/_test/") {
@@ -136,7 +97,13 @@ async fn handle(
 ) -> ApiResult<Response> {
     use Route::*;
     match route {
-        Health | OpenApi | WechatPayNotify => Err(ApiError::NotFound("route")),
+        // Served before the table is read: by the runtime, the back office, the receiver.
+        Health
+        | OpenApi
+        | WechatPayNotify
+        | Reconcile
+        | ListReconciliations
+        | RetrieveReconciliation => Err(ApiError::NotFound("route")),
         CreateSession => merchant_api::create_session(req, rc).await,
         ListSessions => merchant_api::list_sessions(req, rc).await,
         RetrieveSession => merchant_api::retrieve_session(req, rc, id).await,
@@ -144,9 +111,6 @@ async fn handle(
         CreateRefund => merchant_api::create_refund(req, rc).await,
         RetrieveRefund => merchant_api::retrieve_refund(req, rc, id).await,
         RunScheduled => merchant_api::run_scheduled(req, rc).await,
-        Reconcile => merchant_api::reconcile(req, rc).await,
-        ListReconciliations => merchant_api::reconciliations(req, rc).await,
-        RetrieveReconciliation => merchant_api::reconciliation(req, rc, id).await,
         WidgetRetrieve => widget_api::retrieve(req, rc, id).await,
         WidgetPay => widget_api::pay(req, rc, id).await,
         WidgetCheck => widget_api::check(req, rc, id).await,

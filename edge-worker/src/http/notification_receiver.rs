@@ -6,10 +6,10 @@ use pay_core::v3::notification::event_type;
 use pay_core::v3::{Notification, SignedHeaders};
 use worker::{Request, Response};
 
-use super::request;
-use super::RequestContext;
-use crate::error::ApiResult;
-use crate::services::{payments, refunds};
+use checkout_service::error::ApiResult;
+use checkout_service::http::request;
+use checkout_service::http::RequestContext;
+use checkout_service::services::{payments, refunds};
 
 pub async fn receive(req: &mut Request, rc: &RequestContext) -> ApiResult<Response> {
     request::require_json(req)?;

@@ -14,9 +14,9 @@ use serde::Deserialize;
 use serde_json::json;
 use worker::{Method, Request, Response};
 
-use super::request::{self, json};
-use super::RequestContext;
-use crate::error::{ApiError, ApiResult, BadInput};
+use checkout_service::error::{ApiError, ApiResult, BadInput};
+use checkout_service::http::request::{self, json};
+use checkout_service::http::RequestContext;
 
 pub async fn handle(req: &mut Request, path: &str, rc: &RequestContext) -> ApiResult<Response> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();

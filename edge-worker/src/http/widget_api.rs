@@ -12,13 +12,13 @@ use serde_json::json;
 use worker::{Request, Response};
 use worker_kit::url::Url;
 
-use super::request::{self, json};
-use super::{auth, limits, RequestContext};
-use crate::error::{ApiError, ApiResult};
-use crate::ledger::CheckoutSession;
-use crate::services::payments::{self, PayStart, PayerOrigin};
-use crate::services::risk;
-use crate::views::WidgetSessionView;
+use checkout_service::error::{ApiError, ApiResult};
+use checkout_service::http::request::{self, json};
+use checkout_service::http::{auth, limits, RequestContext};
+use checkout_service::ledger::CheckoutSession;
+use checkout_service::services::payments::{self, PayStart, PayerOrigin};
+use checkout_service::services::risk;
+use checkout_service::views::WidgetSessionView;
 
 /// Pay and check ask WeChat Pay something: rate-limited per client IP before the client secret
 /// is looked at, and per session once it is.

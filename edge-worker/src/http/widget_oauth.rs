@@ -23,10 +23,10 @@ use serde_json::json;
 use worker::{Request, Response};
 use worker_kit::url::Url;
 
-use super::request::{self, json};
-use super::{auth, limits, RequestContext};
-use crate::error::{ApiError, ApiResult, BadInput};
 use crate::wechat_oauth_client;
+use checkout_service::error::{ApiError, ApiResult, BadInput};
+use checkout_service::http::request::{self, json};
+use checkout_service::http::{auth, limits, RequestContext};
 
 /// The browser's nonce for the round trip it started.
 const NONCE_COOKIE: &str = "wxc_oauth";

@@ -17,21 +17,22 @@ use pay_core::{sign_in, CstDate};
 use serde_json::json;
 use worker::{Method, Request, Response};
 
-use super::request::{self, cookie_attributes as attributes};
-use super::{limits, RequestContext};
-use crate::catalog::SessionFilter;
-use crate::error::{ApiError, ApiResult, BadInput};
-use crate::services::idempotency;
-use crate::services::{reconcile, refunds, webhooks};
+use checkout_service::catalog::SessionFilter;
+use checkout_service::error::{ApiError, ApiResult, BadInput};
+use checkout_service::http::request::{self, cookie_attributes as attributes};
+use checkout_service::http::{limits, RequestContext};
+use checkout_service::services::{idempotency, refunds, webhooks};
+
+use crate::reconcile;
 
 const COOKIE: &str = "wxc_console";
 const PAGE_SIZE: u32 = 50;
 
 /// Handles every `/console…` path.
-pub async fn handle(mut req: Request, path: &str, rc: &RequestContext) -> Response {
+pub async fn handle(req: &mut Request, path: &str, rc: &RequestContext) -> Response {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let result = match signed_in(&req, rc).await {
-        Ok(signed_in) => route(&mut req, rc, &segments, signed_in).await,
+    let result = match signed_in(req, rc).await {
+        Ok(signed_in) => route(req, rc, &segments, signed_in).await,
         Err(e) => Err(e),
     };
     result.unwrap_or_else(|e| page(e.status(), pages::error(&e.summary())))

@@ -2,12 +2,11 @@
 //! ([`WechatPay`]), its settings ([`MerchantProfile`]) and the time. They never see a request
 //! or the Worker's environment, so the same use case runs inside a request, a cron run and,
 //! next, a Durable Object's alarm. They call each other only downward: payments → refunds →
-//! risk; webhooks, reconcile and jobs above them.
+//! risk; webhooks and jobs above them (and the back office's reconciliation, back-office/).
 
 pub mod idempotency;
 pub mod jobs;
 pub mod payments;
-pub mod reconcile;
 pub mod refunds;
 pub mod risk;
 pub mod sessions;

@@ -15,12 +15,12 @@ use pay_core::{CstDate, Fen, UnixTime};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::{payments, Ctx};
-use crate::catalog::{Difference, ReconciliationRun, Reconciliations, RunStatus};
-use crate::error::{ApiError, ApiResult};
-use crate::ledger::refunds::ReconciledRefund;
-use crate::ledger::CheckoutSession;
-use crate::wechatpay::{unreadable_bill, BillKind};
+use checkout_service::catalog::{Difference, ReconciliationRun, Reconciliations, RunStatus};
+use checkout_service::error::{ApiError, ApiResult};
+use checkout_service::ledger::refunds::ReconciledRefund;
+use checkout_service::ledger::CheckoutSession;
+use checkout_service::services::{payments, Ctx};
+use checkout_service::wechatpay::{unreadable_bill, BillKind};
 
 /// A stored reconciliation as the API answers it (`Reconciliation` in the OpenAPI document).
 #[derive(Debug, Serialize)]

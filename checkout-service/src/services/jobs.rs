@@ -5,7 +5,7 @@ use pay_core::refund::RefundState;
 use serde::Serialize;
 
 use super::webhooks::{self, Delivered};
-use super::{payments, reconcile, refunds, Ctx};
+use super::{payments, refunds, Ctx};
 use crate::catalog::Catalog;
 use crate::error::ApiResult;
 
@@ -18,7 +18,8 @@ pub struct Ran {
     pub checked: u32,
     pub failed: u32,
     pub webhooks: Delivered,
-    /// The day reconciled, when this run did.
+    /// The day the back office reconciled, when it did (`POST /v1/admin/run-scheduled` asks
+    /// it after these jobs; the cron's run leaves that to the back office's own cron).
     pub reconciled: Option<String>,
 }
 
@@ -27,13 +28,6 @@ pub async fn run(ctx: &Ctx<'_>, catalog: &Catalog, rate_window_secs: i64) -> Api
     let (checked, failed) = settle_open_sessions(ctx).await?;
     resume_lost_refunds(ctx).await?;
     settle_processing_refunds(ctx).await?;
-    let reconciled = match reconcile::run_if_due(ctx, &catalog.reconciliations()).await {
-        Ok(day) => day,
-        Err(e) => {
-            worker::console_warn!("scheduled reconciliation failed: {}", e.log_line());
-            None
-        }
-    };
     // Rate-limit windows that have ended are of no further use.
     catalog
         .rate_windows()
@@ -44,7 +38,7 @@ pub async fn run(ctx: &Ctx<'_>, catalog: &Catalog, rate_window_secs: i64) -> Api
         checked,
         failed,
         webhooks,
-        reconciled,
+        reconciled: None,
     })
 }
 

@@ -5,8 +5,8 @@ use pay_core::html::escape;
 use pay_core::risk::Flag;
 use pay_core::{Fen, UnixTime};
 
-use crate::catalog::{Difference, ReconciliationRun};
-use crate::ledger::{CheckoutSession, OrderEvent, Refund, WebhookDelivery};
+use checkout_service::catalog::{Difference, ReconciliationRun};
+use checkout_service::ledger::{CheckoutSession, OrderEvent, Refund, WebhookDelivery};
 
 const STYLE: &str = "body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1a1a1a}\
 header{display:flex;gap:1.2rem;align-items:center;padding:.7rem 1.2rem;background:#07c160;color:#fff}\
