@@ -76,8 +76,11 @@ export function edgeUnderMiniflare(bindings, options = {}) {
             "index_bg.wasm": { type: "wasm", contents: new Uint8Array(readFileSync(join(build, "index_bg.wasm"))) },
           },
         },
+        // As in wrangler.toml: the books' Durable Objects, on SQLite.
+        exports: { Books: { type: "durable-object", storage: "sqlite" } },
         env: {
           DB: { type: "d1", id: "00000000-0000-0000-0000-00000000c0de" },
+          BOOKS: { type: "durable-object", worker: "edge", exportName: "Books" },
           ...Object.fromEntries(Object.entries(bindings).map(([k, v]) => [k, { type: "text", value: v }])),
         },
       },

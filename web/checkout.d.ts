@@ -16,6 +16,8 @@ export interface MountOptions {
   returnUrl?: string;
   /** The Worker's origin; default the origin checkout.js was loaded from. */
   apiBase?: string;
+  /** Learn the session's changes over a WebSocket the moment they happen (default `true`); `false` polls only. */
+  live?: boolean;
   onReady?: (detail: ReadyDetail) => void;
   onScene?: (detail: SceneDetail) => void;
   onPaid?: (detail: OutcomeDetail) => void;

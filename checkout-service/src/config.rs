@@ -85,11 +85,10 @@ pub struct WebhookEndpoint {
     pub secret: Secret,
 }
 
-/// The rate limits (`RATE_LIMIT_*`, hits per `RATE_LIMIT_WINDOW_SECS`; 0 switches one off).
+/// The rate limits (`RATE_LIMIT_*`, hits per `RATE_LIMIT_WINDOW_SECS`, default 60, the same
+/// window for each; 0 switches one off).
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// The window every limit counts in (`RATE_LIMIT_WINDOW_SECS`, default 60).
-    pub window_secs: i64,
     /// Sessions created per client IP: the merchant API and the demo shop (default 600).
     pub sessions_per_ip: RateLimit,
     /// Pay and check calls per client IP (default 120).
@@ -223,7 +222,6 @@ impl Limits {
             })
         };
         Ok(Limits {
-            window_secs,
             sessions_per_ip: limit("sessions_per_ip", "RATE_LIMIT_SESSIONS_PER_IP", 600)?,
             pay_per_ip: limit("pay_per_ip", "RATE_LIMIT_PAY_PER_IP", 120)?,
             pay_per_session: limit("pay_per_session", "RATE_LIMIT_PAY_PER_SESSION", 30)?,
@@ -402,7 +400,7 @@ mod tests {
         let d = &config.deployment;
         assert_eq!(d.wechatpay_api_base, "https://api.mch.weixin.qq.com");
         assert!(!d.demo_shop);
-        assert_eq!(d.limits.window_secs, 60);
+        assert_eq!(d.limits.pay_per_session.window_secs, 60);
         assert_eq!(d.limits.pay_per_session.max_hits, 30);
         assert_eq!(d.limits.v6_prefix, 64);
         let m = &config.merchant;

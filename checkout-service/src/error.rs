@@ -21,6 +21,8 @@ pub enum ApiError {
     MethodNotAllowed {
         allow: String,
     },
+    /// A WebSocket route asked without `Upgrade: websocket`.
+    UpgradeRequired,
     /// A body over `http::request::MAX_BODY_BYTES`, refused before it is parsed.
     BodyTooLarge {
         limit: usize,
@@ -127,6 +129,7 @@ impl ApiError {
             ApiError::NotFound(_) => 404,
             ApiError::MethodNotAllowed { .. } => 405,
             ApiError::BodyTooLarge { .. } => 413,
+            ApiError::UpgradeRequired => 426,
             ApiError::InvalidRequest { .. } => 400,
             ApiError::SessionNotPayable(_)
             | ApiError::SessionNotClosable(_)
@@ -173,6 +176,7 @@ impl ApiError {
             ApiError::NotFound(_) => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::BodyTooLarge { .. } => "body_too_large",
+            ApiError::UpgradeRequired => "upgrade_required",
             ApiError::InvalidRequest { kind, .. } => kind.code(),
             ApiError::SessionNotPayable(_) => "session_not_payable",
             ApiError::SessionExpired => "session_expired",
@@ -201,6 +205,9 @@ impl ApiError {
             ApiError::MethodNotAllowed { allow } => format!("this path takes {allow}"),
             ApiError::BodyTooLarge { limit } => {
                 format!("request bodies are limited to {limit} bytes")
+            }
+            ApiError::UpgradeRequired => {
+                "this route is a WebSocket: ask with Upgrade: websocket".into()
             }
             ApiError::InvalidRequest { message, .. } => message.clone(),
             ApiError::SessionNotPayable(status) => {

@@ -24,6 +24,45 @@ function load() {
   return (loading ??= init({ module_or_path: new URL("checkout.wasm", base) }));
 }
 
+/**
+ * The session's changes as they happen: a WebSocket to the Worker (its client secret as the second
+ * subprotocol) while the page is visible, reopened after a drop with a growing wait. A change makes
+ * the widget read the session at once, and so does the `connected` of a socket reopened after a
+ * drop (a change may have come meanwhile); on mount and on return to the page the widget reads
+ * it anyway. Polling goes on beside it, the fallback when the socket cannot open. Returns what
+ * closes it for good.
+ */
+function live(apiBase, session, clientSecret, changed) {
+  const url = new URL(`/v1/widget/sessions/${encodeURIComponent(session)}/events`, apiBase);
+  url.protocol = url.protocol == "https:" ? "wss:" : "ws:";
+  let socket, timer, dropped, wait = 1000, stopped;
+  const open = () => {
+    clearTimeout(timer);
+    if (stopped || socket || document.hidden) return;
+    socket = new WebSocket(url, ["wx-checkout.v1", clientSecret]);
+    socket.onopen = () => (wait = 1000);
+    socket.onmessage = (m) => {
+      if (JSON.parse(m.data).event == "connected" && !dropped) return;
+      dropped = false;
+      changed();
+    };
+    socket.onclose = () => {
+      socket = undefined;
+      dropped = !stopped && !document.hidden;
+      if (dropped) timer = setTimeout(open, (wait = Math.min(wait * 2, 30000)));
+    };
+  };
+  const visibility = () => (document.hidden ? socket?.close() : open());
+  document.addEventListener("visibilitychange", visibility);
+  open();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+    document.removeEventListener("visibilitychange", visibility);
+    socket?.close();
+  };
+}
+
 /** Renders a checkout session into `element`; see checkout.d.ts. */
 export async function mount(element, options) {
   // The box takes its final size before the wasm arrives: nothing moves when it renders.
@@ -40,15 +79,24 @@ export async function mount(element, options) {
   }
   const unlisten = () => listeners.splice(0).forEach(([type, f]) => element.removeEventListener(type, f));
   let widget;
+  const apiBase = options.apiBase ?? new URL(base).origin;
   try {
-    widget = mountWasm(element, { ...options, apiBase: options.apiBase ?? new URL(base).origin });
+    widget = mountWasm(element, { ...options, apiBase });
   } catch (e) {
     unlisten();
     throw e;
   }
+  // `live: false` leaves the widget to polling alone.
+  const stopLive = options.live === false ? () => {} : live(apiBase, options.session, options.clientSecret, () => widget?.refresh());
+  // A paid or expired session changes no more.
+  for (const end of ["wx-paid", "wx-expired"]) {
+    element.addEventListener(end, stopLive);
+    listeners.push([end, stopLive]);
+  }
   return {
     check: () => widget?.check(),
     destroy() {
+      stopLive();
       unlisten();
       widget?.destroy();
       widget?.free();

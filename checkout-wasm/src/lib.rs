@@ -36,6 +36,11 @@ impl Checkout {
         self.0.check_now();
     }
 
+    /// Reads the session now (the loader calls it when the Worker announces a change).
+    pub fn refresh(&self) {
+        self.0.refresh();
+    }
+
     /// Stops every timer, listener and request, and empties the element.
     pub fn destroy(&self) {
         self.0.destroy();

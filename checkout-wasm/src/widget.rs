@@ -172,6 +172,15 @@ impl Widget {
         self.begin_checking();
     }
 
+    /// Reads the session now, as the next poll would: the Worker announced a change.
+    pub fn refresh(self: &Rc<Self>) {
+        if self.is_finished() {
+            return;
+        }
+        clear_timer(&self.window, &mut self.state.borrow_mut().poll_timer);
+        self.poll();
+    }
+
     // ---- flows -----------------------------------------------------------------------------
 
     /// Loads the session and enters its scene; also what "try again" does.

@@ -6,11 +6,13 @@
 //! | folder / module | what |
 //! |---|---|
 //! | `http/` | the handlers by audience: merchant API, widget, notifications, demo shop, tests' routes |
+//! | `books_object.rs` | the `Books` Durable Object class (what each of its objects does: checkout-service's `objects/`) |
 //! | `wechat_oauth_client.rs` | WeChat OAuth's code exchange (WeChat, not WeChat Pay), for the widget's JSAPI scene |
 //! | `bench.rs` | the bench build's routes (feature `bench`) |
 
 #[cfg(feature = "bench")]
 mod bench;
+mod books_object;
 mod http;
 mod wechat_oauth_client;
 
@@ -55,8 +57,7 @@ async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::Sched
     let now = now();
     let ran = async {
         let rc = RequestContext::load(&env, now)?;
-        let window = rc.config.deployment.limits.window_secs;
-        services::jobs::run(&rc.services(), &rc.catalog, window).await
+        services::jobs::run(&rc.services()).await
     };
     if let Err(e) = ran.await {
         worker::console_error!("scheduled run failed: {}", e.log_line());

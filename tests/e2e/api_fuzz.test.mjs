@@ -77,7 +77,10 @@ describe("API fuzzing with schemathesis", { timeout: 900_000 }, () => {
     const { edgeUrl, sandboxUrl } = env.stack;
     const args = ["run", `${edgeUrl}/v1/openapi.json`, "--url", edgeUrl, "--checks", "all",
       "--max-examples", EXAMPLES, "--workers", "1", "--seed", process.env.API_FUZZ_SEED ?? "20261124",
-      "--request-timeout", "30", "--no-color", "--report", "junit", "--report-junit-path", join(outputDir, "schemathesis.xml")];
+      "--request-timeout", "30", "--no-color", "--report", "junit", "--report-junit-path", join(outputDir, "schemathesis.xml"),
+      // The widget's WebSocket: not an HTTP exchange schemathesis can drive (a valid request is an
+      // upgrade, answered 101); objects.test.mjs covers its refusals and its messages.
+      "--exclude-operation-id", "widgetSessionEvents"];
     // Its own process group, under a time limit, stopped by its id if the test ends first.
     const child = spawn("timeout", ["--kill-after=10", "600", st, ...args], {
       cwd: join(root, "tests", "api"),
@@ -92,7 +95,7 @@ describe("API fuzzing with schemathesis", { timeout: 900_000 }, () => {
     assert.equal(code, 0, `schemathesis failed:\n${output.slice(-6000)}`);
     const tested = summary.match(/Tested: (\d+)/)?.[1];
     const selected = summary.match(/Selected: (\d+)\/(\d+)/);
-    assert.ok(selected && selected[1] === selected[2] && tested === selected[2], `every operation tested:\n${summary}`);
+    assert.ok(selected && Number(selected[1]) === Number(selected[2]) - 1 && tested === selected[1], `every operation but the socket tested:\n${summary}`);
     const cases = summary.match(/(\d+) generated, (\d+) passed/);
     assert.ok(cases && cases[1] === cases[2], `every case passed:\n${summary}`);
     assert.match(summary, /✅ Stateful/, "the stateful phase ran and passed");

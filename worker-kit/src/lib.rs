@@ -1,8 +1,8 @@
-//! What both Workers (the edge-worker and the WeChat Pay simulator) need from the runtime,
-//! written once: D1 statements and their outcome ([`d1`]), settings from vars and secrets
-//! ([`settings`]), outgoing calls that always have a deadline ([`fetch`]), JSON answers
-//! ([`json`]), URLs by the runtime's own parser ([`url`]) and a secret that cannot be printed
-//! or serialized ([`secret`]).
+//! What the Workers (the edge-worker, the back office, the WeChat Pay simulator) need from the
+//! runtime, written once: D1 statements and their outcome ([`d1`]), settings from vars and
+//! secrets ([`settings`]), outgoing calls that always have a deadline ([`fetch`]), JSON answers
+//! ([`json`]), URLs by the runtime's own parser ([`url`]), a Durable Object's SQLite schema and
+//! alarms ([`object`]) and a secret that cannot be printed or serialized ([`secret`]).
 //!
 //! Errors are the runtime's (`worker::Error`) or small types of this crate; each Worker maps
 //! them into its own error enum.
@@ -10,6 +10,7 @@
 pub mod d1;
 pub mod fetch;
 pub mod json;
+pub mod object;
 pub mod secret;
 pub mod settings;
 pub mod url;

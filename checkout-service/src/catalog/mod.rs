@@ -1,17 +1,15 @@
 //! The control plane, apart from the books: what spans the merchant's orders or the
 //! deployment (the order listing and search, reconciliation runs, platform certificates, the
-//! console's sign-ins, rate-limit windows). On D1; the SQL lives here only.
+//! console's sign-ins). On D1; the SQL lives here only.
 
 mod certificates;
 mod console;
 mod listing;
-mod rate_limits;
 mod reconciliation;
 
 pub use certificates::Certificates;
 pub use console::ConsoleSignIns;
 pub use listing::{Listing, SessionFilter};
-pub use rate_limits::RateWindows;
 pub use reconciliation::{Difference, ReconciliationRun, Reconciliations, RunStatus};
 use worker_kit::d1::Db;
 
@@ -39,9 +37,5 @@ impl Catalog {
 
     pub fn console_sign_ins(&self) -> ConsoleSignIns<'_> {
         ConsoleSignIns(&self.db)
-    }
-
-    pub fn rate_windows(&self) -> RateWindows<'_> {
-        RateWindows(&self.db)
     }
 }

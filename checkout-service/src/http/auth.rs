@@ -1,5 +1,5 @@
 //! Who may call: the merchant (its secret key as Bearer), or the payer's widget (a session's
-//! client secret as Bearer). Compared in constant time; an unknown session and a wrong secret
+//! client secret as Bearer, or on a WebSocket as its second subprotocol). Compared in constant time; an unknown session and a wrong secret
 //! get the same answer, so there is nothing to probe.
 
 use worker::Request;
@@ -25,7 +25,36 @@ pub async fn client_secret(
     rc: &RequestContext,
     id: &str,
 ) -> ApiResult<CheckoutSession> {
-    let secret = bearer(req)?;
+    session_with_secret(rc, id, &bearer(req)?).await
+}
+
+/// The session `id`, if the WebSocket upgrade `req` carries its client secret: as Bearer, or
+/// (a browser cannot set headers on a socket) as the subprotocol after `protocol`.
+pub async fn client_secret_of_socket(
+    req: &Request,
+    rc: &RequestContext,
+    id: &str,
+    protocol: &str,
+) -> ApiResult<CheckoutSession> {
+    if let Ok(secret) = bearer(req) {
+        return session_with_secret(rc, id, &secret).await;
+    }
+    let offered = req
+        .headers()
+        .get("Sec-WebSocket-Protocol")?
+        .unwrap_or_default();
+    let mut offered = offered.split(',').map(str::trim);
+    match (offered.next(), offered.next()) {
+        (Some(p), Some(secret)) if p == protocol => session_with_secret(rc, id, secret).await,
+        _ => Err(ApiError::Unauthorized),
+    }
+}
+
+async fn session_with_secret(
+    rc: &RequestContext,
+    id: &str,
+    secret: &str,
+) -> ApiResult<CheckoutSession> {
     let session = rc.ledger.sessions().by_id(id).await?;
     match session {
         Some(s)

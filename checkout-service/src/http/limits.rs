@@ -1,8 +1,8 @@
 //! Rate limits on the routes a browser can reach that cost something: creating sessions, and
 //! pay and check (each asks WeChat Pay), the OAuth round trip, reads and console sign-ins. Per
 //! client IP before credentials are looked at (so guessing secrets is slow too), per session
-//! after (so nobody else can use up a payer's). Counted in the catalog's windows, decided by
-//! `pay_core::rate_limit`.
+//! after (so nobody else can use up a payer's). Counted by the subject's own object
+//! (`objects::counters`), decided by `pay_core::rate_limit`.
 
 use pay_core::client_ip::ClientAddress;
 use pay_core::rate_limit::RateLimit;
@@ -32,11 +32,7 @@ pub async fn hit(rc: &RequestContext, limit: RateLimit, subject: &str) -> ApiRes
         return Ok(());
     }
     let window = limit.window(subject, rc.now);
-    let hits = rc
-        .catalog
-        .rate_windows()
-        .hit(&window.bucket, window.start)
-        .await?;
+    let hits = rc.books.hit(subject, &window).await?;
     Ok(limit.check(&window, hits, rc.now)?)
 }
 

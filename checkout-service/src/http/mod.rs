@@ -19,6 +19,7 @@ use crate::catalog::Catalog;
 use crate::config::Config;
 use crate::error::ApiResult;
 use crate::ledger::Ledger;
+use crate::objects::Books;
 use crate::services;
 use crate::wechatpay::WechatPay;
 
@@ -28,6 +29,8 @@ pub struct RequestContext {
     pub config: Rc<Config>,
     pub ledger: Ledger,
     pub catalog: Catalog,
+    /// The books' Durable Objects (today: each subject's rate-limit windows).
+    pub books: Books,
     pub back_office: BackOffice,
     pub now: UnixTime,
 }
@@ -39,6 +42,7 @@ impl RequestContext {
             config: Config::of_isolate(env)?,
             ledger: Ledger::new(db.clone()),
             catalog: Catalog::new(db),
+            books: Books::of(env),
             back_office: BackOffice::of(env),
             now,
         })
@@ -48,6 +52,7 @@ impl RequestContext {
     pub fn services(&self) -> services::Ctx<'_> {
         services::Ctx {
             ledger: &self.ledger,
+            books: &self.books,
             wechatpay: WechatPay::new(
                 &self.config.deployment.wechatpay_api_base,
                 &self.config.merchant.account,

@@ -132,6 +132,14 @@ pub fn query(req: &Request) -> ApiResult<Vec<(String, String)>> {
     Ok(url(req)?.query_pairs())
 }
 
+/// The first value of query parameter `name`, decoded.
+pub fn query_value(req: &Request, name: &str) -> ApiResult<Option<String>> {
+    Ok(query(req)?
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v))
+}
+
 /// The value of cookie `name`, if the request carries it.
 pub fn cookie(req: &Request, name: &str) -> Option<String> {
     cookie_in(&req.headers().get("Cookie").ok().flatten()?, name)

@@ -24,6 +24,7 @@ pub enum Route {
     WidgetRetrieve,
     WidgetPay,
     WidgetCheck,
+    WidgetEvents,
     WidgetOauthTicket,
     WidgetOauthStart,
     WidgetOauthCallback,
@@ -68,6 +69,11 @@ pub const ROUTES: &[(&str, &str, Route)] = &[
     ("GET", "/v1/widget/sessions/{id}", Route::WidgetRetrieve),
     ("POST", "/v1/widget/sessions/{id}/pay", Route::WidgetPay),
     ("POST", "/v1/widget/sessions/{id}/check", Route::WidgetCheck),
+    (
+        "GET",
+        "/v1/widget/sessions/{id}/events",
+        Route::WidgetEvents,
+    ),
     (
         "GET",
         "/v1/widget/sessions/{id}/oauth",

@@ -6,7 +6,6 @@ use serde::Serialize;
 
 use super::webhooks::{self, Delivered};
 use super::{payments, refunds, Ctx};
-use crate::catalog::Catalog;
 use crate::error::ApiResult;
 
 /// How many sessions (or refunds) one job looks at, so a run stays well inside the CPU limit.
@@ -23,16 +22,11 @@ pub struct Ran {
     pub reconciled: Option<String>,
 }
 
-/// Every job, in order; `rate_window_secs` is how long a rate-limit window lasts.
-pub async fn run(ctx: &Ctx<'_>, catalog: &Catalog, rate_window_secs: i64) -> ApiResult<Ran> {
+/// Every job, in order.
+pub async fn run(ctx: &Ctx<'_>) -> ApiResult<Ran> {
     let (checked, failed) = settle_open_sessions(ctx).await?;
     resume_lost_refunds(ctx).await?;
     settle_processing_refunds(ctx).await?;
-    // Rate-limit windows that have ended are of no further use.
-    catalog
-        .rate_windows()
-        .forget_before(ctx.now.plus(-rate_window_secs))
-        .await?;
     let webhooks = webhooks::deliver_due(ctx).await?;
     Ok(Ran {
         checked,

@@ -17,11 +17,14 @@ use pay_core::UnixTime;
 use crate::config::MerchantProfile;
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::{CheckoutSession, Ledger, Refund};
+use crate::objects::Books;
 use crate::wechatpay::WechatPay;
 
 /// What a use case runs with.
 pub struct Ctx<'a> {
     pub ledger: &'a Ledger,
+    /// The books' objects: a session's change is told to its payer's live connection.
+    pub books: &'a Books,
     pub wechatpay: WechatPay<'a>,
     pub merchant: &'a MerchantProfile,
     pub now: UnixTime,

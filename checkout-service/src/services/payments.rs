@@ -211,6 +211,7 @@ pub async fn apply_transaction(ctx: &Ctx<'_>, tx: &Transaction) -> ApiResult<()>
                     .mark_paid(&session.id, &transaction_id, paid_at, ctx.now)
                     .await?
                 {
+                    ctx.books.changed(&session.id, "paid").await;
                     return Ok(());
                 }
             }
@@ -244,11 +245,14 @@ pub async fn apply_transaction(ctx: &Ctx<'_>, tx: &Transaction) -> ApiResult<()>
 /// Pay here) or finds the session closed and closes its new order there itself ([`start`]).
 pub async fn close_session(ctx: &Ctx<'_>, session: &CheckoutSession) -> ApiResult<()> {
     let sessions = ctx.ledger.sessions();
-    if sessions.mark_closed(&session.id, true, ctx.now).await? {
-        return Ok(());
+    if !sessions.mark_closed(&session.id, true, ctx.now).await? {
+        close_at_wechatpay(ctx, &session.out_trade_no).await?;
+        if !sessions.mark_closed(&session.id, false, ctx.now).await? {
+            // Paid meanwhile (applied, and told, by close_at_wechatpay), or closed already.
+            return Ok(());
+        }
     }
-    close_at_wechatpay(ctx, &session.out_trade_no).await?;
-    sessions.mark_closed(&session.id, false, ctx.now).await?;
+    ctx.books.changed(&session.id, "closed").await;
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! CORS for the widget API: granted to the Worker's own origin and the configured ones, and to
-//! nobody else.
+//! nobody else. A WebSocket is not under CORS: its upgrade is refused from other origins here
+//! ([`allowed`]), so another site cannot open a payer's socket with a secret it learned.
 
 use worker::{Request, Response};
 
@@ -9,8 +10,7 @@ pub fn allow(req: &Request, deployment: &Deployment, response: Response) -> Resp
     let Some(origin) = req.headers().get("Origin").ok().flatten() else {
         return response;
     };
-    let own_origin = super::request::own_origin(req).unwrap_or_default();
-    if origin != own_origin && !deployment.allowed_origins.contains(&origin) {
+    if !allowed(req, deployment, &origin) {
         return response;
     }
     let mut response = response;
@@ -24,4 +24,10 @@ pub fn allow(req: &Request, deployment: &Deployment, response: Response) -> Resp
     );
     let _ = headers.set("Access-Control-Max-Age", "600");
     response
+}
+
+/// Whether `origin` is the Worker's own or a configured one.
+pub fn allowed(req: &Request, deployment: &Deployment, origin: &str) -> bool {
+    let own_origin = super::request::own_origin(req).unwrap_or_default();
+    origin == own_origin || deployment.allowed_origins.iter().any(|o| o == origin)
 }

@@ -197,12 +197,7 @@ pub async fn retrieve_refund(req: &Request, rc: &RequestContext, id: &str) -> Ap
 /// reconciliation when it is due). A back office that fails is logged; the books' jobs ran.
 pub async fn run_scheduled(req: &Request, rc: &RequestContext) -> ApiResult<Response> {
     auth::merchant(req, rc)?;
-    let mut ran = jobs::run(
-        &rc.services(),
-        &rc.catalog,
-        rc.config.deployment.limits.window_secs,
-    )
-    .await?;
+    let mut ran = jobs::run(&rc.services()).await?;
     ran.reconciled = rc.back_office.run_due(req).await.unwrap_or_else(|e| {
         worker::console_warn!("the back office's scheduled run failed: {}", e.log_line());
         None

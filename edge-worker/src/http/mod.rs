@@ -114,6 +114,7 @@ async fn handle(
         WidgetRetrieve => widget_api::retrieve(req, rc, id).await,
         WidgetPay => widget_api::pay(req, rc, id).await,
         WidgetCheck => widget_api::check(req, rc, id).await,
+        WidgetEvents => widget_api::events(req, rc, id).await,
         WidgetOauthTicket => widget_oauth::ticket(req, rc, id).await,
         WidgetOauthStart => widget_oauth::start(req, rc, id).await,
         WidgetOauthCallback => widget_oauth::callback(req, rc).await,

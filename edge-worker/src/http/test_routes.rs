@@ -7,6 +7,7 @@
 //! | route | what |
 //! |---|---|
 //! | `GET /_test/books/{name}?{column}={value}…` | rows of `sessions`, `events`, `refunds`, `outbox`, `notifications_received`, `payment_attempts`, `platform_certificates` or `idempotency_keys`, narrowed by equality (ledger/inspect.rs) |
+//! | `GET /_test/counters?subject={key}` | the rate-limit windows a subject's object holds (checkout-service objects/counters.rs) |
 //! | `POST /_test/faults/unanswered-idempotency-key` `{"key", "secs_ago"}` | the claim of `key` as a request that died after its work left it |
 //! | `POST /_test/faults/forget-platform-certificates` | the certificate cache emptied, as by a rotation |
 
@@ -30,6 +31,11 @@ pub async fn handle(req: &mut Request, path: &str, rc: &RequestContext) -> ApiRe
                     format!("no books named {name} narrowed by those columns"),
                 )),
             }
+        }
+        (["_test", "counters"], Some(Method::Get)) => {
+            let subject =
+                request::query_value(req, "subject")?.ok_or(ApiError::NotFound("subject"))?;
+            Ok(json(200, &rc.books.rate_windows(&subject).await?))
         }
         (["_test", "faults", "unanswered-idempotency-key"], Some(Method::Post)) => {
             #[derive(Deserialize)]

@@ -12,10 +12,11 @@ use serde_json::json;
 use worker::{Request, Response};
 use worker_kit::url::Url;
 
-use checkout_service::error::{ApiError, ApiResult};
+use checkout_service::error::{ApiError, ApiResult, BadInput};
 use checkout_service::http::request::{self, json};
 use checkout_service::http::{auth, limits, RequestContext};
 use checkout_service::ledger::CheckoutSession;
+use checkout_service::objects::live;
 use checkout_service::services::payments::{self, PayStart, PayerOrigin};
 use checkout_service::services::risk;
 use checkout_service::views::WidgetSessionView;
@@ -38,6 +39,28 @@ pub async fn retrieve(req: &Request, rc: &RequestContext, id: &str) -> ApiResult
     limits::hit_by_ip(req, rc, rc.config.deployment.limits.read_per_ip).await?;
     let session = auth::client_secret(req, rc, id).await?;
     Ok(json(200, &WidgetSessionView::new(&session, rc.now)))
+}
+
+/// `GET /v1/widget/sessions/{id}/events`: a WebSocket on which the session's changes arrive
+/// the moment the books hold them (checkout-service objects/live.rs), served by the session's
+/// object. The client secret comes as the second subprotocol (after `wx-checkout.v1`) or as
+/// Bearer; counted as a read, and refused from an origin the widget API does not grant.
+pub async fn events(req: &Request, rc: &RequestContext, id: &str) -> ApiResult<Response> {
+    limits::hit_by_ip(req, rc, rc.config.deployment.limits.read_per_ip).await?;
+    let session = auth::client_secret_of_socket(req, rc, id, live::PROTOCOL).await?;
+    let upgrade = req.headers().get("Upgrade")?.unwrap_or_default();
+    if !upgrade.eq_ignore_ascii_case("websocket") {
+        return Err(ApiError::UpgradeRequired);
+    }
+    if let Some(origin) = req.headers().get("Origin")? {
+        if !super::cors::allowed(req, &rc.config.deployment, &origin) {
+            return Err(ApiError::invalid(
+                BadInput::CrossOrigin,
+                "the widget's socket is only opened from an allowed origin",
+            ));
+        }
+    }
+    rc.books.connect(&session.id, req).await
 }
 
 /// The payer says they paid, or WeChat's page or sheet closed: ask WeChat Pay now rather than

@@ -32,13 +32,6 @@ use checkout_service::http::{auth, limits, RequestContext};
 const NONCE_COOKIE: &str = "wxc_oauth";
 const CALLBACK_PATH: &str = "/v1/widget/oauth/callback";
 
-fn query(req: &Request, name: &str) -> ApiResult<Option<String>> {
-    Ok(request::query(req)?
-        .into_iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v))
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Start {
@@ -85,7 +78,7 @@ pub async fn ticket(req: &mut Request, rc: &RequestContext, id: &str) -> ApiResu
 /// Step 2: the ticket, used once, for WeChat's authorize page and this browser's nonce.
 pub async fn start(req: &Request, rc: &RequestContext, id: &str) -> ApiResult<Response> {
     limits::hit_by_ip(req, rc, rc.config.deployment.limits.pay_per_ip).await?;
-    let ticket = query(req, "ticket")?.ok_or(ApiError::Unauthorized)?;
+    let ticket = request::query_value(req, "ticket")?.ok_or(ApiError::Unauthorized)?;
     let ticket_hash = pay_core::sha256_hex(ticket.as_bytes());
     if !rc
         .ledger
@@ -129,7 +122,7 @@ pub async fn start(req: &Request, rc: &RequestContext, id: &str) -> ApiResult<Re
 /// Step 3: WeChat's code for the payer's openid.
 pub async fn callback(req: &Request, rc: &RequestContext) -> ApiResult<Response> {
     limits::hit_by_ip(req, rc, rc.config.deployment.limits.pay_per_ip).await?;
-    let state = query(req, "state")?.unwrap_or_default();
+    let state = request::query_value(req, "state")?.unwrap_or_default();
     let nonce = request::cookie(req, NONCE_COOKIE);
     let merchant = &rc.config.merchant;
     let id = oauth_state::verify(
@@ -139,7 +132,7 @@ pub async fn callback(req: &Request, rc: &RequestContext) -> ApiResult<Response>
         rc.now,
     )
     .ok_or(ApiError::InvalidOAuthState)?;
-    let code = query(req, "code")?
+    let code = request::query_value(req, "code")?
         .ok_or_else(|| ApiError::invalid(BadInput::OauthDenied, "WeChat returned no code"))?;
     let openid = wechat_oauth_client::openid_for_code(
         &rc.config.deployment.oauth_api_base,

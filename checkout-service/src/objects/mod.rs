@@ -1,0 +1,70 @@
+//! The Durable Objects' side of the books: one object class (`Books`, exported by the
+//! edge-worker: edge-worker/src/books_object.rs), many objects addressed by name, each with its
+//! own SQLite. What an object is for is in its name: `subject:{subject}` holds one subject's
+//! rate-limit windows (`counters`); `session:{id}` holds the payer's live connections to a
+//! session (`live`); the order books' shards come next (README, "Notes for the books' move"). One class for every role, so that its glue is in the bundle once; one
+//! schema for every object (a table a role does not use stays empty and costs nothing).
+//!
+//! This module is both sides of the boundary: [`Books`], how a Worker asks an object, and
+//! [`MIGRATIONS`] with each role's statements, which the object runs on its own storage.
+
+pub mod counters;
+pub mod live;
+
+use serde::de::DeserializeOwned;
+use worker::{Env, ObjectNamespace, Request, Stub};
+
+use crate::error::{ApiError, ApiResult};
+
+/// The objects' binding (wrangler.toml, `[[durable_objects.bindings]]`).
+const BINDING: &str = "BOOKS";
+
+/// Where a Worker's request to an object goes: the host is a placeholder (a stub's fetch goes
+/// to its object), the path names what is asked.
+pub const ORIGIN: &str = "https://books.object";
+
+/// The schema of every object, one entry per version, applied in order by the object itself
+/// on first use (`worker_kit::object::migrate`); only ever appended to.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: a subject's rate-limit windows (counters.rs).
+    "CREATE TABLE rate_windows (
+        bucket TEXT NOT NULL,
+        start INTEGER NOT NULL,
+        ends_at INTEGER NOT NULL CHECK (ends_at > start),
+        hits INTEGER NOT NULL CHECK (hits > 0),
+        PRIMARY KEY (bucket, start)
+    ) WITHOUT ROWID",
+];
+
+/// Every object of the class, by name.
+pub struct Books(Option<ObjectNamespace>);
+
+impl Books {
+    /// The binding, if the deployment has one; asking without it is a `misconfigured` error.
+    pub fn of(env: &Env) -> Self {
+        Books(env.durable_object(BINDING).ok())
+    }
+
+    /// The object named `name`.
+    fn stub(&self, name: &str) -> ApiResult<Stub> {
+        let namespace = self.0.as_ref().ok_or_else(|| {
+            ApiError::Config(format!(
+                "{BINDING}: no Durable Object binding for the books"
+            ))
+        })?;
+        Ok(namespace.get_by_name(name)?)
+    }
+
+    /// The object `name`'s JSON answer to `request`.
+    async fn ask<T: DeserializeOwned>(&self, name: &str, request: Request) -> ApiResult<T> {
+        let mut answer = self.stub(name)?.fetch_with_request(request).await?;
+        if answer.status_code() != 200 {
+            return Err(ApiError::Internal(format!(
+                "object {name} answered {}: {}",
+                answer.status_code(),
+                answer.text().await.unwrap_or_default()
+            )));
+        }
+        Ok(answer.json().await?)
+    }
+}

@@ -1,0 +1,124 @@
+//! The `Books` Durable Object class (checkout-service/src/objects/ has what each role does):
+//! every object brings its SQLite schema up to date on first use, answers what the Worker
+//! asks, and wakes itself with its alarm for its due work. Today: a subject's rate-limit
+//! windows (the alarm forgets the windows that have ended, then the whole object once none is
+//! left: an address seen once costs nothing after its window), and a session's live sockets
+//! (accepted for hibernation: the object sleeps while they are idle).
+
+use std::cell::Cell;
+
+use checkout_service::objects::{counters, live, MIGRATIONS};
+use worker::{
+    durable_object, DurableObject, Env, Method, Request, Response, Result, SqlStorage, State,
+    WebSocket, WebSocketIncomingMessage,
+};
+use worker_kit::object::{alarm_at, migrate};
+use worker_kit::url::Url;
+
+#[durable_object]
+pub struct Books {
+    state: State,
+    /// Whether this instance has brought the schema up to date (again after forgetting all).
+    migrated: Cell<bool>,
+}
+
+impl Books {
+    fn sql(&self) -> Result<SqlStorage> {
+        let sql = self.state.storage().sql();
+        if !self.migrated.get() {
+            migrate(&sql, MIGRATIONS)?;
+            self.migrated.set(true);
+        }
+        Ok(sql)
+    }
+
+    /// Makes sure an alarm is pending by `ends_at` at the latest: one alarm at a time, which
+    /// moves itself on to the next end when it fires.
+    async fn wake_by(&self, ends_at: i64) -> Result<()> {
+        let storage = self.state.storage();
+        if storage.get_alarm().await?.is_none() {
+            storage.set_alarm(alarm_at(ends_at)).await?;
+        }
+        Ok(())
+    }
+}
+
+impl DurableObject for Books {
+    fn new(state: State, _env: Env) -> Self {
+        Books {
+            state,
+            migrated: Cell::new(false),
+        }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let url = Url::of(&req).map_err(worker::Error::RustError)?;
+        match (req.method(), url.path().as_str()) {
+            (Method::Get, live::CONNECT) => {
+                let session = url.query_pairs().into_iter().find(|(k, _)| k == "session");
+                match session {
+                    Some((_, id)) => live::accept(&self.state, &id),
+                    None => Response::error("no session", 400),
+                }
+            }
+            (Method::Post, live::CHANGED) => {
+                let changed: live::Changed = req.json().await?;
+                Response::from_json(&live::tell(&self.state, &changed)?)
+            }
+            (Method::Post, counters::HIT) => {
+                let hit: counters::Hit = req.json().await?;
+                let ends_at = hit.ends_at;
+                let hits = counters::count(&self.sql()?, hit)?;
+                self.wake_by(ends_at).await?;
+                Response::from_json(&counters::Counted { hits })
+            }
+            #[cfg(feature = "test-routes")]
+            (Method::Get, counters::WINDOWS) => {
+                Response::from_json(&counters::windows(&self.sql()?)?)
+            }
+            _ => Response::error("no such request to the books' object", 404),
+        }
+    }
+
+    /// The widget sends nothing but keep-alives; they need no answer.
+    async fn websocket_message(
+        &self,
+        _ws: WebSocket,
+        _message: WebSocketIncomingMessage,
+    ) -> Result<()> {
+        Ok(())
+    }
+
+    async fn websocket_close(
+        &self,
+        ws: WebSocket,
+        code: usize,
+        _reason: String,
+        _was_clean: bool,
+    ) -> Result<()> {
+        // The widget went away: close our end too (1005 and 1006 may not be sent back).
+        let code = match code {
+            1005 | 1006 => 1000,
+            code => u16::try_from(code).unwrap_or(1000),
+        };
+        let _ = ws.close(Some(code), Some("closed"));
+        Ok(())
+    }
+
+    async fn websocket_error(&self, _ws: WebSocket, _error: worker::Error) -> Result<()> {
+        Ok(())
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        let now = checkout_service::now().secs();
+        match counters::forget_ended(&self.sql()?, now)? {
+            Some(next) => self.state.storage().set_alarm(alarm_at(next)).await?,
+            None => {
+                // Nothing left: the object's storage goes, schema included.
+                self.state.storage().delete_all().await?;
+                self.migrated.set(false);
+            }
+        }
+        Response::empty()
+    }
+}

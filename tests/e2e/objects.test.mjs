@@ -1,0 +1,173 @@
+// The books' Durable Objects (issue #18, first steps): each subject's rate-limit windows (a client
+// address's, a checkout session's) live in a SQLite object of its own, `subject:{key}`, counted
+// exactly under concurrency; the object's alarm forgets the windows that have ended, then the
+// object's whole storage (observed through the tests' build's `/_test/counters` route, never a
+// database file). And the payer's live connection: a session's change pushed over a WebSocket
+// served by its object, `session:{id}`, with polling as the fallback.
+import assert from "node:assert/strict";
+import { request as httpRequest } from "node:http";
+import { after, before, test } from "node:test";
+import { approveAtCashier, merchantClient, startAll, until } from "./support.mjs";
+
+const WINDOW_SECS = 3;
+const SESSIONS_PER_IP = 4;
+let env;
+before(async () => {
+  env = await startAll({
+    edgePort: 6787,
+    sandboxPort: 6788,
+    edgeVars: { RATE_LIMIT_WINDOW_SECS: String(WINDOW_SECS), RATE_LIMIT_SESSIONS_PER_IP: String(SESSIONS_PER_IP) },
+  });
+}, { timeout: 600_000 });
+after(async () => {
+  await env?.browser.close();
+  await env?.stack.stop();
+});
+
+const windows = async (subject) => {
+  const r = await fetch(`${env.stack.edgeUrl}/_test/counters?subject=${encodeURIComponent(subject)}`);
+  assert.equal(r.status, 200, await r.clone().text());
+  return (await r.json()).windows;
+};
+
+test("a subject's hits are counted in its own object, exactly, and its alarm forgets them", { timeout: 120_000 }, async () => {
+  // Start right after a window begins, so that every hit below falls into one window.
+  const now = Date.now() / 1000;
+  await new Promise((r) => setTimeout(r, ((WINDOW_SECS - (now % WINDOW_SECS)) + 0.05) * 1000));
+  const ip = "198.51.100.7";
+  const create = (n) => merchantClient(env, { "CF-Connecting-IP": ip }).request("POST", "/v1/checkout/sessions", { amount_fen: 100 + n, description: `objects ${n}` });
+  const answers = await Promise.all(Array.from({ length: SESSIONS_PER_IP + 3 }, (_, n) => create(n)));
+  const statuses = answers.map((a) => a.status).sort();
+  assert.deepEqual(statuses, [...Array(SESSIONS_PER_IP).fill(201), 429, 429, 429], "concurrent hits never share a count");
+  const held = await windows(ip);
+  assert.equal(held.length, 1, JSON.stringify(held));
+  assert.equal(held[0].bucket, `sessions_per_ip:${ip}`);
+  assert.equal(held[0].hits, SESSIONS_PER_IP + 3);
+  assert.equal(held[0].ends_at - held[0].start, WINDOW_SECS);
+  assert.deepEqual(await windows("198.51.100.8"), [], "another subject's object holds nothing");
+
+  // The alarm at the window's end forgets it (and the object's storage with it).
+  await until("the alarm to forget the ended window", async () => (await windows(ip)).length === 0, (WINDOW_SECS + 10) * 1000);
+  // The next window counts afresh, in the same object brought up again from empty.
+  const again = await create(99);
+  assert.equal(again.status, 201, again.text);
+  assert.equal((await windows(ip))[0].hits, 1);
+});
+
+/** A new session, its prepay made (Native): the session and its code_url. */
+async function preparedSession(description) {
+  const session = await merchantClient(env).createSession({ amount_fen: 321, description });
+  const pay = await fetch(`${env.stack.edgeUrl}/v1/widget/sessions/${session.id}/pay`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${session.client_secret}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ scene: "native" }),
+  });
+  assert.equal(pay.status, 200, await pay.clone().text());
+  return { session, codeUrl: (await pay.json()).code_url };
+}
+
+const socketUrl = (id) => `${env.stack.edgeUrl.replace("http:", "ws:")}/v1/widget/sessions/${id}/events`;
+
+/** Opens a socket; resolves with it and the messages it receives once open, or with the event
+ * that ended it first. */
+const openSocket = (id, protocols) => new Promise((resolve) => {
+  const socket = new WebSocket(socketUrl(id), protocols);
+  const messages = [];
+  socket.onmessage = (m) => messages.push(JSON.parse(m.data));
+  socket.onopen = () => resolve({ socket, messages });
+  socket.onerror = (event) => resolve({ closed: event });
+  socket.onclose = (event) => resolve({ closed: event });
+});
+
+/** The status of a raw upgrade request (node:http, so that Origin can be set). */
+const upgradeStatus = (id, headers) => new Promise((resolve, reject) => {
+  const req = httpRequest(`${env.stack.edgeUrl}/v1/widget/sessions/${id}/events`, {
+    headers: { Connection: "Upgrade", Upgrade: "websocket", "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", ...headers },
+  });
+  req.on("upgrade", (res, socket) => {
+    socket.destroy();
+    resolve(res.statusCode);
+  });
+  req.on("response", (res) => {
+    res.resume();
+    resolve(res.statusCode);
+  });
+  req.on("error", reject);
+  req.end();
+});
+
+test("a session's change is pushed on its socket the moment the books hold it; the socket is the session's own", { timeout: 120_000 }, async () => {
+  const { session, codeUrl } = await preparedSession("push");
+  const other = await preparedSession("another session");
+
+  // Not a socket, a wrong secret, another session's secret, another origin: refused.
+  const plain = await fetch(socketUrl(session.id).replace("ws:", "http:"), { headers: { Authorization: `Bearer ${session.client_secret}` } });
+  assert.equal(plain.status, 426);
+  assert.equal((await plain.json()).error.code, "upgrade_required");
+  for (const secret of ["cs_nope_secret_0000", other.session.client_secret]) {
+    const refused = await openSocket(session.id, ["wx-checkout.v1", secret]);
+    assert.ok(refused.closed, "a socket without the session's secret never opens");
+  }
+  const protocols = `wx-checkout.v1, ${session.client_secret}`;
+  assert.equal(await upgradeStatus(session.id, { "Sec-WebSocket-Protocol": protocols, Origin: "https://evil.example" }), 400);
+  assert.equal(await upgradeStatus(session.id, { "Sec-WebSocket-Protocol": protocols, Origin: env.stack.edgeUrl }), 101);
+
+  const { socket, messages } = await openSocket(session.id, ["wx-checkout.v1", session.client_secret]);
+  assert.ok(socket, "the session's secret opens it");
+  assert.equal(socket.protocol, "wx-checkout.v1");
+  const { socket: bystander, messages: heard } = await openSocket(other.session.id, ["wx-checkout.v1", other.session.client_secret]);
+
+  const paid = await approveAtCashier(env.stack.sandboxUrl, codeUrl);
+  assert.match(paid, /SUCCESS/);
+  const connected = (id) => ({ session_id: id, event: "connected" });
+  await until("the push of the payment", () => messages.length > 1, 10_000);
+  assert.deepEqual(messages, [connected(session.id), { session_id: session.id, event: "changed", status: "paid" }]);
+  assert.deepEqual(heard, [connected(other.session.id)], "another session's socket hears nothing of it");
+
+  // A close by the merchant is pushed too.
+  await merchantClient(env).request("POST", `/v1/checkout/sessions/${other.session.id}/close`, {});
+  await until("the push of the close", () => heard.length > 1, 10_000);
+  assert.deepEqual(heard[1], { session_id: other.session.id, event: "changed", status: "closed" });
+  socket.close();
+  bystander.close();
+});
+
+test("the widget in Chromium: paid by the push, and by polling when the socket cannot open", { timeout: 120_000 }, async () => {
+  const page = await env.browser.newPage();
+  try {
+    await page.goto(`${env.stack.edgeUrl}/`);
+    const payInWidget = async (description) => {
+      const { session, codeUrl } = await preparedSession(description);
+      await page.evaluate(async ({ id, secret }) => {
+        const { mount } = await import("/checkout.js");
+        document.querySelector("#live-test")?.remove();
+        const el = document.createElement("div");
+        el.id = "live-test";
+        document.body.append(el);
+        window.liveTest = await mount(el, { session: id, clientSecret: secret, scene: "native" });
+      }, { id: session.id, secret: session.client_secret });
+      await page.waitForSelector("#live-test[data-state=scan]");
+      await approveAtCashier(env.stack.sandboxUrl, codeUrl);
+      await page.waitForSelector("#live-test[data-state=paid]", { timeout: 30_000 });
+      await page.evaluate(() => window.liveTest.destroy());
+    };
+    const frames = [];
+    page.on("websocket", (ws) => ws.on("framereceived", (f) => frames.push(f.payload)));
+    await payInWidget("widget push");
+    assert.deepEqual(frames.map((f) => JSON.parse(f).event), ["connected", "changed"], "the widget heard the payment on its socket");
+    assert.equal(JSON.parse(frames[1]).status, "paid");
+
+    // The socket refused (as by a proxy that drops WebSockets): polling still gets there.
+    frames.length = 0;
+    let attempts = 0;
+    await page.routeWebSocket(/\/events$/, (ws) => {
+      attempts++;
+      ws.close();
+    });
+    await payInWidget("widget fallback");
+    assert.ok(attempts >= 1, "the widget tried its socket");
+    assert.equal(frames.length, 0, "nothing came on a socket: polling found the payment");
+  } finally {
+    await page.close();
+  }
+});
