@@ -5,11 +5,13 @@
 
 use pay_core::rate_limit::Window;
 use serde::{Deserialize, Serialize};
-use worker::{Method, Request, RequestInit, SqlStorage, SqlStorageValue};
+use worker::{SqlStorage, SqlStorageValue};
 use worker_kit::object::int;
 
-use super::{Books, ORIGIN};
-use crate::error::{ApiError, ApiResult};
+use super::Books;
+#[cfg(feature = "test-routes")]
+use super::ORIGIN;
+use crate::error::ApiResult;
 
 /// The path of a hit, asked with POST.
 pub const HIT: &str = "/counters/hit";
@@ -43,18 +45,14 @@ impl Books {
             start: window.start,
             ends_at: window.resets_at,
         };
-        let body = serde_json::to_string(&hit).map_err(|e| ApiError::Internal(e.to_string()))?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_body(Some(body.into()));
-        let request = Request::new_with_init(&format!("{ORIGIN}{HIT}"), &init)?;
-        let Counted { hits } = self.ask(&object_of(subject), request).await?;
+        let Counted { hits } = self.post(&object_of(subject), HIT, &hit).await?;
         Ok(hits)
     }
 
     /// The tests' build only: the windows `subject`'s object holds.
     #[cfg(feature = "test-routes")]
     pub async fn rate_windows(&self, subject: &str) -> ApiResult<serde_json::Value> {
-        let request = Request::new(&format!("{ORIGIN}{WINDOWS}"), Method::Get)?;
+        let request = worker::Request::new(&format!("{ORIGIN}{WINDOWS}"), worker::Method::Get)?;
         self.ask(&object_of(subject), request).await
     }
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use worker::{Method, Request, RequestInit, Response, State, WebSocketPair};
 
 use super::{Books, ORIGIN};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 
 /// A socket's upgrade request, forwarded by a Worker (GET).
 pub const CONNECT: &str = "/live/connect";
@@ -71,18 +71,14 @@ impl Books {
     /// Tells the session's object that its status is now `status`. Never fails the change it
     /// follows (that is already in the books): a socket that misses it, polls.
     pub async fn changed(&self, session_id: &str, status: &str) {
-        let told = async {
-            let body = serde_json::to_string(&Changed {
-                session_id: session_id.to_string(),
-                status: status.to_string(),
-            })
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-            let mut init = RequestInit::new();
-            init.with_method(Method::Post).with_body(Some(body.into()));
-            let request = Request::new_with_init(&format!("{ORIGIN}{CHANGED}"), &init)?;
-            self.ask::<Told>(&object_of(session_id), request).await
+        let changed = Changed {
+            session_id: session_id.to_string(),
+            status: status.to_string(),
         };
-        if let Err(e) = told.await {
+        let told = self
+            .post::<Told>(&object_of(session_id), CHANGED, &changed)
+            .await;
+        if let Err(e) = told {
             worker::console_warn!("live push of {session_id} failed: {}", e.log_line());
         }
     }

@@ -12,7 +12,8 @@ pub mod counters;
 pub mod live;
 
 use serde::de::DeserializeOwned;
-use worker::{Env, ObjectNamespace, Request, Stub};
+use serde::Serialize;
+use worker::{Env, Method, ObjectNamespace, Request, RequestInit, Stub};
 
 use crate::error::{ApiError, ApiResult};
 
@@ -53,6 +54,20 @@ impl Books {
             ))
         })?;
         Ok(namespace.get_by_name(name)?)
+    }
+
+    /// The object `name`'s JSON answer to `body` posted as JSON to `path`.
+    async fn post<T: DeserializeOwned>(
+        &self,
+        name: &str,
+        path: &str,
+        body: &impl Serialize,
+    ) -> ApiResult<T> {
+        let body = serde_json::to_string(body).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post).with_body(Some(body.into()));
+        let request = Request::new_with_init(&format!("{ORIGIN}{path}"), &init)?;
+        self.ask(name, request).await
     }
 
     /// The object `name`'s JSON answer to `request`.
