@@ -12,10 +12,11 @@ use std::rc::Rc;
 
 use pay_core::aead::ApiV3Key;
 use pay_core::client_ip::{IpBlock, DEFAULT_V6_PREFIX};
-use pay_core::crypto::{RsaPrivateKeyDer, RsaPublicKey};
+use pay_core::crypto::RsaPrivateKeyDer;
 use pay_core::rate_limit::RateLimit;
 use pay_core::requests::Scene;
 use pay_core::risk::{Budget, RiskRules};
+use pay_core::v3::certificate::public_key_from_pem;
 use pay_core::v3::{KeyId, PlatformKeys};
 use worker_kit::settings::Settings;
 use worker_kit::Secret;
@@ -288,7 +289,7 @@ impl WechatPayAccount {
             let key_id = vars.get("WECHATPAY_PUBLIC_KEY_ID")?;
             keys.insert(
                 KeyId::parse(&key_id).map_err(|e| setting("WECHATPAY_PUBLIC_KEY_ID", e))?,
-                RsaPublicKey::from_pem(&vars.get("WECHATPAY_PUBLIC_KEY")?)
+                public_key_from_pem(&vars.get("WECHATPAY_PUBLIC_KEY")?)
                     .map_err(|e| setting("WECHATPAY_PUBLIC_KEY", e))?,
             );
             Trust::PublicKey(keys)

@@ -6,7 +6,8 @@ use std::io::{BufRead, Write};
 
 use pay_core::aead::ApiV3Key;
 use pay_core::crypto::rustcrypto::{block_on, RustCryptoSigner, RustCryptoVerifier};
-use pay_core::crypto::{RsaPrivateKeyDer, RsaPublicKey};
+use pay_core::crypto::RsaPrivateKeyDer;
+use pay_core::v3::certificate::public_key_from_pem;
 use pay_core::v3::{
     pay_params, AuthorizationHeader, KeyId, PlatformKeys, RequestToSign, SignedHeaders,
 };
@@ -60,7 +61,7 @@ fn answer(req: &Value) -> Result<Value, Error> {
         }
         "v3_verify_authorization" => {
             let header = AuthorizationHeader::parse(s(req, "authorization"))?;
-            let key = RsaPublicKey::from_pem(s(req, "public_key_pem"))?;
+            let key = public_key_from_pem(s(req, "public_key_pem"))?;
             block_on(header.verify(
                 s(req, "method"),
                 s(req, "path"),
@@ -85,7 +86,7 @@ fn answer(req: &Value) -> Result<Value, Error> {
             let mut keys = PlatformKeys::new();
             keys.insert(
                 KeyId::parse(s(req, "serial"))?,
-                RsaPublicKey::from_pem(s(req, "public_key_pem"))?,
+                public_key_from_pem(s(req, "public_key_pem"))?,
             );
             let headers = SignedHeaders {
                 timestamp: s(req, "timestamp").to_string(),

@@ -32,13 +32,12 @@ pub struct RsaPublicKey {
 }
 
 impl RsaPublicKey {
-    /// From a `-----BEGIN PUBLIC KEY-----` PEM (a WeChat Pay public key as downloaded), or the
-    /// public key inside a platform `CERTIFICATE` PEM.
+    /// From a `-----BEGIN PUBLIC KEY-----` PEM (a WeChat Pay public key as downloaded). The key
+    /// inside a platform certificate's PEM: `v3::certificate::public_key_from_pem`.
     pub fn from_pem(text: &str) -> Result<Self, Error> {
         let block = pem::decode(text)?;
         match block.label.as_str() {
             "PUBLIC KEY" => Ok(RsaPublicKey { spki_der: block.der }),
-            "CERTIFICATE" => Ok(super::v3::certificate::PlatformCertificate::from_der(&block.der)?.public_key),
             "PRIVATE KEY" | "RSA PRIVATE KEY" => Err(Error::Key {
                 reason: "a private key was given where a public key belongs; never configure a private key here".into(),
             }),

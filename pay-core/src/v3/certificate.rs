@@ -16,6 +16,17 @@ pub struct PlatformCertificate {
     pub public_key: RsaPublicKey,
 }
 
+/// The public key of a WeChat Pay public key PEM (`PUBLIC KEY`, as downloaded) or of a platform
+/// certificate's PEM (`CERTIFICATE`): what a merchant may paste where WeChat Pay's key belongs.
+pub fn public_key_from_pem(text: &str) -> Result<RsaPublicKey, Error> {
+    let block = pem::decode(text)?;
+    if block.label == "CERTIFICATE" {
+        Ok(PlatformCertificate::from_der(&block.der)?.public_key)
+    } else {
+        RsaPublicKey::from_pem(text)
+    }
+}
+
 fn bad(reason: &str) -> Error {
     Error::Key {
         reason: format!("not a usable X.509 certificate: {reason}"),
@@ -255,11 +266,10 @@ mod tests {
             block_on(misnamed.verify(V7_BODY, &keys, now, &RustCryptoVerifier)),
             Err(Error::BadSignature)
         );
-        // A certificate PEM also reads as the public key inside it.
-        assert_eq!(
-            RsaPublicKey::from_pem(PLATFORM_CERT).unwrap(),
-            cert.public_key
-        );
+        // A certificate PEM also reads as the public key inside it (and a plain public-key
+        // reading refuses it: crypto knows no certificates).
+        assert_eq!(public_key_from_pem(PLATFORM_CERT).unwrap(), cert.public_key);
+        assert!(RsaPublicKey::from_pem(PLATFORM_CERT).is_err());
     }
 
     #[test]
