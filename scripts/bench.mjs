@@ -15,7 +15,8 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { chromium } from "playwright-core";
 import wechatpay from "wechatpay-axios-plugin";
-import { forgeNotification, outputDir } from "../tests/e2e/support.mjs";
+import { createServer } from "node:http";
+import { forgeNotification, outputDir, until } from "../tests/e2e/support.mjs";
 import { assertPortFree, edgeUnderMiniflare, NO_RATE_LIMITS, readDevVars, root, run, startStack, stopGroup, waitForHealth, wranglerVars } from "./stack.mjs";
 
 const QUICK = process.env.BENCH_QUICK === "1";
@@ -24,7 +25,7 @@ const CORE_N = QUICK ? 200 : 2000; // notifications per core-path run
 const SIGN_N = QUICK ? 100 : 1000; // signatures per run
 const REQUESTS = QUICK ? 20 : 100; // whole requests per run
 const QR_RUNS = QUICK ? 5 : 20;
-const PORTS = { workerd: 20781, miniflare: 20782, edge: 20787, sandbox: 20788 };
+const PORTS = { workerd: 20781, miniflare: 20782, edge: 20787, sandbox: 20788, storageEdge: 20797, storageSandbox: 20798 };
 const WIDGET_BUDGET = 45 * 1024;
 const WORKER_BUDGET = 300 * 1024;
 const { Rsa, Aes } = wechatpay;
@@ -46,7 +47,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const rows = [];
 /** One line of the table: the median of `values` with min and max, and the target if any. */
 function figure(name, values, unit, target = "") {
-  const fmt = (v) => (unit === "B" ? String(Math.round(v)) : v >= 100 ? v.toFixed(0) : v.toFixed(1));
+  const fmt = (v) => (unit === "B" || unit === "stmt" ? String(Math.round(v)) : v >= 100 ? v.toFixed(0) : v.toFixed(1));
   rows.push({ name, median: fmt(median(values)), min: fmt(Math.min(...values)), max: fmt(Math.max(...values)), unit, target, runs: values.length });
   return median(values);
 }
@@ -340,12 +341,89 @@ async function sessionToQr() {
 }
 
 mkdirSync(outputDir, { recursive: true });
-// BENCH_ONLY=sizes,core,request,qr runs a part of the table (while profiling one figure).
-const only = new Set((process.env.BENCH_ONLY ?? "sizes,core,request,qr").split(","));
+/**
+ * What one paid order asks of storage, step by step: D1 statements and round trips (a batch is
+ * one), and calls to Durable Objects, counted by the edge's isolate (`GET /_test/usage` of the
+ * tests' build; the deployed settings: rate limits on, so each counted route calls its
+ * subject's object). The order: created by the merchant, read by the widget, paid by the
+ * payer (prepay, the cashier, WeChat Pay's notification, the merchant's webhook delivered).
+ */
+async function storagePerOrder() {
+  run("bash", [join(root, "scripts", "build-worker.sh"), "edge-worker", "--test"], { quiet: true });
+  const hooks = { count: 0 };
+  const receiver = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      hooks.count++;
+      res.writeHead(200).end("ok");
+    });
+  });
+  await new Promise((r) => receiver.listen(0, "127.0.0.1", r));
+  const webhookUrl = `http://127.0.0.1:${receiver.address().port}/hooks`;
+  const persistTo = mkdtempSync(join(process.env.TMPDIR ?? "/tmp", "bench-storage-"));
+  const stack = await startStack({
+    edgePort: PORTS.storageEdge, sandboxPort: PORTS.storageSandbox, persistTo, logDir: join(outputDir, "logs-bench-storage"),
+    timeLimitSecs: 600, edgeBuild: "build-test", edgeVars: { WEBHOOK_URL: webhookUrl, WEBHOOK_SECRET: "whsec_bench_0123456789abcdef" },
+  });
+  try {
+    const usage = async () => (await fetch(`${stack.edgeUrl}/_test/usage`)).json();
+    const steps = [];
+    let last = await usage();
+    const step = async (name, work) => {
+      await work();
+      const now = await usage();
+      steps.push({ name, statements: now.d1_statements - last.d1_statements, roundTrips: now.d1_round_trips - last.d1_round_trips, objects: now.object_calls - last.object_calls });
+      last = await usage();
+    };
+    const merchant = { Authorization: `Bearer ${edgeVars.MERCHANT_SECRET_KEY}`, "Content-Type": "application/json" };
+    let session, codeUrl;
+    await step("create (merchant API)", async () => {
+      session = await (await fetch(`${stack.edgeUrl}/v1/checkout/sessions`, { method: "POST", headers: merchant, body: JSON.stringify({ amount_fen: 1999, description: "Bench" }) })).json();
+    });
+    const widget = { Authorization: `Bearer ${session.client_secret}`, "Content-Type": "application/json" };
+    await step("one widget poll", async () => {
+      await fetch(`${stack.edgeUrl}/v1/widget/sessions/${session.id}`, { headers: widget });
+    });
+    await step("pay: the prepay (widget API, Native)", async () => {
+      codeUrl = (await (await fetch(`${stack.edgeUrl}/v1/widget/sessions/${session.id}/pay`, { method: "POST", headers: widget, body: JSON.stringify({ scene: "native" }) })).json()).code_url;
+    });
+    await step("WeChat Pay's notification, and the webhook delivered", async () => {
+      const pr = new URL(codeUrl).searchParams.get("pr");
+      await fetch(`${stack.sandboxUrl}/cashier/pay`, { method: "POST", body: new URLSearchParams({ pr, card: "icbc-debit", action: "approve" }) });
+      await until("the merchant's webhook", () => hooks.count > 0, 30_000);
+      // The delivery's own bookkeeping lands after the receiver answered: until nothing moves.
+      let seen = await usage();
+      await until("the delivery's bookkeeping", async () => {
+        await new Promise((r) => setTimeout(r, 250));
+        const now = await usage();
+        const still = now.d1_round_trips === seen.d1_round_trips;
+        seen = now;
+        return still;
+      }, 10_000);
+    });
+    const paid = await (await fetch(`${stack.edgeUrl}/v1/widget/sessions/${session.id}`, { headers: widget })).json();
+    if (paid.status !== "paid") throw new Error(`the order is ${paid.status}, not paid`);
+    const polls = 3;
+    const total = steps.reduce((t, s) => ({ statements: t.statements + s.statements, roundTrips: t.roundTrips + s.roundTrips, objects: t.objects + s.objects }), { statements: 0, roundTrips: 0, objects: 0 });
+    const calls = (s) => `${s.roundTrips} D1 round trip${s.roundTrips === 1 ? "" : "s"}, ${s.objects} object call${s.objects === 1 ? "" : "s"}`;
+    for (const s of steps) figure(`storage per paid order, D1 today: ${s.name}`, [s.statements], "stmt", calls(s));
+    const poll = steps.find((s) => s.name === "one widget poll");
+    const withPolls = { statements: total.statements + (polls - 1) * poll.statements, roundTrips: total.roundTrips + (polls - 1) * poll.roundTrips, objects: total.objects + (polls - 1) * poll.objects };
+    figure(`storage per paid order, D1 today: all (${polls} polls; rate limits on)`, [withPolls.statements], "stmt", calls(withPolls));
+  } finally {
+    await stack.stop();
+    receiver.close();
+    rmSync(persistTo, { recursive: true, force: true });
+  }
+}
+
+// BENCH_ONLY=sizes,core,request,qr,storage runs a part of the table (while profiling one figure).
+const only = new Set((process.env.BENCH_ONLY ?? "sizes,core,request,qr,storage").split(","));
 if (only.has("sizes")) sizes();
 if (only.has("core")) await workerdDirect();
 if (only.has("request")) await wholeRequest();
 if (only.has("qr")) await sessionToQr();
+if (only.has("storage")) await storagePerOrder();
 
 const cpu = cpus();
 const header = `bench ${new Date().toISOString().slice(0, 10)} · ${cpu.length} cores (${cpu[0]?.model.trim()}) · Node ${process.version} · ${QUICK ? "QUICK mode: not for quoting" : `median of ${RUNS} runs`}`;

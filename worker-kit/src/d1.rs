@@ -4,6 +4,8 @@
 use std::rc::Rc;
 
 use serde::de::DeserializeOwned;
+
+use crate::usage;
 use wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement, D1Result, Result};
 
@@ -45,6 +47,7 @@ impl Db {
 
     /// Every row `sql` selects, as `T`.
     pub async fn rows<T: DeserializeOwned>(&self, sql: &str, args: &[JsValue]) -> Result<Vec<T>> {
+        usage::d1_round_trip(1);
         self.statement(sql, args)?.all().await?.results()
     }
 
@@ -54,6 +57,7 @@ impl Db {
         sql: &str,
         args: &[JsValue],
     ) -> Result<Option<T>> {
+        usage::d1_round_trip(1);
         self.statement(sql, args)?.first(None).await
     }
 
@@ -64,16 +68,19 @@ impl Db {
         args: &[JsValue],
         column: &str,
     ) -> Result<Option<T>> {
+        usage::d1_round_trip(1);
         self.statement(sql, args)?.first(Some(column)).await
     }
 
     /// Runs one write; whether it changed a row.
     pub async fn write(&self, sql: &str, args: &[JsValue]) -> Result<bool> {
+        usage::d1_round_trip(1);
         changed(&self.statement(sql, args)?.run().await?)
     }
 
     /// Runs statements as one transaction (D1's batch): all of them or none.
     pub async fn batch(&self, statements: Vec<D1PreparedStatement>) -> Result<Vec<D1Result>> {
+        usage::d1_round_trip(statements.len() as u64);
         self.0.batch(statements).await
     }
 }

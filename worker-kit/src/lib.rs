@@ -2,7 +2,8 @@
 //! runtime, written once: D1 statements and their outcome ([`d1`]), settings from vars and
 //! secrets ([`settings`]), outgoing calls that always have a deadline ([`fetch`]), JSON answers
 //! ([`json`]), URLs by the runtime's own parser ([`url`]), a Durable Object's SQLite schema and
-//! alarms ([`object`]) and a secret that cannot be printed or serialized ([`secret`]).
+//! alarms ([`object`]), what storage was asked so far ([`usage`]) and a secret that cannot be
+//! printed or serialized ([`secret`]).
 //!
 //! Errors are the runtime's (`worker::Error`) or small types of this crate; each Worker maps
 //! them into its own error enum.
@@ -14,5 +15,6 @@ pub mod object;
 pub mod secret;
 pub mod settings;
 pub mod url;
+pub mod usage;
 
 pub use secret::Secret;

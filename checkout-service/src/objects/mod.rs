@@ -46,8 +46,9 @@ impl Books {
         Books(env.durable_object(BINDING).ok())
     }
 
-    /// The object named `name`.
+    /// The object named `name` (a call to it is counted: `worker_kit::usage`).
     fn stub(&self, name: &str) -> ApiResult<Stub> {
+        worker_kit::usage::object_call();
         let namespace = self.0.as_ref().ok_or_else(|| {
             ApiError::Config(format!(
                 "{BINDING}: no Durable Object binding for the books"
