@@ -41,6 +41,8 @@ describe("API fuzzing with schemathesis", { timeout: 900_000 }, () => {
       ["GET", "/_test/books/sessions"],
       ["GET", "/_test/books/events?kind=paid"],
       ["GET", "/_test/books/platform_certificates"],
+      ["GET", "/_test/counters?subject=127.0.0.1"],
+      ["GET", "/_test/usage"],
       ["POST", "/_test/faults/unanswered-idempotency-key", { key: "create_session:x", secs_ago: 31 }],
       ["POST", "/_test/faults/forget-platform-certificates", {}],
     ];

@@ -15,7 +15,13 @@ pub struct Usage {
 }
 
 thread_local! {
-    static USAGE: Cell<Usage> = const { Cell::new(Usage { d1_statements: 0, d1_round_trips: 0, object_calls: 0 }) };
+    static USAGE: Cell<Usage> = const {
+        Cell::new(Usage {
+            d1_statements: 0,
+            d1_round_trips: 0,
+            object_calls: 0,
+        })
+    };
 }
 
 fn add(change: impl FnOnce(&mut Usage)) {

@@ -2,8 +2,9 @@
 //! edge-worker: edge-worker/src/books_object.rs), many objects addressed by name, each with its
 //! own SQLite. What an object is for is in its name: `subject:{subject}` holds one subject's
 //! rate-limit windows (`counters`); `session:{id}` holds the payer's live connections to a
-//! session (`live`); the order books' shards come next (README, "Notes for the books' move"). One class for every role, so that its glue is in the bundle once; one
-//! schema for every object (a table a role does not use stays empty and costs nothing).
+//! session (`live`); the order books' shards come next (README, "Notes for the books' move").
+//! One class for every role, so that its glue is in the bundle once; one schema for every
+//! object (a table a role does not use stays empty and costs nothing).
 //!
 //! This module is both sides of the boundary: [`Books`], how a Worker asks an object, and
 //! [`MIGRATIONS`] with each role's statements, which the object runs on its own storage.
