@@ -2,12 +2,18 @@
 //! every object brings its SQLite schema up to date on first use, answers what the Worker
 //! asks, and wakes itself with its alarm for its due work. Today: a subject's rate-limit
 //! windows (the alarm forgets the windows that have ended, then the whole object once none is
-//! left: an address seen once costs nothing after its window), and a session's live sockets
-//! (accepted for hibernation: the object sleeps while they are idle).
+//! left: an address seen once costs nothing after its window), a session's live sockets
+//! (accepted for hibernation: the object sleeps while they are idle) and a session's due work
+//! (the alarm settles it as the cron would: its order asked about, the session closed at its
+//! expiry).
 
 use std::cell::Cell;
 
-use checkout_service::objects::{counters, live, MIGRATIONS};
+use checkout_service::http::RequestContext;
+use checkout_service::objects::{counters, live, timers, MIGRATIONS};
+use checkout_service::services;
+use pay_core::checkout::REQUERY_SECS;
+use pay_core::UnixTime;
 use worker::{
     durable_object, DurableObject, Env, Method, Request, Response, Result, SqlStorage, State,
     WebSocket, WebSocketIncomingMessage,
@@ -18,6 +24,8 @@ use worker_kit::url::Url;
 #[durable_object]
 pub struct Books {
     state: State,
+    /// The Worker's bindings and settings: an alarm runs the same use cases as a request.
+    env: Env,
     /// Whether this instance has brought the schema up to date (again after forgetting all).
     migrated: Cell<bool>,
 }
@@ -32,21 +40,39 @@ impl Books {
         Ok(sql)
     }
 
-    /// Makes sure an alarm is pending by `ends_at` at the latest: one alarm at a time, which
-    /// moves itself on to the next end when it fires.
-    async fn wake_by(&self, ends_at: i64) -> Result<()> {
+    /// Makes sure an alarm is pending by `at` (unix seconds) at the latest: one alarm at a
+    /// time, which moves itself on to the next due moment when it fires.
+    async fn wake_by(&self, at: i64) -> Result<()> {
         let storage = self.state.storage();
-        if storage.get_alarm().await?.is_none() {
-            storage.set_alarm(alarm_at(ends_at)).await?;
+        let pending = storage.get_alarm().await?;
+        if pending.is_none_or(|ms| ms > at * 1000) {
+            storage.set_alarm(alarm_at(at)).await?;
         }
         Ok(())
+    }
+
+    /// Runs one piece of due work; when it falls due again, if it does. A failure is logged and
+    /// tried again a minute later (the cron's sweep would find it too).
+    async fn run(&self, due: &timers::Due, now: UnixTime) -> Option<i64> {
+        let ran = async {
+            let rc = RequestContext::load(&self.env, now)?;
+            services::jobs::settle_session(&rc.services(), &due.subject).await
+        };
+        match ran.await {
+            Ok(again) => again.map(UnixTime::secs),
+            Err(e) => {
+                worker::console_warn!("due work for {} failed: {}", due.subject, e.log_line());
+                Some(now.plus(REQUERY_SECS).secs())
+            }
+        }
     }
 }
 
 impl DurableObject for Books {
-    fn new(state: State, _env: Env) -> Self {
+    fn new(state: State, env: Env) -> Self {
         Books {
             state,
+            env,
             migrated: Cell::new(false),
         }
     }
@@ -64,6 +90,14 @@ impl DurableObject for Books {
             (Method::Post, live::CHANGED) => {
                 let changed: live::Changed = req.json().await?;
                 Response::from_json(&live::tell(&self.state, &changed)?)
+            }
+            (Method::Post, timers::DUE) => {
+                let due: timers::Due = req.json().await?;
+                let sql = self.sql()?;
+                timers::keep(&sql, &due)?;
+                let earliest = timers::earliest(&sql)?.unwrap_or(due.at);
+                self.wake_by(earliest).await?;
+                Response::from_json(&timers::Scheduled { earliest })
             }
             (Method::Post, counters::HIT) => {
                 let hit: counters::Hit = req.json().await?;
@@ -110,8 +144,20 @@ impl DurableObject for Books {
     }
 
     async fn alarm(&self) -> Result<Response> {
-        let now = checkout_service::now().secs();
-        match counters::forget_ended(&self.sql()?, now)? {
+        let now = checkout_service::now();
+        let sql = self.sql()?;
+        for due in timers::due_by(&sql, now.secs())? {
+            match self.run(&due, now).await {
+                Some(at) => timers::reschedule(&self.sql()?, &due, at)?,
+                None => timers::done(&self.sql()?, &due)?,
+            }
+        }
+        let sql = self.sql()?;
+        let next = [
+            counters::forget_ended(&sql, now.secs())?,
+            timers::earliest(&sql)?,
+        ];
+        match next.into_iter().flatten().min() {
             Some(next) => self.state.storage().set_alarm(alarm_at(next)).await?,
             None => {
                 // Nothing left: the object's storage goes, schema included.

@@ -142,6 +142,27 @@ pub fn client_secret(merchant_secret_key: &str, session_id: &str) -> String {
     format!("{session_id}_secret_{}", &mac[..32])
 }
 
+/// How long an open session whose order was asked about waits before it is asked again (the
+/// cron's period: WeChat Pay's query is rate-limited per merchant).
+pub const REQUERY_SECS: i64 = 60;
+
+/// When an open session next needs looking at: its expiry (to close it), or before that the
+/// query of its order at WeChat Pay, `query_after_secs` after its prepay and then every
+/// [`REQUERY_SECS`] after the last look (a notification may never come).
+pub fn next_due(
+    expires_at: UnixTime,
+    prepay_at: Option<UnixTime>,
+    query_after_secs: i64,
+    looked_at: Option<UnixTime>,
+) -> UnixTime {
+    let query = match (prepay_at, looked_at) {
+        (None, _) => return expires_at,
+        (Some(_), Some(looked)) => looked.plus(REQUERY_SECS),
+        (Some(prepay), None) => prepay.plus(query_after_secs),
+    };
+    query.min(expires_at)
+}
+
 /// A fresh merchant-side number (out_trade_no, out_refund_no) from the clock and 8 random
 /// bytes: `prefix` + seconds + 16 hex digits, within WeChat Pay's 6–32 characters of
 /// `0-9 A-Z a-z _ - | *` for a prefix of up to 4 such characters.
@@ -251,6 +272,36 @@ pub fn decide_payment(
 mod tests {
     use super::*;
     use crate::v3::model::TransactionAmount;
+
+    #[test]
+    fn a_session_is_due_at_its_expiry_or_for_the_query_of_its_order() {
+        let (expires, prepay) = (UnixTime(10_000), UnixTime(1_000));
+        assert_eq!(
+            next_due(expires, None, 60, None),
+            expires,
+            "no order yet: its expiry"
+        );
+        assert_eq!(next_due(expires, Some(prepay), 60, None), UnixTime(1_060));
+        assert_eq!(
+            next_due(expires, Some(prepay), 0, None),
+            prepay,
+            "asked at once"
+        );
+        let looked = UnixTime(1_060);
+        assert_eq!(
+            next_due(expires, Some(prepay), 60, Some(looked)),
+            UnixTime(1_120)
+        );
+        assert_eq!(
+            next_due(expires, Some(prepay), 60, Some(UnixTime(9_990))),
+            expires
+        );
+        assert_eq!(
+            next_due(UnixTime(1_030), Some(prepay), 60, None),
+            UnixTime(1_030),
+            "expiry first"
+        );
+    }
 
     fn order(status: SessionStatus, txid: Option<&'static str>) -> OrderFacts<'static> {
         OrderFacts {

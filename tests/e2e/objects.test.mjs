@@ -3,11 +3,13 @@
 // exactly under concurrency; the object's alarm forgets the windows that have ended, then the
 // object's whole storage (observed through the tests' build's `/_test/counters` route, never a
 // database file). And the payer's live connection: a session's change pushed over a WebSocket
-// served by its object, `session:{id}`, with polling as the fallback.
+// served by its object, `session:{id}`, with polling as the fallback; and the session's due work
+// in the same object, woken by its alarm with no cron: a lost notification healed, an expired
+// session closed at WeChat Pay.
 import assert from "node:assert/strict";
 import { request as httpRequest } from "node:http";
 import { after, before, test } from "node:test";
-import { approveAtCashier, merchantClient, startAll, until } from "./support.mjs";
+import { approveAtCashier, eventKinds, merchantClient, platformRecords, startAll, until } from "./support.mjs";
 
 const WINDOW_SECS = 3;
 const SESSIONS_PER_IP = 4;
@@ -16,7 +18,13 @@ before(async () => {
   env = await startAll({
     edgePort: 6787,
     sandboxPort: 6788,
-    edgeVars: { RATE_LIMIT_WINDOW_SECS: String(WINDOW_SECS), RATE_LIMIT_SESSIONS_PER_IP: String(SESSIONS_PER_IP) },
+    edgeVars: {
+      RATE_LIMIT_WINDOW_SECS: String(WINDOW_SECS),
+      RATE_LIMIT_SESSIONS_PER_IP: String(SESSIONS_PER_IP),
+      // A session's object asks about its order a second after the prepay; sessions may be short.
+      QUERY_PENDING_AFTER_SECS: "1",
+      MIN_SESSION_TTL_SECS: "2",
+    },
   });
 }, { timeout: 600_000 });
 after(async () => {
@@ -54,9 +62,12 @@ test("a subject's hits are counted in its own object, exactly, and its alarm for
   assert.equal((await windows(ip))[0].hits, 1);
 });
 
-/** A new session, its prepay made (Native): the session and its code_url. */
-async function preparedSession(description) {
-  const session = await merchantClient(env).createSession({ amount_fen: 321, description });
+/** A new session, its prepay made (Native): the session and its code_url. Each from its own
+ * client address, clear of the rate limit the first test sets low. */
+let addresses = 0;
+async function preparedSession(description, fields = {}) {
+  const from = { "CF-Connecting-IP": `203.0.113.${++addresses}` };
+  const session = await merchantClient(env, from).createSession({ amount_fen: 321, description, ...fields });
   const pay = await fetch(`${env.stack.edgeUrl}/v1/widget/sessions/${session.id}/pay`, {
     method: "POST",
     headers: { Authorization: `Bearer ${session.client_secret}`, "Content-Type": "application/json" },
@@ -170,4 +181,24 @@ test("the widget in Chromium: paid by the push, and by polling when the socket c
   } finally {
     await page.close();
   }
+});
+
+test("a session's object settles it when it falls due, with no cron: a lost notification healed, an expired session closed", { timeout: 120_000 }, async () => {
+  const { sandboxUrl } = env.stack;
+  const status = async (id) => (await merchantClient(env).request("GET", `/v1/checkout/sessions/${id}`)).body.status;
+  // WeChat Pay's notification of this payment never arrives: the object's query heals it.
+  const fault = await fetch(`${sandboxUrl}/sandbox/faults`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ kind: "drop_notification", mchid: "1230000109" }) });
+  assert.equal(fault.status, 200, await fault.clone().text());
+  const lost = await preparedSession("timer: lost notification");
+  assert.match(await approveAtCashier(sandboxUrl, lost.codeUrl), /SUCCESS/);
+  await until("the object's query to heal the payment", async () => (await status(lost.session.id)) === "paid", 20_000);
+  assert.deepEqual(await eventKinds(env.stack, lost.session.id), ["created", "prepay_created", "paid"]);
+
+  // Nobody pays: at its expiry the object closes it, at WeChat Pay and here.
+  const idle = await preparedSession("timer: expiry", { expires_in: 2 });
+  await until("the object's close at the expiry", async () => (await status(idle.session.id)) === "closed", 20_000);
+  const [platform] = await platformRecords(env.stack, "transactions", { mchid: "1230000109", out_trade_no: idle.session.out_trade_no });
+  assert.equal(platform.trade_state, "CLOSED", "closed at WeChat Pay, not only here");
+  assert.deepEqual(await eventKinds(env.stack, idle.session.id), ["created", "prepay_created", "closed"]);
+  // No cron ran meanwhile: wrangler dev fires none, and nothing here asks for run-scheduled.
 });

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use worker::{Method, Request, RequestInit, Response, State, WebSocketPair};
 
-use super::{Books, ORIGIN};
+use super::{session_object, Books, ORIGIN};
 use crate::error::ApiResult;
 
 /// A socket's upgrade request, forwarded by a Worker (GET).
@@ -49,10 +49,6 @@ pub struct Told {
     pub sockets: usize,
 }
 
-fn object_of(session_id: &str) -> String {
-    format!("session:{session_id}")
-}
-
 impl Books {
     /// Hands an authenticated upgrade request to the session's object; its answer (101 and
     /// the socket) is the Worker's.
@@ -63,7 +59,7 @@ impl Books {
         let url = format!("{ORIGIN}{CONNECT}?session={session_id}");
         let request = Request::new_with_init(&url, &init)?;
         Ok(self
-            .stub(&object_of(session_id))?
+            .stub(&session_object(session_id))?
             .fetch_with_request(request)
             .await?)
     }
@@ -75,12 +71,8 @@ impl Books {
             session_id: session_id.to_string(),
             status: status.to_string(),
         };
-        let told = self
-            .post::<Told>(&object_of(session_id), CHANGED, &changed)
+        self.tell(&session_object(session_id), CHANGED, &changed)
             .await;
-        if let Err(e) = told {
-            worker::console_warn!("live push of {session_id} failed: {}", e.log_line());
-        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! edge-worker: edge-worker/src/books_object.rs), many objects addressed by name, each with its
 //! own SQLite. What an object is for is in its name: `subject:{subject}` holds one subject's
 //! rate-limit windows (`counters`); `session:{id}` holds the payer's live connections to a
-//! session (`live`); the order books' shards come next (README, "Notes for the books' move").
+//! session (`live`) and the session's due work (`timers`); the order books' shards come next (README, "Notes for the books' move").
 //! One class for every role, so that its glue is in the bundle once; one schema for every
 //! object (a table a role does not use stays empty and costs nothing).
 //!
@@ -11,6 +11,7 @@
 
 pub mod counters;
 pub mod live;
+pub mod timers;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -36,7 +37,19 @@ pub const MIGRATIONS: &[&str] = &[
         hits INTEGER NOT NULL CHECK (hits > 0),
         PRIMARY KEY (bucket, start)
     ) WITHOUT ROWID",
+    // 2: an object's due work (timers.rs).
+    "CREATE TABLE due_work (
+        kind TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        due_at INTEGER NOT NULL,
+        PRIMARY KEY (kind, subject)
+    ) WITHOUT ROWID",
 ];
+
+/// The object of one checkout session: its payer's sockets and its due work.
+fn session_object(session_id: &str) -> String {
+    format!("session:{session_id}")
+}
 
 /// Every object of the class, by name.
 pub struct Books(Option<ObjectNamespace>);
@@ -70,6 +83,16 @@ impl Books {
         init.with_method(Method::Post).with_body(Some(body.into()));
         let request = Request::new_with_init(&format!("{ORIGIN}{path}"), &init)?;
         self.ask(name, request).await
+    }
+
+    /// Posts `body` to the object `name` for what follows a change already in the books (a push,
+    /// a due time): a failure is logged, never the caller's, since a missed call only delays
+    /// (the widget polls, the cron sweeps).
+    async fn tell(&self, name: &str, path: &str, body: &impl Serialize) {
+        let told = self.post::<serde::de::IgnoredAny>(name, path, body).await;
+        if let Err(e) = told {
+            worker::console_warn!("object {name} was not told {path}: {}", e.log_line());
+        }
     }
 
     /// The object `name`'s JSON answer to `request`.

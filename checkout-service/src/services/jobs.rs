@@ -1,12 +1,15 @@
 //! The cron trigger's work, also runnable on demand (`POST /v1/admin/run-scheduled`), one
 //! function per job; a failure of one session or refund does not stop the others.
 
+use pay_core::checkout::{self, SessionStatus};
 use pay_core::refund::RefundState;
+use pay_core::UnixTime;
 use serde::Serialize;
 
 use super::webhooks::{self, Delivered};
 use super::{payments, refunds, Ctx};
 use crate::error::ApiResult;
+use crate::ledger::CheckoutSession;
 
 /// How many sessions (or refunds) one job looks at, so a run stays well inside the CPU limit.
 const BATCH: u32 = 50;
@@ -53,6 +56,26 @@ async fn settle_open_sessions(ctx: &Ctx<'_>) -> ApiResult<(u32, u32)> {
         }
     }
     Ok((checked, failed))
+}
+
+/// One session's due work, as its object's alarm runs it (objects/timers.rs): settled as the
+/// cron settles it (its order asked about after the prepay, the session closed past its
+/// expiry); when it falls due again if it is still open.
+pub async fn settle_session(ctx: &Ctx<'_>, id: &str) -> ApiResult<Option<UnixTime>> {
+    let sessions = ctx.ledger.sessions();
+    let open = |s: Option<CheckoutSession>| s.filter(|s| s.status == SessionStatus::Open);
+    let Some(session) = open(sessions.by_id(id).await?) else {
+        return Ok(None);
+    };
+    payments::settle_by_query(ctx, &session).await?;
+    Ok(open(sessions.by_id(id).await?).map(|s| {
+        checkout::next_due(
+            UnixTime(s.expires_at),
+            s.prepay_created_at.map(UnixTime),
+            ctx.merchant.query_after_secs,
+            Some(ctx.now),
+        )
+    }))
 }
 
 /// Refunds whose answer was lost (5xx, network, a rate limit): asked about, and sent again

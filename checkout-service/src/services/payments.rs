@@ -2,7 +2,7 @@
 //! transaction to the books, whichever way it arrived (a notification, a query, a close that
 //! found it paid, reconciliation).
 
-use pay_core::checkout::{decide_payment, OrderFacts, PaymentDecision, SessionStatus};
+use pay_core::checkout::{self, decide_payment, OrderFacts, PaymentDecision, SessionStatus};
 use pay_core::crypto::webcrypto::{random_hex, WebCryptoSigner};
 use pay_core::requests::Scene;
 use pay_core::risk::Flag;
@@ -76,6 +76,14 @@ pub async fn start(
             {
                 return Err(stopped_while_prepaying(ctx, session).await);
             }
+            // Its object asks WeChat Pay about the order if no notification came by then.
+            let due = checkout::next_due(
+                UnixTime(session.expires_at),
+                Some(ctx.now),
+                ctx.merchant.query_after_secs,
+                None,
+            );
+            ctx.books.session_due(&session.id, due).await;
             prepay
         }
     };

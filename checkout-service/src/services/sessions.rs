@@ -54,6 +54,8 @@ pub async fn create(
         metadata: params.metadata,
     };
     sessions.insert(&new).await?;
+    // Its object closes it at its expiry (the cron's sweep if that is missed).
+    ctx.books.session_due(&new.id, new.expires_at).await;
     let session = sessions
         .by_id(&new.id)
         .await?

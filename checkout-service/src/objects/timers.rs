@@ -1,0 +1,104 @@
+//! Due work: what an object must do at a moment, kept in its own SQLite and woken by its alarm.
+//! A session's object (`session:{id}`) is told when its session falls due (its expiry; the
+//! query of its order after a prepay) and then settles it as the cron does, so a lost
+//! notification is healed and an expired session closed at WeChat Pay on time, with no cron;
+//! the cron stays, as the sweep that reaches a session whose object missed its alarm. The
+//! Worker's side ([`Books::session_due`]) and the object's ([`keep`], [`due_by`],
+//! [`reschedule`], [`done`], [`earliest`]).
+
+use pay_core::UnixTime;
+use serde::{Deserialize, Serialize};
+use worker::{SqlStorage, SqlStorageValue};
+use worker_kit::object::int;
+
+use super::{session_object, Books};
+
+/// A due time, as a Worker tells it (POST).
+pub const DUE: &str = "/timers/due";
+
+/// The work a session's object does for its session: `jobs::settle_session`.
+pub const SESSION: &str = "session";
+
+/// One piece of due work: what (`kind`), for whom (`subject`), and when.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Due {
+    pub kind: String,
+    pub subject: String,
+    pub at: i64,
+}
+
+/// The earliest due time the object holds after the Worker's.
+#[derive(Serialize, Deserialize)]
+pub struct Scheduled {
+    pub earliest: i64,
+}
+
+impl Books {
+    /// Tells the session's object that the session falls due at `at` (of two times, the
+    /// earlier holds). Never fails the request it follows: the cron sweeps what an object
+    /// misses.
+    pub async fn session_due(&self, session_id: &str, at: UnixTime) {
+        let due = Due {
+            kind: SESSION.into(),
+            subject: session_id.into(),
+            at: at.secs(),
+        };
+        self.tell(&session_object(session_id), DUE, &due).await;
+    }
+}
+
+fn key(due: &Due) -> Vec<SqlStorageValue> {
+    vec![
+        SqlStorageValue::String(due.kind.clone()),
+        SqlStorageValue::String(due.subject.clone()),
+    ]
+}
+
+/// In the object: keeps `due`; of two times for the same work, the earlier.
+pub fn keep(sql: &SqlStorage, due: &Due) -> worker::Result<()> {
+    let mut args = key(due);
+    args.push(SqlStorageValue::Integer(due.at));
+    sql.exec(
+        "INSERT INTO due_work (kind, subject, due_at) VALUES (?, ?, ?) \
+         ON CONFLICT (kind, subject) DO UPDATE SET due_at = MIN(due_at, excluded.due_at)",
+        args,
+    )?;
+    Ok(())
+}
+
+/// In the object: the work due by `now`, earliest first (it stays held until [`done`] or
+/// [`reschedule`]: an alarm that dies midway runs it again).
+pub fn due_by(sql: &SqlStorage, now: i64) -> worker::Result<Vec<Due>> {
+    sql.exec(
+        "SELECT kind, subject, due_at AS at FROM due_work WHERE due_at <= ? ORDER BY due_at",
+        vec![SqlStorageValue::Integer(now)],
+    )?
+    .to_array()
+}
+
+/// In the object: `due` falls due again at `at`.
+pub fn reschedule(sql: &SqlStorage, due: &Due, at: i64) -> worker::Result<()> {
+    let mut args = vec![SqlStorageValue::Integer(at)];
+    args.extend(key(due));
+    sql.exec(
+        "UPDATE due_work SET due_at = ? WHERE kind = ? AND subject = ?",
+        args,
+    )?;
+    Ok(())
+}
+
+/// In the object: `due` is done (unless a later time was kept for it meanwhile).
+pub fn done(sql: &SqlStorage, due: &Due) -> worker::Result<()> {
+    let mut args = key(due);
+    args.push(SqlStorageValue::Integer(due.at));
+    sql.exec(
+        "DELETE FROM due_work WHERE kind = ? AND subject = ? AND due_at <= ?",
+        args,
+    )?;
+    Ok(())
+}
+
+/// In the object: the earliest due time it holds.
+pub fn earliest(sql: &SqlStorage) -> worker::Result<Option<i64>> {
+    int(sql, "SELECT MIN(due_at) AS value FROM due_work", None)
+}
