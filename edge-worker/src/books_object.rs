@@ -10,6 +10,8 @@
 use std::cell::Cell;
 
 use checkout_service::http::RequestContext;
+#[cfg(feature = "test-routes")]
+use checkout_service::objects::schema;
 use checkout_service::objects::{counters, live, timers, MIGRATIONS};
 use checkout_service::services;
 use pay_core::checkout::REQUERY_SECS;
@@ -105,6 +107,18 @@ impl DurableObject for Books {
                 let hits = counters::count(&self.sql()?, hit)?;
                 self.wake_by(ends_at).await?;
                 Response::from_json(&counters::Counted { hits })
+            }
+            #[cfg(feature = "test-routes")]
+            (Method::Get, schema::PATH) => {
+                Response::from_json(&schema::read(&self.state.storage().sql())?)
+            }
+            #[cfg(feature = "test-routes")]
+            (Method::Post, schema::PATH) => {
+                let schema::Version { version } = req.json().await?;
+                let held = schema::bring_to(&self.state.storage().sql(), version)?;
+                // The next request brings it up to date, as it would after a deploy.
+                self.migrated.set(false);
+                Response::from_json(&held)
             }
             #[cfg(feature = "test-routes")]
             (Method::Get, counters::WINDOWS) => {

@@ -202,3 +202,33 @@ test("a session's object settles it when it falls due, with no cron: a lost noti
   assert.deepEqual(await eventKinds(env.stack, idle.session.id), ["created", "prepay_created", "closed"]);
   // No cron ran meanwhile: wrangler dev fires none, and nothing here asks for run-scheduled.
 });
+
+test("an object's schema is brought up to date by the object itself: from empty, and from the previous version", { timeout: 60_000 }, async () => {
+  const schema = async (name) => (await fetch(`${env.stack.edgeUrl}/_test/objects/schema?name=${encodeURIComponent(name)}`)).json();
+  const older = async (name, version) => {
+    const r = await fetch(`${env.stack.edgeUrl}/_test/objects/schema`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ name, version }) });
+    assert.equal(r.status, 200, await r.clone().text());
+    return r.json();
+  };
+  const current = { versions: [1, 2], tables: ["due_work", "rate_windows", "schema_version"] };
+  const hitFrom = async (ip) => {
+    const r = await merchantClient(env, { "CF-Connecting-IP": ip }).request("POST", "/v1/checkout/sessions", { amount_fen: 100, description: "schema" });
+    assert.equal(r.status, 201, r.text);
+  };
+
+  // From empty: an object never used holds nothing; its first request applies every version.
+  const fresh = "198.51.100.20";
+  assert.deepEqual(await schema(`subject:${fresh}`), { versions: [], tables: [] });
+  await hitFrom(fresh);
+  assert.deepEqual(await schema(`subject:${fresh}`), current);
+
+  // From the previous version: an object left at version 1 (as the build before the timers left
+  // its objects) is brought to version 2 by its next request, its rows kept.
+  const old = "198.51.100.21";
+  assert.deepEqual(await older(`subject:${old}`, 1), { versions: [1], tables: ["rate_windows", "schema_version"] });
+  await hitFrom(old);
+  assert.deepEqual(await schema(`subject:${old}`), current);
+  await hitFrom(old);
+  const [held] = await windows(old);
+  assert.equal(held.hits, 2, "the counts go on across the upgrade");
+});

@@ -108,3 +108,85 @@ impl Books {
         Ok(answer.json().await?)
     }
 }
+
+/// The tests' build only: an object's schema as its storage holds it (no migration run first),
+/// and the request that brings a fresh object to an older version, so that the tests can show
+/// the upgrade from it (tests/e2e/objects.test.mjs).
+#[cfg(feature = "test-routes")]
+pub mod schema {
+    use serde::{Deserialize, Serialize};
+    use worker::SqlStorage;
+
+    use super::{Books, MIGRATIONS};
+    use crate::error::ApiResult;
+
+    /// The path, asked with GET (what is there) or POST (a [`Version`] to bring it to).
+    pub const PATH: &str = "/test/schema";
+
+    /// The versions applied, in order, and the tables (the runtime's own, whose names start with
+    /// `_`, left out: `_cf_…` in Cloudflare's, `__miniflare_…` locally).
+    #[derive(Serialize, Deserialize)]
+    pub struct Schema {
+        pub versions: Vec<i64>,
+        pub tables: Vec<String>,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    pub struct Version {
+        pub version: usize,
+    }
+
+    #[derive(Deserialize)]
+    struct Row {
+        value: serde_json::Value,
+    }
+
+    fn column(sql: &SqlStorage, query: &str) -> worker::Result<Vec<serde_json::Value>> {
+        let rows: Vec<Row> = sql.exec(query, None)?.to_array()?;
+        Ok(rows.into_iter().map(|r| r.value).collect())
+    }
+
+    /// In the object: its schema as it is.
+    pub fn read(sql: &SqlStorage) -> worker::Result<Schema> {
+        let tables: Vec<String> = column(
+            sql,
+            "SELECT name AS value FROM sqlite_master WHERE type = 'table' \
+             AND substr(name, 1, 1) != '_' ORDER BY name",
+        )?
+        .into_iter()
+        .filter_map(|v| v.as_str().map(String::from))
+        .collect();
+        let versions = if tables.iter().any(|t| t == "schema_version") {
+            column(
+                sql,
+                "SELECT version AS value FROM schema_version ORDER BY version",
+            )?
+            .into_iter()
+            .filter_map(|v| v.as_i64())
+            .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(Schema { versions, tables })
+    }
+
+    /// In the object: the first `version` steps of the schema, as an older build left them.
+    pub fn bring_to(sql: &SqlStorage, version: usize) -> worker::Result<Schema> {
+        worker_kit::object::migrate(sql, &MIGRATIONS[..version.min(MIGRATIONS.len())])?;
+        read(sql)
+    }
+
+    impl Books {
+        /// The object `name`'s schema; brought to `version` first if one is given.
+        pub async fn schema(&self, name: &str, version: Option<usize>) -> ApiResult<Schema> {
+            match version {
+                Some(version) => self.post(name, PATH, &Version { version }).await,
+                None => {
+                    let url = format!("{}{PATH}", super::ORIGIN);
+                    let request = worker::Request::new(&url, worker::Method::Get)?;
+                    self.ask(name, request).await
+                }
+            }
+        }
+    }
+}
