@@ -9,7 +9,7 @@
 //! | `http/` | the plumbing both Workers' handlers stand on: the request context, the route table, reading requests, authentication, rate limits |
 //! | `services/` | the use cases over explicit ports (books, WeChat Pay, merchant settings, time): sessions, payments, refunds, risk, idempotency, webhooks, jobs |
 //! | `ledger/` | the merchant's books, one module per aggregate (sessions, events + outbox, refunds, idempotency keys, attempts, notifications) |
-//! | `objects/` | the books' Durable Objects, both sides: how a Worker asks one, and each role's schema and statements (today: a subject's rate-limit windows) |
+//! | `objects/` | the books' Durable Objects, both sides: how a Worker asks one, and each role's schema and statements (a subject's rate-limit windows, a session's sockets and due work) |
 //! | `catalog/` | the control plane: listing, reconciliation runs, platform certificates, console sign-ins |
 //! | `wechatpay/` | the connector: transport (sign, send, deadline) ← trust (keys, certificates) ← client (verified endpoints), bills |
 //! | `back_office_client.rs` | the back-office Worker, over the edge's service binding: what the edge forwards to it |

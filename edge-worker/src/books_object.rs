@@ -56,6 +56,10 @@ impl Books {
     /// Runs one piece of due work; when it falls due again, if it does. A failure is logged and
     /// tried again a minute later (the cron's sweep would find it too).
     async fn run(&self, due: &timers::Due, now: UnixTime) -> Option<i64> {
+        if due.kind != timers::SESSION {
+            worker::console_warn!("due work of an unknown kind dropped: {}", due.kind);
+            return None;
+        }
         let ran = async {
             let rc = RequestContext::load(&self.env, now)?;
             services::jobs::settle_session(&rc.services(), &due.subject).await

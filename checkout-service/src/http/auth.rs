@@ -1,6 +1,7 @@
 //! Who may call: the merchant (its secret key as Bearer), or the payer's widget (a session's
-//! client secret as Bearer, or on a WebSocket as its second subprotocol). Compared in constant time; an unknown session and a wrong secret
-//! get the same answer, so there is nothing to probe.
+//! client secret as Bearer, or on a WebSocket as its second subprotocol). Compared in constant
+//! time; an unknown session and a wrong secret get the same answer, so there is nothing to
+//! probe.
 
 use worker::Request;
 

@@ -29,7 +29,8 @@ pub struct RequestContext {
     pub config: Rc<Config>,
     pub ledger: Ledger,
     pub catalog: Catalog,
-    /// The books' Durable Objects (today: each subject's rate-limit windows).
+    /// The books' Durable Objects: each subject's rate-limit windows, each session's sockets and
+    /// due work.
     pub books: Books,
     pub back_office: BackOffice,
     pub now: UnixTime,
