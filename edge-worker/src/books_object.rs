@@ -125,6 +125,8 @@ impl DurableObject for Books {
                 Response::from_json(&held)
             }
             #[cfg(feature = "test-routes")]
+            (Method::Get, timers::HELD) => Response::from_json(&timers::held(&self.sql()?)?),
+            #[cfg(feature = "test-routes")]
             (Method::Get, counters::WINDOWS) => {
                 Response::from_json(&counters::windows(&self.sql()?)?)
             }

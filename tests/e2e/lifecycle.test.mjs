@@ -4,7 +4,7 @@
 // a storm of duplicate notifications that changes the books exactly once.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { books, eventKinds, forgeNotification, oauthRoundTrip, payerPays as pays, platformRecords, startAll, until, webhookReceiver, merchantClient } from "./support.mjs";
+import { approveAtCashier, books, eventKinds, forgeNotification, oauthRoundTrip, payerPays as pays, platformRecords, startAll, until, webhookReceiver, merchantClient } from "./support.mjs";
 
 const MCHID = "1230000109";
 
@@ -185,10 +185,22 @@ describe("order lifecycle", { timeout: 900_000 }, () => {
   });
 
   test("a dropped notification is healed by the scheduled query", async () => {
-    await sandbox("/sandbox/faults", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ kind: "drop_notification" }) });
+    await fault("drop_notification");
     const s = await newSession(1999);
-    await pays(env.stack, s);
-    await new Promise((r) => setTimeout(r, 500));
+    const pay = await api(`/v1/widget/sessions/${s.id}/pay`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${s.client_secret}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ scene: "native" }),
+    });
+    assert.equal(pay.status, 200);
+    const prepaidAt = Math.floor(Date.now() / 1000);
+    // The session's object asks about the order as soon as it is prepaid (QUERY_PENDING_AFTER_SECS
+    // is 0 here), then a minute after that look: once it has looked, the heal is the sweep's.
+    const due = async () => (await (await fetch(`${env.stack.edgeUrl}/_test/objects/due?session=${s.id}`)).json()).due;
+    await until("the object's first look", async () => (await due()).every((d) => d.at >= prepaidAt + 30));
+    assert.match(await approveAtCashier(env.stack.sandboxUrl, (await pay.json()).code_url), /SUCCESS/);
+    const notices = () => platformRecords(env.stack, "notifications", { mchid: MCHID, out_trade_no: s.out_trade_no });
+    await until("WeChat Pay dropped its notification", async () => (await notices()).some((n) => n.state === "dropped"));
     assert.equal((await session(s.id)).status, "open", "the notification was dropped");
     const run = await runScheduled();
     assert.ok(run.checked >= 1, JSON.stringify(run));

@@ -11,10 +11,18 @@ use serde::{Deserialize, Serialize};
 use worker::{SqlStorage, SqlStorageValue};
 use worker_kit::object::int;
 
+#[cfg(feature = "test-routes")]
+use super::ORIGIN;
 use super::{session_object, Books};
+#[cfg(feature = "test-routes")]
+use crate::error::ApiResult;
 
 /// A due time, as a Worker tells it (POST).
 pub const DUE: &str = "/timers/due";
+
+/// The due work an object holds, as the tests' build reads it (GET).
+#[cfg(feature = "test-routes")]
+pub const HELD: &str = "/timers/held";
 
 /// The work a session's object does for its session: `jobs::settle_session`.
 pub const SESSION: &str = "session";
@@ -44,6 +52,13 @@ impl Books {
             at: at.secs(),
         };
         self.tell(&session_object(session_id), DUE, &due).await;
+    }
+
+    /// The tests' build only: the due work the session's object holds.
+    #[cfg(feature = "test-routes")]
+    pub async fn session_due_work(&self, session_id: &str) -> ApiResult<Vec<Due>> {
+        let request = worker::Request::new(&format!("{ORIGIN}{HELD}"), worker::Method::Get)?;
+        self.ask(&session_object(session_id), request).await
     }
 }
 
@@ -96,6 +111,16 @@ pub fn done(sql: &SqlStorage, due: &Due) -> worker::Result<()> {
         args,
     )?;
     Ok(())
+}
+
+/// In the object, the tests' build only: every piece of due work it holds, earliest first.
+#[cfg(feature = "test-routes")]
+pub fn held(sql: &SqlStorage) -> worker::Result<Vec<Due>> {
+    sql.exec(
+        "SELECT kind, subject, due_at AS at FROM due_work ORDER BY due_at",
+        None,
+    )?
+    .to_array()
 }
 
 /// In the object: the earliest due time it holds.

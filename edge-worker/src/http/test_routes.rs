@@ -9,6 +9,7 @@
 //! | `GET /_test/books/{name}?{column}={value}…` | rows of `sessions`, `events`, `refunds`, `outbox`, `notifications_received`, `payment_attempts`, `platform_certificates` or `idempotency_keys`, narrowed by equality (ledger/inspect.rs) |
 //! | `GET /_test/counters?subject={key}` | the rate-limit windows a subject's object holds (checkout-service objects/counters.rs) |
 //! | `GET /_test/objects/schema?name={object}`, `POST … {"name", "version"}` | an object's schema as its storage holds it; a fresh object brought to an older version (checkout-service objects/mod.rs) |
+//! | `GET /_test/objects/due?session={id}` | the due work a session's object holds: `{"due": [{kind, subject, at}]}` (checkout-service objects/timers.rs) |
 //! | `GET /_test/usage` | what this isolate has asked of storage so far: D1 statements and round trips, object calls (worker-kit usage.rs) |
 //! | `POST /_test/faults/unanswered-idempotency-key` `{"key", "secs_ago"}` | the claim of `key` as a request that died after its work left it |
 //! | `POST /_test/faults/forget-platform-certificates` | the certificate cache emptied, as by a rotation |
@@ -49,6 +50,11 @@ pub async fn handle(req: &mut Request, path: &str, rc: &RequestContext) -> ApiRe
                 200,
                 &rc.books.schema(&older.name, Some(older.version)).await?,
             ))
+        }
+        (["_test", "objects", "due"], Some(Method::Get)) => {
+            let id = request::query_value(req, "session")?.ok_or(ApiError::NotFound("session"))?;
+            let due = rc.books.session_due_work(&id).await?;
+            Ok(json(200, &json!({ "due": due })))
         }
         (["_test", "usage"], Some(Method::Get)) => Ok(json(200, &worker_kit::usage::usage())),
         (["_test", "counters"], Some(Method::Get)) => {
