@@ -5,7 +5,8 @@
 #   FUZZ_SECS=N / FUZZ_RUNS=N  override the bound of a pass; FUZZ_TARGETS="bill ..." picks targets
 # Built with debug assertions (integer overflow panics) and without AddressSanitizer: pay-core
 # forbids unsafe code, so ASan would only slow the search down ~10x. A crash leaves its input in
-# pay-core/fuzz/artifacts/<target>/ and fails the pass; make it a test in pay-core/tests/fuzz_regressions.rs.
+# pay-core/fuzz/artifacts/<target>/ and fails the pass; make it a unit test beside the code it broke and
+# keep the input in the corpus as regression-… (each pass runs it again).
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 cd "$WXC_ROOT/pay-core/fuzz"

@@ -91,6 +91,10 @@ fn parse_time(tlv: &Tlv<'_>) -> Result<UnixTime, Error> {
     let digits = text
         .strip_suffix('Z')
         .ok_or_else(|| bad("validity must be in UTC"))?;
+    // Only digits: the fields below are cut at byte offsets (fuzzing found a '₅' there).
+    if !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad("validity must be digits"));
+    }
     let full = match (tlv.tag, digits.len()) {
         // UTCTime: two-digit years, 50–99 meaning 19xx (RFC 5280).
         (0x17, 12) => format!(
@@ -201,6 +205,29 @@ mod tests {
     use crate::Error;
 
     const PLATFORM_CERT: &str = include_str!("../../tests/vectors/test_platform_cert.pem");
+
+    #[test]
+    fn a_validity_with_other_than_digits_is_refused_not_a_panic() {
+        // The fuzzer's input (crash-9b8e7d6b…): 12 bytes of UTCTime with a '₅' among them.
+        for (tag, content) in [
+            (0x17, "20461110\u{2085}0Z"),
+            (0x18, "2046111\u{2085}0000Z"),
+            (0x17, "2046111+1000Z"),
+        ] {
+            let tlv = Tlv {
+                tag,
+                content: content.as_bytes(),
+                raw: content.as_bytes(),
+            };
+            assert!(parse_time(&tlv).is_err(), "{content}");
+        }
+        let fine = Tlv {
+            tag: 0x17,
+            content: b"461110054545Z",
+            raw: b"",
+        };
+        assert!(parse_time(&fine).is_ok());
+    }
 
     #[test]
     fn reads_serial_validity_subject_and_key() {
