@@ -342,14 +342,22 @@ async function sessionToQr() {
 
 mkdirSync(outputDir, { recursive: true });
 /**
- * What one paid order asks of storage, step by step: D1 statements and round trips (a batch is
- * one), and calls to Durable Objects, counted by the edge's isolate (`GET /_test/usage` of the
- * tests' build; the deployed settings: rate limits on, so each counted route calls its
- * subject's object). The order: created by the merchant, read by the widget, paid by the
- * payer (prepay, the cashier, WeChat Pay's notification, the merchant's webhook delivered).
+ * What one paid order asks of storage, step by step, with the books in D1 (`BOOKS_IN = "d1"`,
+ * before) and in their object (`"objects"`, after): SQL statements and the round trips that
+ * carry them (a batch is one; to D1, or to the books' object), and the other calls to Durable
+ * Objects, counted by the edge's isolate (`GET /_test/usage` of the tests' build; the deployed
+ * settings: rate limits on, so each counted route calls its subject's object). The order:
+ * created by the merchant, read by the widget, paid by the payer (prepay, the cashier, WeChat
+ * Pay's notification, the merchant's webhook delivered).
  */
 async function storagePerOrder() {
   run("bash", [join(root, "scripts", "build-worker.sh"), "edge-worker", "--test"], { quiet: true });
+  for (const [label, booksIn] of [["before, books in D1", "d1"], ["after, books in objects", "objects"]]) {
+    await storagePerOrderWith(label, booksIn);
+  }
+}
+
+async function storagePerOrderWith(label, booksIn) {
   const hooks = { count: 0 };
   const receiver = createServer((req, res) => {
     req.resume();
@@ -363,16 +371,25 @@ async function storagePerOrder() {
   const persistTo = mkdtempSync(join(process.env.TMPDIR ?? "/tmp", "bench-storage-"));
   const stack = await startStack({
     edgePort: PORTS.storageEdge, sandboxPort: PORTS.storageSandbox, persistTo, logDir: join(outputDir, "logs-bench-storage"),
-    timeLimitSecs: 600, edgeBuild: "build-test", edgeVars: { WEBHOOK_URL: webhookUrl, WEBHOOK_SECRET: "whsec_bench_0123456789abcdef" },
+    timeLimitSecs: 600, edgeBuild: "build-test",
+    edgeVars: { BOOKS_IN: booksIn, WEBHOOK_URL: webhookUrl, WEBHOOK_SECRET: "whsec_bench_0123456789abcdef" },
   });
   try {
-    const usage = async () => (await fetch(`${stack.edgeUrl}/_test/usage`)).json();
+    const usage = async () => {
+      const u = await (await fetch(`${stack.edgeUrl}/_test/usage`)).json();
+      return {
+        statements: u.d1_statements + u.object_sql_statements,
+        d1: u.d1_round_trips,
+        books: u.object_sql_round_trips,
+        objects: u.object_calls - u.object_sql_round_trips,
+      };
+    };
+    const diff = (a, b) => Object.fromEntries(Object.keys(a).map((k) => [k, a[k] - b[k]]));
     const steps = [];
     let last = await usage();
     const step = async (name, work) => {
       await work();
-      const now = await usage();
-      steps.push({ name, statements: now.d1_statements - last.d1_statements, roundTrips: now.d1_round_trips - last.d1_round_trips, objects: now.object_calls - last.object_calls });
+      steps.push({ name, ...diff(await usage(), last) });
       last = await usage();
     };
     const merchant = { Authorization: `Bearer ${edgeVars.MERCHANT_SECRET_KEY}`, "Content-Type": "application/json" };
@@ -396,7 +413,7 @@ async function storagePerOrder() {
       await until("the delivery's bookkeeping", async () => {
         await new Promise((r) => setTimeout(r, 250));
         const now = await usage();
-        const still = now.d1_round_trips === seen.d1_round_trips;
+        const still = now.statements === seen.statements;
         seen = now;
         return still;
       }, 10_000);
@@ -404,12 +421,12 @@ async function storagePerOrder() {
     const paid = await (await fetch(`${stack.edgeUrl}/v1/widget/sessions/${session.id}`, { headers: widget })).json();
     if (paid.status !== "paid") throw new Error(`the order is ${paid.status}, not paid`);
     const polls = 3;
-    const total = steps.reduce((t, s) => ({ statements: t.statements + s.statements, roundTrips: t.roundTrips + s.roundTrips, objects: t.objects + s.objects }), { statements: 0, roundTrips: 0, objects: 0 });
-    const calls = (s) => `${s.roundTrips} D1 round trip${s.roundTrips === 1 ? "" : "s"}, ${s.objects} object call${s.objects === 1 ? "" : "s"}`;
-    for (const s of steps) figure(`storage per paid order, D1 today: ${s.name}`, [s.statements], "stmt", calls(s));
     const poll = steps.find((s) => s.name === "one widget poll");
-    const withPolls = { statements: total.statements + (polls - 1) * poll.statements, roundTrips: total.roundTrips + (polls - 1) * poll.roundTrips, objects: total.objects + (polls - 1) * poll.objects };
-    figure(`storage per paid order, D1 today: all (${polls} polls; rate limits on)`, [withPolls.statements], "stmt", calls(withPolls));
+    const sum = (parts) => Object.fromEntries(Object.keys(poll).filter((k) => k !== "name").map((k) => [k, parts.reduce((t, s) => t + s[k], 0)]));
+    const withPolls = sum([...steps, ...Array(polls - 1).fill(poll)]);
+    const calls = (s) => `${s.d1} D1 round trip${s.d1 === 1 ? "" : "s"}, ${s.books} to the books' object, ${s.objects} other object call${s.objects === 1 ? "" : "s"}`;
+    for (const s of steps) figure(`storage per paid order (${label}): ${s.name}`, [s.statements], "stmt", calls(s));
+    figure(`storage per paid order (${label}): all (${polls} polls; rate limits on)`, [withPolls.statements], "stmt", calls(withPolls));
   } finally {
     await stack.stop();
     receiver.close();

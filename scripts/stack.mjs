@@ -221,7 +221,7 @@ export async function startStack(opts) {
   for (const port of [edgePort, sandboxPort, edgePort + 1000, sandboxPort + 1000]) await assertPortFree(port);
   const children = {};
   const stop = async () => Promise.all(Object.values(children).map(stopGroup));
-  const devVars = {
+  let devVars = {
     WECHATPAY_API_BASE: sandboxUrl,
     NOTIFY_URL: `${edgeUrl}/v1/wechatpay/notify`,
     SANDBOX_CASHIER_URL: `${sandboxUrl}/cashier`,
@@ -231,16 +231,16 @@ export async function startStack(opts) {
     DEMO_SHOP: "on",
     ...opts.edgeVars,
   };
-  const edgeArgs = [
+  const edgeArgs = () => [
     // The script to run: wrangler.toml's `main` is the deployed build.
     join(root, "edge-worker", opts.edgeBuild ?? "build", "index.js"),
     "--port", String(edgePort),
     "--inspector-port", String(edgePort + 1000),
     ...Object.entries(devVars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
   ];
-  const behind = [backOfficeConfig(join(persistTo, "back-office-config"), devVars)];
   const startEdge = () => {
-    children.edge = startWrangler("edge", edgeArgs, { ...opts, behind, persistTo: join(persistTo, "edge") });
+    const behind = [backOfficeConfig(join(persistTo, "back-office-config"), devVars)];
+    children.edge = startWrangler("edge", edgeArgs(), { ...opts, behind, persistTo: join(persistTo, "edge") });
     return waitForHealth(edgeUrl, children.edge, "edge");
   };
   try {
@@ -253,6 +253,10 @@ export async function startStack(opts) {
     await stop();
     throw e;
   }
+  const startEdgeAgain = async () => {
+    await Promise.all([waitForPortFree(edgePort), waitForPortFree(edgePort + 1000)]);
+    await startEdge();
+  };
   /** Kills the edge-worker's runtime (wrangler and workerd, its whole process group) with
    * SIGKILL, as a crash would, and starts it again on the same port and state. */
   const crashEdge = async () => {
@@ -260,8 +264,14 @@ export async function startStack(opts) {
     const exited = new Promise((r) => edge.once("exit", r));
     process.kill(-edge.pid, "SIGKILL");
     await exited;
-    await Promise.all([waitForPortFree(edgePort), waitForPortFree(edgePort + 1000)]);
-    await startEdge();
+    await startEdgeAgain();
   };
-  return { edgeUrl, sandboxUrl, stop, crashEdge, pids: () => Object.values(children).map((c) => c.pid) };
+  /** Stops the edge-worker (with the back office behind it) and starts it again on the same
+   * port and state with `vars` over its settings, as a deploy with other settings would. */
+  const redeployEdge = async (vars) => {
+    await stopGroup(children.edge);
+    devVars = { ...devVars, ...vars };
+    await startEdgeAgain();
+  };
+  return { edgeUrl, sandboxUrl, stop, crashEdge, redeployEdge, pids: () => Object.values(children).map((c) => c.pid) };
 }

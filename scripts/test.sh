@@ -34,6 +34,7 @@ cargo clippy -p pay-core --features webcrypto --target wasm32-unknown-unknown --
 
 step "cargo unit tests (native)"
 cargo test -p pay-core -p checkout-wasm -p worker-kit -p checkout-service -p edge-worker -p back-office
+python3 tests/schema/books_schema_matches_d1.py
 
 step "fuzzing: a short bounded pass of each target (scripts/fuzz.sh --long is the 10M run)"
 FUZZ_SECS="${FUZZ_SECS:-20}" bash scripts/fuzz.sh

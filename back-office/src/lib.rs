@@ -9,7 +9,9 @@
 //! | `console/` | the merchant console: HTML pages and forms |
 //! | `reconciliation_api.rs` | the merchant API's reconciliation routes, and the due run |
 //! | `reconcile.rs` | the use case: a day's bills against the books, differences fixed |
+//! | `books_move.rs` | `POST /v1/admin/books/move`: a deployment's books from D1 into the objects |
 
+mod books_move;
 mod console;
 mod reconcile;
 mod reconciliation_api;
@@ -34,11 +36,16 @@ async fn serve(req: &mut Request, env: &Env, now: UnixTime) -> Response {
     let answered = async {
         let path = request::path(req)?;
         let rc = RequestContext::load(env, now)?;
+        let method = request::method(req);
+        let route = routes::resolve(method.as_ref().map(|m| m.as_ref()), &path, false);
+        if let Resolved::Found(Route::MoveBooks, _) = route {
+            return books_move::handle(req, &rc).await;
+        }
+        rc.books_open()?;
         if path == "/console" || path.starts_with("/console/") {
             return Ok(console::handle(req, &path, &rc).await);
         }
-        let method = request::method(req);
-        match routes::resolve(method.as_ref().map(|m| m.as_ref()), &path, false) {
+        match route {
             Resolved::Found(Route::Reconcile, _) => reconciliation_api::reconcile(req, &rc).await,
             Resolved::Found(Route::ListReconciliations, _) => {
                 reconciliation_api::reconciliations(req, &rc).await
@@ -61,6 +68,7 @@ async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::Sched
     let now = checkout_service::now();
     let ran = async {
         let rc = RequestContext::load(&env, now)?;
+        rc.books_open()?;
         reconcile::run_if_due(&rc.services(), &rc.catalog.reconciliations()).await
     };
     if let Err(e) = ran.await {

@@ -8,9 +8,10 @@ use worker::{Env, Fetcher, Request, Response};
 
 use crate::error::{ApiError, ApiResult};
 
-/// Whether a request path is the back office's: the console and the reconciliation routes.
+/// Whether a request path is the back office's: the console, the reconciliation routes and
+/// the move of the books.
 pub fn serves(path: &str) -> bool {
-    ["/console", "/v1/admin/reconciliations"]
+    ["/console", "/v1/admin/reconciliations", "/v1/admin/books"]
         .iter()
         .any(|prefix| {
             path.strip_prefix(prefix)

@@ -39,6 +39,20 @@ pub struct Deployment {
     pub oauth_authorize_base: String,
     pub oauth_api_base: String,
     pub limits: Limits,
+    /// Where the order books are (`BOOKS_IN`): in the objects' SQLite (the default), or still in
+    /// D1 until a deployment that had them there has moved them (README, "Moving the books").
+    pub books_in: BooksIn,
+}
+
+/// Where the order books are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BooksIn {
+    Objects,
+    D1,
+    /// Being moved from D1 into the objects: every route of the books answers 503
+    /// `books_moving` (WeChat Pay sends its notifications again), the timers wait, and only
+    /// `POST /v1/admin/books/move` works.
+    Moving,
 }
 
 /// One merchant: its WeChat Pay account, its credentials and its rules.
@@ -208,6 +222,16 @@ impl Deployment {
                 .base_url("WECHAT_OAUTH_AUTHORIZE_BASE", "https://open.weixin.qq.com")?,
             oauth_api_base: vars.base_url("WECHAT_OAUTH_API_BASE", "https://api.weixin.qq.com")?,
             limits: Limits::read(vars)?,
+            books_in: match vars.optional("BOOKS_IN").as_deref() {
+                None | Some("objects") => BooksIn::Objects,
+                Some("d1") => BooksIn::D1,
+                Some("moving") => BooksIn::Moving,
+                Some(other) => {
+                    return Err(ApiError::Config(format!(
+                    "BOOKS_IN is {other:?}: it is \"objects\" (the default), \"d1\" or \"moving\""
+                )))
+                }
+            },
         })
     }
 }

@@ -67,6 +67,10 @@ pub enum ApiError {
         code: String,
         message: String,
     },
+    /// The books are being moved from D1 into the objects (`BOOKS_IN = "moving"`).
+    BooksMoving,
+    /// A move of the books asked while `BOOKS_IN` is not `"moving"`.
+    BooksNotMoving,
     /// The deployment is misconfigured; the message names the setting.
     Config(String),
     /// D1, fetch or the runtime failed.
@@ -166,6 +170,8 @@ impl ApiError {
                 E::ApiV3KeyLength { .. } | E::Key { .. } | E::Crypto { .. } => 500,
             },
             ApiError::Upstream { .. } => 502,
+            ApiError::BooksMoving => 503,
+            ApiError::BooksNotMoving => 409,
             ApiError::Config(_) | ApiError::Internal(_) => 500,
         }
     }
@@ -191,6 +197,8 @@ impl ApiError {
             ApiError::InvalidOAuthState => "invalid_state",
             ApiError::Domain(e) => e.code(),
             ApiError::Upstream { .. } => "wechatpay_error",
+            ApiError::BooksMoving => "books_moving",
+            ApiError::BooksNotMoving => "books_not_moving",
             ApiError::Config(_) => "misconfigured",
             ApiError::Internal(_) => "internal",
         }
@@ -249,6 +257,12 @@ impl ApiError {
                 message,
                 ..
             } => format!("WeChat Pay answered {status} {code}: {message}"),
+            ApiError::BooksMoving => {
+                "the books are being moved to their new storage; try again in a minute".into()
+            }
+            ApiError::BooksNotMoving => {
+                "the books are moved only while BOOKS_IN is \"moving\"".into()
+            }
             ApiError::Config(_) | ApiError::Internal(_) => {
                 "internal error; the details are in the Worker's log".into()
             }
@@ -304,6 +318,9 @@ impl ApiError {
             }
             ApiError::MethodNotAllowed { allow } => {
                 let _ = headers.set("Allow", &allow);
+            }
+            ApiError::BooksMoving => {
+                let _ = headers.set("Retry-After", "60");
             }
             _ => {}
         }

@@ -8,12 +8,13 @@
 //! |---|---|
 //! | `http/` | the plumbing both Workers' handlers stand on: the request context, the route table, reading requests, authentication, rate limits |
 //! | `services/` | the use cases over explicit ports (books, WeChat Pay, merchant settings, time): sessions, payments, refunds, risk, idempotency, webhooks, jobs |
-//! | `ledger/` | the merchant's books, one module per aggregate (sessions, events + outbox, refunds, idempotency keys, attempts, notifications) |
-//! | `objects/` | the books' Durable Objects, both sides: how a Worker asks one, and each role's schema and statements (a subject's rate-limit windows, a session's sockets and due work) |
-//! | `catalog/` | the control plane: listing, reconciliation runs, platform certificates, console sign-ins |
+//! | `ledger/` | the merchant's books, one module per aggregate (sessions, events + outbox, refunds, idempotency keys, attempts, notifications), the listing, and their move from D1 |
+//! | `objects/` | the books' Durable Objects, both sides: how a Worker asks one, and each role's schema and statements (the books' shard, a subject's rate-limit windows, a session's sockets and due work) |
+//! | `catalog/` | the control plane, in D1: reconciliation runs, the books' move progress, platform certificates, console sign-ins |
 //! | `wechatpay/` | the connector: transport (sign, send, deadline) ← trust (keys, certificates) ← client (verified endpoints), bills |
 //! | `back_office_client.rs` | the back-office Worker, over the edge's service binding: what the edge forwards to it |
 //! | `views.rs`, `config.rs`, `error.rs` | answer shapes; settings (deployment + merchant profile); the one error enum |
+//! | `inspect.rs` | the tests' build only: named reads of the books and the control plane, injected faults |
 //!
 //! Calls go down the table, never up or sideways; pay-core decides, worker-kit is the runtime.
 
@@ -22,6 +23,8 @@ pub mod catalog;
 pub mod config;
 pub mod error;
 pub mod http;
+#[cfg(feature = "test-routes")]
+pub mod inspect;
 pub mod ledger;
 pub mod objects;
 pub mod services;

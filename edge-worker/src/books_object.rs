@@ -2,7 +2,8 @@
 //! every object brings its SQLite schema up to date on first use, answers what the Worker
 //! asks, and wakes itself with its alarm for its due work. Today: a subject's rate-limit
 //! windows (the alarm forgets the windows that have ended, then the whole object once none is
-//! left: an address seen once costs nothing after its window), a session's live sockets
+//! left: an address seen once costs nothing after its window), a shard's order books (the
+//! Worker's statements, each batch run as one transaction: `worker_kit::sql`), a session's live sockets
 //! (accepted for hibernation: the object sleeps while they are idle) and a session's due work
 //! (the alarm settles it as the cron would: its order asked about, the session closed at its
 //! expiry).
@@ -21,6 +22,7 @@ use worker::{
     WebSocket, WebSocketIncomingMessage,
 };
 use worker_kit::object::{alarm_at, migrate};
+use worker_kit::sql;
 use worker_kit::url::Url;
 
 #[durable_object]
@@ -62,6 +64,7 @@ impl Books {
         }
         let ran = async {
             let rc = RequestContext::load(&self.env, now)?;
+            rc.books_open()?;
             services::jobs::settle_session(&rc.services(), &due.subject).await
         };
         match ran.await {
@@ -104,6 +107,14 @@ impl DurableObject for Books {
                 let earliest = timers::earliest(&sql)?.unwrap_or(due.at);
                 self.wake_by(earliest).await?;
                 Response::from_json(&timers::Scheduled { earliest })
+            }
+            (Method::Post, sql::PATH) => {
+                let statements: Vec<sql::Statement> = req.json().await?;
+                match sql::serve(&self.state, &self.sql()?, &statements) {
+                    Ok(outcomes) => Response::from_json(&outcomes),
+                    // A statement refused (a constraint, a trigger): nothing of the batch written.
+                    Err(e) => Response::error(e.to_string(), 500),
+                }
             }
             (Method::Post, counters::HIT) => {
                 let hit: counters::Hit = req.json().await?;

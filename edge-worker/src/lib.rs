@@ -57,6 +57,7 @@ async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::Sched
     let now = now();
     let ran = async {
         let rc = RequestContext::load(&env, now)?;
+        rc.books_open()?;
         services::jobs::run(&rc.services()).await
     };
     if let Err(e) = ran.await {

@@ -152,6 +152,17 @@ impl ReconcileRequest {
     }
 }
 
+/// `POST /v1/admin/books/move`, as sent: `{}`, or `{"from_start": true}` to go through every
+/// table again, and `limit` rows per page.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BooksMoveRequest {
+    #[serde(default)]
+    pub from_start: bool,
+    #[serde(default, deserialize_with = "optional_whole_number")]
+    pub limit: Option<i64>,
+}
+
 /// The payment scenes the widget can ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -268,5 +279,10 @@ mod tests {
             Scene::H5
         );
         assert!(from_json::<PayRequest>(br#"{"scene":"app"}"#).is_err());
+        let moved =
+            from_json::<BooksMoveRequest>(br#"{"limit":1000.0,"from_start":true}"#).unwrap();
+        assert_eq!((moved.limit, moved.from_start), (Some(1000), true));
+        assert_eq!(from_json::<BooksMoveRequest>(b"{}").unwrap().limit, None);
+        assert!(from_json::<BooksMoveRequest>(br#"{"limit":2.5}"#).is_err());
     }
 }

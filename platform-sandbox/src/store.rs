@@ -3,9 +3,8 @@
 use pay_core::v3::model::RefundStatus;
 use pay_core::{Fen, UnixTime};
 use serde::Deserialize;
-use worker::wasm_bindgen::JsValue;
 use worker::{D1Database, D1PreparedStatement};
-use worker_kit::d1::{changed, int, opt_int, opt_text, text, Db};
+use worker_kit::sql::{d1_changed as changed, int, opt_int, opt_text, prepare, text, Arg};
 
 use crate::error::{PlatformError, PlatformResult};
 
@@ -136,31 +135,31 @@ pub struct BankCard {
 }
 
 pub struct Store {
-    db: Db,
+    db: D1Database,
 }
 
 impl Store {
     pub fn new(db: D1Database) -> Self {
-        Store { db: Db::new(db) }
+        Store { db }
     }
 
-    fn statement(&self, sql: &str, args: &[JsValue]) -> PlatformResult<D1PreparedStatement> {
-        Ok(self.db.statement(sql, args)?)
+    fn statement(&self, sql: &str, args: &[Arg]) -> PlatformResult<D1PreparedStatement> {
+        Ok(prepare(&self.db, sql, args)?)
     }
 
     /// Every row `sql` selects, as `T`.
     async fn rows<T: for<'de> Deserialize<'de>>(
         &self,
         sql: &str,
-        args: &[JsValue],
+        args: &[Arg],
     ) -> PlatformResult<Vec<T>> {
-        Ok(self.db.rows(sql, args).await?)
+        Ok(self.statement(sql, args)?.all().await?.results()?)
     }
 
     async fn transaction_where(
         &self,
         condition: &str,
-        args: &[JsValue],
+        args: &[Arg],
     ) -> PlatformResult<Option<TransactionRow>> {
         let sql = format!("SELECT {COLUMNS} FROM transactions WHERE {condition}");
         Ok(self.statement(&sql, args)?.first(None).await?)
@@ -751,7 +750,7 @@ fn merchant_condition(
     mchid: &str,
     filter: &RecordFilter,
     state_column: &str,
-) -> (String, Vec<JsValue>) {
+) -> (String, Vec<Arg>) {
     let mut condition = "mchid = ?1".to_string();
     let mut args = vec![text(mchid)];
     for (column, value) in [

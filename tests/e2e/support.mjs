@@ -18,7 +18,8 @@ export { NO_RATE_LIMITS } from "../../scripts/stack.mjs";
  * Each test file has its own ports, all below 32768 (Linux's ephemeral range starts there, so
  * the OS never hands them to an outgoing connection): 18787 checkout, 24787 lifecycle,
  * 22787 widget (merchant pages on 22790-22791), 26787 certificates, 28787 sandbox_sdk, 30787 reconcile,
- * 4787 risk, 6787 objects, 10787 api_fuzz, 12787 chaos, 14787 crash, 16787 abuse; inspectors +1000.
+ * 4787 risk, 6787 objects, 10787 api_fuzz, 12787 chaos, 14787 crash, 16787 abuse, 2787 books_move;
+ * inspectors +1000.
  */
 export async function startAll({ edgePort = 18787, sandboxPort = 18788, edgeVars = {}, testRoutes = true } = {}) {
   buildAll({ tests: true });

@@ -1,5 +1,6 @@
 //! What this isolate has asked of storage so far: D1 statements and round trips (a batch is one
-//! round trip), and calls to Durable Objects. Counted always (two additions per call); read by
+//! round trip), statements sent to objects' SQLite and those round trips, and calls to Durable
+//! Objects (those included). Counted always (two additions per call); read by
 //! the tests' build (`GET /_test/usage`) so that the bench can say what a paid order costs.
 
 use std::cell::Cell;
@@ -12,6 +13,9 @@ pub struct Usage {
     pub d1_statements: u64,
     pub d1_round_trips: u64,
     pub object_calls: u64,
+    /// Statements sent to objects' SQLite, and the calls that carried them (a batch is one).
+    pub object_sql_statements: u64,
+    pub object_sql_round_trips: u64,
 }
 
 thread_local! {
@@ -20,6 +24,8 @@ thread_local! {
             d1_statements: 0,
             d1_round_trips: 0,
             object_calls: 0,
+            object_sql_statements: 0,
+            object_sql_round_trips: 0,
         })
     };
 }
@@ -45,6 +51,15 @@ pub fn object_call() {
     add(|u| u.object_calls += 1);
 }
 
+/// One call to an object's SQLite carrying `statements`.
+pub fn object_sql_round_trip(statements: u64) {
+    add(|u| {
+        u.object_calls += 1;
+        u.object_sql_statements += statements;
+        u.object_sql_round_trips += 1;
+    });
+}
+
 /// The counts so far.
 pub fn usage() -> Usage {
     USAGE.with(Cell::get)
@@ -60,9 +75,18 @@ mod tests {
         d1_round_trip(3);
         d1_round_trip(1);
         object_call();
+        object_sql_round_trip(3);
         let after = usage();
         assert_eq!(after.d1_statements - before.d1_statements, 4);
         assert_eq!(after.d1_round_trips - before.d1_round_trips, 2);
-        assert_eq!(after.object_calls - before.object_calls, 1);
+        assert_eq!(after.object_calls - before.object_calls, 2);
+        assert_eq!(
+            after.object_sql_statements - before.object_sql_statements,
+            3
+        );
+        assert_eq!(
+            after.object_sql_round_trips - before.object_sql_round_trips,
+            1
+        );
     }
 }

@@ -17,10 +17,10 @@ use pay_core::{sign_in, CstDate};
 use serde_json::json;
 use worker::{Method, Request, Response};
 
-use checkout_service::catalog::SessionFilter;
 use checkout_service::error::{ApiError, ApiResult, BadInput};
 use checkout_service::http::request::{self, cookie_attributes as attributes};
 use checkout_service::http::{limits, RequestContext};
+use checkout_service::ledger::SessionFilter;
 use checkout_service::services::{idempotency, refunds, webhooks};
 
 use crate::reconcile;
@@ -216,7 +216,7 @@ async fn orders(req: &Request, rc: &RequestContext) -> ApiResult<Response> {
         None => None,
     };
     let found = rc
-        .catalog
+        .ledger
         .listing()
         .sessions(&filter, after.as_ref(), PAGE_SIZE + 1)
         .await?;

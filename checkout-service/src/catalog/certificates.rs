@@ -3,7 +3,7 @@
 
 use pay_core::UnixTime;
 use serde::Deserialize;
-use worker_kit::d1::{int, text, Db};
+use worker_kit::sql::{int, text, Db};
 
 use crate::error::ApiResult;
 

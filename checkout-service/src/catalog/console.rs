@@ -1,7 +1,7 @@
 //! The console's sign-in generation (`console_sign_ins`, pay_core::sign_in): moving it on
 //! revokes every sign-in issued before.
 
-use worker_kit::d1::Db;
+use worker_kit::sql::Db;
 
 use crate::error::ApiResult;
 

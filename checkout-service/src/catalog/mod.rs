@@ -1,17 +1,16 @@
-//! The control plane, apart from the books: what spans the merchant's orders or the
-//! deployment (the order listing and search, reconciliation runs, platform certificates, the
-//! console's sign-ins). On D1; the SQL lives here only.
+//! The control plane, apart from the books: what spans the deployment (reconciliation runs, the
+//! move of the books, platform certificates, the console's sign-ins). On D1; the SQL lives here only.
 
+mod books_moves;
 mod certificates;
 mod console;
-mod listing;
 mod reconciliation;
 
+pub use books_moves::{BooksMoves, TableMoved};
 pub use certificates::Certificates;
 pub use console::ConsoleSignIns;
-pub use listing::{Listing, SessionFilter};
 pub use reconciliation::{Difference, ReconciliationRun, Reconciliations, RunStatus};
-use worker_kit::d1::Db;
+use worker_kit::sql::Db;
 
 #[derive(Clone)]
 pub struct Catalog {
@@ -23,8 +22,14 @@ impl Catalog {
         Catalog { db }
     }
 
-    pub fn listing(&self) -> Listing<'_> {
-        Listing(&self.db)
+    /// The tests' build only: the database, for `crate::inspect`.
+    #[cfg(feature = "test-routes")]
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn books_moves(&self) -> BooksMoves<'_> {
+        BooksMoves(&self.db)
     }
 
     pub fn reconciliations(&self) -> Reconciliations<'_> {

@@ -2,7 +2,7 @@
 //! `reconciliation_differences`): a day's run replaces the one before, in one transaction.
 
 use serde::{Deserialize, Serialize};
-use worker_kit::d1::{int, opt_int, opt_text, text, Db};
+use worker_kit::sql::{int, opt_int, opt_text, text, Db};
 
 use crate::error::ApiResult;
 
@@ -62,7 +62,7 @@ impl Reconciliations<'_> {
             self.0.statement(
                 "DELETE FROM reconciliation_differences WHERE bill_date = ?1",
                 &[text(&run.bill_date)],
-            )?,
+            ),
             self.0.statement(
                 "INSERT OR REPLACE INTO reconciliation_runs (bill_date, status, ran_at, error, payments, \
                  paid_fen, refunds, refunded_fen, fees_millifen, differences, fixed, settlement) \
@@ -81,7 +81,7 @@ impl Reconciliations<'_> {
                     int(run.fixed),
                     opt_text(run.settlement.as_deref()),
                 ],
-            )?,
+            ),
         ];
         for d in differences {
             statements.push(self.0.statement(
@@ -98,7 +98,7 @@ impl Reconciliations<'_> {
                     text(&d.resolution),
                     text(&d.outcome),
                 ],
-            )?);
+            ));
         }
         self.0.batch(statements).await?;
         Ok(())

@@ -12,12 +12,12 @@ use std::rc::Rc;
 
 use pay_core::UnixTime;
 use worker::Env;
-use worker_kit::d1::Db;
+use worker_kit::sql::Db;
 
 use crate::back_office_client::BackOffice;
 use crate::catalog::Catalog;
-use crate::config::Config;
-use crate::error::ApiResult;
+use crate::config::{BooksIn, Config};
+use crate::error::{ApiError, ApiResult};
 use crate::ledger::Ledger;
 use crate::objects::Books;
 use crate::services;
@@ -39,14 +39,30 @@ pub struct RequestContext {
 impl RequestContext {
     pub fn load(env: &Env, now: UnixTime) -> ApiResult<Self> {
         let db = Db::new(env.d1("DB")?);
+        let config = Config::of_isolate(env)?;
+        let books = Books::of(env);
+        let ledger = match config.deployment.books_in {
+            BooksIn::Objects => books.ledger_db()?,
+            // While moving, nothing but the move reads them (`books_open`).
+            BooksIn::D1 | BooksIn::Moving => db.clone(),
+        };
         Ok(RequestContext {
-            config: Config::of_isolate(env)?,
-            ledger: Ledger::new(db.clone()),
+            config,
+            ledger: Ledger::new(ledger),
             catalog: Catalog::new(db),
-            books: Books::of(env),
+            books,
             back_office: BackOffice::of(env),
             now,
         })
+    }
+
+    /// Whether the books can be used: not while they are being moved (`BOOKS_IN = "moving"`),
+    /// when every entry point to them (a route, the cron, an object's alarm) answers this.
+    pub fn books_open(&self) -> ApiResult<()> {
+        match self.config.deployment.books_in {
+            BooksIn::Moving => Err(ApiError::BooksMoving),
+            BooksIn::Objects | BooksIn::D1 => Ok(()),
+        }
     }
 
     /// The use cases' ports for the merchant this request serves.

@@ -18,6 +18,7 @@ pub enum Route {
     CreateRefund,
     RetrieveRefund,
     RunScheduled,
+    MoveBooks,
     Reconcile,
     ListReconciliations,
     RetrieveReconciliation,
@@ -55,6 +56,7 @@ pub const ROUTES: &[(&str, &str, Route)] = &[
     ("POST", "/v1/refunds", Route::CreateRefund),
     ("GET", "/v1/refunds/{id}", Route::RetrieveRefund),
     ("POST", "/v1/admin/run-scheduled", Route::RunScheduled),
+    ("POST", "/v1/admin/books/move", Route::MoveBooks),
     (
         "GET",
         "/v1/admin/reconciliations",

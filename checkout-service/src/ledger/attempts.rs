@@ -4,7 +4,7 @@
 use pay_core::risk::{BudgetRule, Subject};
 use pay_core::{Fen, UnixTime};
 use serde::Deserialize;
-use worker_kit::d1::{int, opt_text, text, Db};
+use worker_kit::sql::{int, opt_text, text, Db};
 
 use crate::error::ApiResult;
 

@@ -6,8 +6,7 @@ use pay_core::risk::{Flag, MAX_FAILED_ATTEMPT_EVENTS};
 use pay_core::UnixTime;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use worker::D1PreparedStatement;
-use worker_kit::d1::{int, text, Db};
+use worker_kit::sql::{int, text, Db, Statement};
 
 use crate::error::ApiResult;
 
@@ -97,7 +96,7 @@ pub(super) fn record(
     detail: &Value,
     at: UnixTime,
     when: When,
-) -> ApiResult<[D1PreparedStatement; 2]> {
+) -> [Statement; 2] {
     let sql = match when {
         When::Changed => {
             "INSERT INTO order_events (session_id, kind, detail, created_at) \
@@ -116,17 +115,17 @@ pub(super) fn record(
             text(&detail.to_string()),
             int(at.secs()),
         ],
-    )?;
-    Ok([event, outbox_row(db, at)?])
+    );
+    [event, outbox_row(db, at)]
 }
 
 /// The outbox row of the event the statement before it wrote, due at once.
-fn outbox_row(db: &Db, at: UnixTime) -> ApiResult<D1PreparedStatement> {
-    Ok(db.statement(
+fn outbox_row(db: &Db, at: UnixTime) -> Statement {
+    db.statement(
         "INSERT INTO webhook_outbox (event_seq, next_attempt_at) \
          SELECT last_insert_rowid(), ?1 WHERE changes() = 1",
         &[int(at.secs())],
-    )?)
+    )
 }
 
 pub struct Events<'a>(pub(super) &'a Db);
@@ -150,7 +149,7 @@ impl Events<'_> {
         detail: &Value,
         at: UnixTime,
     ) -> ApiResult<()> {
-        let statements = record(self.0, session_id, kind, detail, at, When::Once)?;
+        let statements = record(self.0, session_id, kind, detail, at, When::Once);
         self.0.batch(statements.into()).await?;
         Ok(())
     }
@@ -210,8 +209,8 @@ impl Events<'_> {
              SELECT ?1, 'payment_failed', json_object('reason', ?2), ?3 \
              WHERE (SELECT COUNT(*) FROM order_events WHERE session_id = ?1 AND kind = 'payment_failed') < ?4",
             &[text(session_id), text(reason), int(at.secs()), int(MAX_FAILED_ATTEMPT_EVENTS)],
-        )?;
-        self.0.batch(vec![event, outbox_row(self.0, at)?]).await?;
+        );
+        self.0.batch(vec![event, outbox_row(self.0, at)]).await?;
         let n: Option<i64> = self
             .0
             .value(

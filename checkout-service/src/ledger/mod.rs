@@ -1,7 +1,8 @@
 //! The merchant's books: checkout sessions and their append-only events, refunds, the webhook
-//! outbox, idempotency keys, payment attempts and the notifications seen. Today on D1 (one
-//! database); the SQL lives here only, one module per aggregate, each reached from [`Ledger`]
-//! (`ledger.sessions().mark_paid(…)`).
+//! outbox, idempotency keys, payment attempts and the notifications seen, and the listing that
+//! reads them. In the objects' SQLite (`shard:0`), or in D1 until a deployment has moved them
+//! (`BOOKS_IN`); the same SQL for both (`worker_kit::sql`). The SQL lives here only, one module
+//! per aggregate, each reached from [`Ledger`] (`ledger.sessions().mark_paid(…)`).
 //!
 //! Every state change is one conditional statement, or one batch (a D1 transaction) that
 //! writes the change, its order event and that event's outbox row together; an event is
@@ -11,8 +12,8 @@
 mod attempts;
 pub mod events;
 mod idempotency;
-#[cfg(feature = "test-routes")]
-mod inspect;
+mod listing;
+pub mod moving;
 mod notifications;
 pub mod outbox;
 pub mod refunds;
@@ -21,11 +22,12 @@ pub mod sessions;
 pub use attempts::Attempts;
 pub use events::{Events, OrderEvent};
 pub use idempotency::{Claim, IdempotencyKeys};
+pub use listing::{Listing, SessionFilter};
 pub use notifications::Notifications;
 pub use outbox::{DueEvent, Outbox, WebhookDelivery};
 pub use refunds::{Refund, Refunds};
 pub use sessions::{CheckoutSession, Sessions};
-use worker_kit::d1::Db;
+use worker_kit::sql::Db;
 
 /// The books of the merchant this request serves.
 #[derive(Clone)]
@@ -62,14 +64,23 @@ impl Ledger {
         Attempts(&self.db)
     }
 
+    pub fn listing(&self) -> Listing<'_> {
+        Listing(&self.db)
+    }
+
+    /// The move of the books from D1 into the objects: pages read, pages copied, totals.
+    pub fn moving(&self) -> moving::Moving<'_> {
+        moving::Moving(&self.db)
+    }
+
     pub fn notifications(&self) -> Notifications<'_> {
         Notifications(&self.db)
     }
 
-    /// The tests' build only: named reads of the books, and the faults the tests inject.
+    /// The tests' build only: the database, for `crate::inspect`.
     #[cfg(feature = "test-routes")]
-    pub fn inspect(&self) -> inspect::Inspect<'_> {
-        inspect::Inspect(&self.db)
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
     }
 }
 

@@ -2,7 +2,7 @@
 //! record of what arrived (applying one is idempotent by itself).
 
 use pay_core::UnixTime;
-use worker_kit::d1::{int, text, Db};
+use worker_kit::sql::{int, text, Db};
 
 use crate::error::ApiResult;
 

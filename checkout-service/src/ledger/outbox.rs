@@ -3,7 +3,7 @@
 
 use pay_core::UnixTime;
 use serde::Deserialize;
-use worker_kit::d1::{int, opt_int, opt_text, Db};
+use worker_kit::sql::{int, opt_int, opt_text, Db};
 
 use super::events::EventKind;
 use crate::error::ApiResult;

@@ -6,7 +6,7 @@ use pay_core::refund::RefundState;
 use pay_core::{Fen, UnixTime};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use worker_kit::d1::{changed, int, opt_text, text, Db};
+use worker_kit::sql::{changed, int, opt_text, text, Db};
 
 use super::events::{record, EventKind, When};
 use super::sessions::json_list;
@@ -136,7 +136,7 @@ impl Refunds<'_> {
                 int(now.secs()),
                 text(from.as_str()),
             ],
-        )?;
+        );
         let detail = json!({ "refund": refund.id, "amount_fen": refund.amount_fen });
         let [event, outbox] = record(
             self.0,
@@ -145,7 +145,7 @@ impl Refunds<'_> {
             &detail,
             now,
             When::Changed,
-        )?;
+        );
         let results = self.0.batch(vec![update, event, outbox]).await?;
         Ok(changed(&results[0])?)
     }

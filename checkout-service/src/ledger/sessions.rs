@@ -6,8 +6,8 @@ use pay_core::requests::Scene;
 use pay_core::{Fen, UnixTime};
 use serde::Deserialize;
 use serde_json::json;
-use wasm_bindgen::JsValue;
-use worker_kit::d1::{changed, int, opt_text, text, Db};
+
+use worker_kit::sql::{changed, int, opt_text, text, Arg, Db};
 
 use super::events::{record, EventKind, When};
 use crate::error::{ApiError, ApiResult};
@@ -88,7 +88,7 @@ impl Sessions<'_> {
                 opt_text(new.return_url.as_deref()),
                 text(&serde_json::Value::Object(new.metadata.clone()).to_string()),
             ],
-        )?;
+        );
         let detail = json!({ "amount_fen": new.amount.get() });
         let [event, outbox] = record(
             self.0,
@@ -97,7 +97,7 @@ impl Sessions<'_> {
             &detail,
             new.created_at,
             When::Changed,
-        )?;
+        );
         let results = self.0.batch(vec![insert, event, outbox]).await?;
         if changed(&results[0])? {
             Ok(())
@@ -126,16 +126,16 @@ impl Sessions<'_> {
     async fn change(
         &self,
         sql: &str,
-        args: &[JsValue],
+        args: &[Arg],
         id: &str,
         kind: EventKind,
         detail: serde_json::Value,
         at: UnixTime,
     ) -> ApiResult<bool> {
-        let [event, outbox] = record(self.0, id, kind, &detail, at, When::Changed)?;
+        let [event, outbox] = record(self.0, id, kind, &detail, at, When::Changed);
         let results = self
             .0
-            .batch(vec![self.0.statement(sql, args)?, event, outbox])
+            .batch(vec![self.0.statement(sql, args), event, outbox])
             .await?;
         Ok(changed(&results[0])?)
     }
@@ -309,6 +309,6 @@ impl Sessions<'_> {
 }
 
 /// A list bound as one JSON array parameter (read with `json_each`): no limit on its length.
-pub(super) fn json_list(items: &[&str]) -> JsValue {
+pub(super) fn json_list(items: &[&str]) -> Arg {
     text(&serde_json::Value::from(items.to_vec()).to_string())
 }

@@ -58,6 +58,7 @@ impl Books {
             .with_headers(req.headers().clone());
         let url = format!("{ORIGIN}{CONNECT}?session={session_id}");
         let request = Request::new_with_init(&url, &init)?;
+        worker_kit::usage::object_call();
         Ok(self
             .stub(&session_object(session_id))?
             .fetch_with_request(request)

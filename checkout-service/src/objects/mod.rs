@@ -2,7 +2,9 @@
 //! edge-worker: edge-worker/src/books_object.rs), many objects addressed by name, each with its
 //! own SQLite. What an object is for is in its name: `subject:{subject}` holds one subject's
 //! rate-limit windows (`counters`); `session:{id}` holds the payer's live connections to a
-//! session (`live`) and the session's due work (`timers`); the order books' shards come next (README, "Notes for the books' move").
+//! session (`live`) and the session's due work (`timers`); `shard:0` holds the order books
+//! (`ledger/`, its SQL sent over `worker_kit::sql`), one shard for now (README, "Notes for the
+//! books' move").
 //! One class for every role, so that its glue is in the bundle once; one schema for every
 //! object (a table a role does not use stays empty and costs nothing).
 //!
@@ -16,6 +18,7 @@ pub mod timers;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use worker::{Env, Method, ObjectNamespace, Request, RequestInit, Stub};
+use worker_kit::sql::Db;
 
 use crate::error::{ApiError, ApiResult};
 
@@ -44,7 +47,12 @@ pub const MIGRATIONS: &[&str] = &[
         due_at INTEGER NOT NULL,
         PRIMARY KEY (kind, subject)
     ) WITHOUT ROWID",
+    // 3: the order books of a shard (ledger/), as D1 held them after its migration 0016.
+    include_str!("books_schema.sql"),
 ];
+
+/// The object that holds the order books (one shard for now; README, "Notes for the books' move").
+const BOOKS_SHARD: &str = "shard:0";
 
 /// The object of one checkout session: its payer's sockets and its due work.
 fn session_object(session_id: &str) -> String {
@@ -60,9 +68,13 @@ impl Books {
         Books(env.durable_object(BINDING).ok())
     }
 
-    /// The object named `name` (a call to it is counted: `worker_kit::usage`).
+    /// The SQL database of the order books' object.
+    pub fn ledger_db(&self) -> ApiResult<Db> {
+        Ok(Db::object(self.stub(BOOKS_SHARD)?, BOOKS_SHARD))
+    }
+
+    /// The object named `name` (each call to it is counted: `worker_kit::usage`).
     fn stub(&self, name: &str) -> ApiResult<Stub> {
-        worker_kit::usage::object_call();
         let namespace = self.0.as_ref().ok_or_else(|| {
             ApiError::Config(format!(
                 "{BINDING}: no Durable Object binding for the books"
@@ -97,6 +109,7 @@ impl Books {
 
     /// The object `name`'s JSON answer to `request`.
     async fn ask<T: DeserializeOwned>(&self, name: &str, request: Request) -> ApiResult<T> {
+        worker_kit::usage::object_call();
         let mut answer = self.stub(name)?.fetch_with_request(request).await?;
         if answer.status_code() != 200 {
             return Err(ApiError::Internal(format!(

@@ -8,10 +8,10 @@ use serde_json::json;
 use worker::{Request, Response};
 
 use super::idempotent;
-use checkout_service::catalog::SessionFilter;
 use checkout_service::error::{ApiError, ApiResult, BadInput};
 use checkout_service::http::request::{self, json};
 use checkout_service::http::{auth, limits, RequestContext};
+use checkout_service::ledger::SessionFilter;
 use checkout_service::services::{jobs, refunds, sessions};
 use checkout_service::views::{CreatedSessionView, RefundView, SessionListView, SessionView};
 
@@ -147,7 +147,7 @@ pub async fn list_sessions(req: &Request, rc: &RequestContext) -> ApiResult<Resp
         None => None,
     };
     let found = rc
-        .catalog
+        .ledger
         .listing()
         .sessions(&query.filter, after.as_ref(), query.limit + 1)
         .await?;

@@ -48,6 +48,13 @@ pub async fn serve(mut req: Request, env: &Env, now: UnixTime) -> Response {
         Ok(rc) => rc,
         Err(e) => return e.into_response(now),
     };
+    if let (Err(moving), false) = (rc.books_open(), back_office_client::serves(&path)) {
+        // WeChat Pay sends a notification it is refused again (for 24 hours).
+        return match routes::resolve(method.as_ref().map(|m| m.as_ref()), &path, false) {
+            Resolved::Found(Route::WechatPayNotify, _) => moving.into_wechatpay_response(),
+            _ => moving.into_response(now),
+        };
+    }
     if back_office_client::serves(&path) {
         return rc
             .back_office
@@ -103,7 +110,8 @@ async fn handle(
         | WechatPayNotify
         | Reconcile
         | ListReconciliations
-        | RetrieveReconciliation => Err(ApiError::NotFound("route")),
+        | RetrieveReconciliation
+        | MoveBooks => Err(ApiError::NotFound("route")),
         CreateSession => merchant_api::create_session(req, rc).await,
         ListSessions => merchant_api::list_sessions(req, rc).await,
         RetrieveSession => merchant_api::retrieve_session(req, rc, id).await,

@@ -6,7 +6,7 @@
 //!
 //! | route | what |
 //! |---|---|
-//! | `GET /_test/books/{name}?{column}={value}…` | rows of `sessions`, `events`, `refunds`, `outbox`, `notifications_received`, `payment_attempts`, `platform_certificates` or `idempotency_keys`, narrowed by equality (ledger/inspect.rs) |
+//! | `GET /_test/books/{name}?{column}={value}…` | rows of `sessions`, `events`, `refunds`, `outbox`, `notifications_received`, `payment_attempts`, `platform_certificates` or `idempotency_keys`, narrowed by equality (checkout-service inspect.rs) |
 //! | `GET /_test/counters?subject={key}` | the rate-limit windows a subject's object holds (checkout-service objects/counters.rs) |
 //! | `GET /_test/objects/schema?name={object}`, `POST … {"name", "version"}` | an object's schema as its storage holds it; a fresh object brought to an older version (checkout-service objects/mod.rs) |
 //! | `GET /_test/objects/due?session={id}` | the due work a session's object holds: `{"due": [{kind, subject, at}]}` (checkout-service objects/timers.rs) |
@@ -21,10 +21,11 @@ use worker::{Method, Request, Response};
 use checkout_service::error::{ApiError, ApiResult, BadInput};
 use checkout_service::http::request::{self, json};
 use checkout_service::http::RequestContext;
+use checkout_service::inspect::Inspect;
 
 pub async fn handle(req: &mut Request, path: &str, rc: &RequestContext) -> ApiResult<Response> {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let inspect = rc.ledger.inspect();
+    let inspect = Inspect::new(&rc.ledger, &rc.catalog);
     match (segments.as_slice(), request::method(req)) {
         (["_test", "books", name], Some(Method::Get)) => {
             match inspect.rows(name, &request::query(req)?).await? {

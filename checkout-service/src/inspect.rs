@@ -1,12 +1,15 @@
-//! The tests' build only (http/test_routes.rs): named reads of the books, and the writes a
-//! crash or a rotation would leave behind, for the tests that prove the Worker recovers.
+//! The tests' build only (http/test_routes.rs): named reads of the books (wherever they are:
+//! `BOOKS_IN`) and of the control plane's certificates, and the writes a crash or a rotation
+//! would leave behind, for the tests that prove the Worker recovers.
 
-use wasm_bindgen::JsValue;
-use worker_kit::d1::{int, text, Db};
+use worker_kit::sql::{int, text, Arg, Db};
 
+use crate::catalog::Catalog;
 use crate::error::ApiResult;
+use crate::ledger::Ledger;
 
-/// The books a read may name: a name, its table and the columns it may be narrowed by.
+/// The books a read may name: a name, its table and the columns it may be narrowed by (the
+/// control plane's tables are the ones named in [`CATALOG`]).
 const INSPECTABLE: &[(&str, &str, &[&str])] = &[
     ("idempotency_keys", "idempotency_keys", &["key"]),
     (
@@ -38,7 +41,22 @@ const INSPECTABLE: &[(&str, &str, &[&str])] = &[
     ),
 ];
 
-pub struct Inspect<'a>(pub(super) &'a Db);
+/// The tables of [`INSPECTABLE`] that are the control plane's, in D1.
+const CATALOG: &[&str] = &["platform_certificates"];
+
+pub struct Inspect<'a> {
+    books: &'a Db,
+    catalog: &'a Db,
+}
+
+impl<'a> Inspect<'a> {
+    pub fn new(ledger: &'a Ledger, catalog: &'a Catalog) -> Self {
+        Inspect {
+            books: ledger.db(),
+            catalog: catalog.db(),
+        }
+    }
+}
 
 impl Inspect<'_> {
     /// Every row of the books named `name` whose columns equal `filters`, in insertion order;
@@ -63,16 +81,21 @@ impl Inspect<'_> {
         } else {
             conditions.join(" AND ")
         };
-        let args: Vec<JsValue> = filters.iter().map(|(_, v)| text(v)).collect();
+        let args: Vec<Arg> = filters.iter().map(|(_, v)| text(v)).collect();
         let sql = format!("SELECT * FROM {table} WHERE {condition} ORDER BY rowid");
-        Ok(Some(self.0.rows(&sql, &args).await?))
+        let db = if CATALOG.contains(table) {
+            self.catalog
+        } else {
+            self.books
+        };
+        Ok(Some(db.rows(&sql, &args).await?))
     }
 
     /// What a request that died right after its work leaves: the claim of `key` without its
     /// answer, claimed `secs_ago` earlier than it was. False if there is no such key.
     pub async fn unanswer_idempotency_key(&self, key: &str, secs_ago: i64) -> ApiResult<bool> {
         Ok(self
-            .0
+            .books
             .write(
                 "UPDATE idempotency_keys SET status = NULL, response = NULL, created_at = created_at - ?2 WHERE key = ?1",
                 &[text(key), int(secs_ago)],
@@ -82,7 +105,7 @@ impl Inspect<'_> {
 
     /// An emptied certificate cache, as after a rotation: every stored platform certificate gone.
     pub async fn forget_platform_certificates(&self) -> ApiResult<()> {
-        self.0
+        self.catalog
             .write("DELETE FROM platform_certificates", &[])
             .await?;
         Ok(())

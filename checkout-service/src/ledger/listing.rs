@@ -1,15 +1,15 @@
 //! The merchant's order listing and search (the API's `GET /v1/checkout/sessions` and the
-//! console): newest first, cursor paging. Today it reads `checkout_sessions` directly; with
-//! the books in Durable Objects it becomes a projection written from their events.
+//! console): newest first, cursor paging, read from the books' one shard. With more shards it
+//! becomes a projection into D1 written from their events (README, "Notes for the books' move").
 
 use pay_core::checkout::SessionStatus;
 use pay_core::risk::Flag;
-use wasm_bindgen::JsValue;
-use worker_kit::d1::{int, opt_int, opt_text, Db};
 
+use worker_kit::sql::{int, opt_int, opt_text, Arg, Db};
+
+use super::sessions::COLUMNS;
+use super::CheckoutSession;
 use crate::error::ApiResult;
-use crate::ledger::sessions::COLUMNS;
-use crate::ledger::CheckoutSession;
 
 /// What a listing is narrowed to.
 #[derive(Debug, Default, PartialEq)]
@@ -45,7 +45,7 @@ impl Listing<'_> {
              ORDER BY created_at DESC, rowid DESC LIMIT ?4"
         );
         let flag = filter.flag.map(|f| f.map_or("any", |flag| flag.as_str()));
-        let args: [JsValue; 8] = [
+        let args: [Arg; 8] = [
             opt_text(filter.status.map(SessionStatus::as_str)),
             opt_int(after.map(|a| a.created_at)),
             opt_text(after.map(|a| a.id.as_str())),

@@ -1,0 +1,72 @@
+//! `POST /v1/admin/books/move {"from_start"?, "limit"?}`: a deployment whose books are in D1
+//! moves them into the objects, one page of one table per call, while `BOOKS_IN = "moving"`
+//! holds every other use of the books (README, "Moving the books from D1"). The caller repeats
+//! the call until it answers `"done": true`, which compares what both sides hold, per table and
+//! status, with their fen. Each page is copied in one transaction and only where a row's key is
+//! missing, and its progress is kept in D1 after it: a move stopped anywhere resumes on the next
+//! call, and a move run again (`from_start`) copies nothing twice.
+
+use checkout_service::config::BooksIn;
+use checkout_service::error::{ApiError, ApiResult, BadInput};
+use checkout_service::http::request::{self, json};
+use checkout_service::http::{auth, RequestContext};
+use checkout_service::ledger::moving::TABLES;
+use checkout_service::ledger::Ledger;
+use pay_core::requests::BooksMoveRequest;
+use serde_json::json;
+use worker::{Request, Response};
+
+/// Rows per page unless asked otherwise, and at most.
+const PAGE: u32 = 200;
+const MAX_PAGE: u32 = 1000;
+
+pub async fn handle(req: &mut Request, rc: &RequestContext) -> ApiResult<Response> {
+    auth::merchant(req, rc)?;
+    let asked: BooksMoveRequest = request::json_body(req).await?;
+    let limit = asked
+        .limit
+        .map_or(Ok(PAGE), u32::try_from)
+        .ok()
+        .filter(|n| (1..=MAX_PAGE).contains(n))
+        .ok_or_else(|| {
+            ApiError::invalid(
+                BadInput::InvalidLimit,
+                format!("limit is 1 to {MAX_PAGE} rows"),
+            )
+        })?;
+    if rc.config.deployment.books_in != BooksIn::Moving {
+        return Err(ApiError::BooksNotMoving);
+    }
+    // While moving, the request's ledger is D1's (http/mod.rs).
+    let (from, into) = (&rc.ledger, Ledger::new(rc.books.ledger_db()?));
+    let moves = rc.catalog.books_moves();
+    if asked.from_start {
+        moves.restart().await?;
+    }
+    for table in TABLES {
+        let page = from
+            .moving()
+            .page(table, moves.after(table.name).await?, limit)
+            .await?;
+        let Some(last) = page.last().map(|r| r.rowid) else {
+            continue;
+        };
+        let copied = into.moving().copy_in(table, &page).await?;
+        moves.advance(table.name, last, page.len(), copied).await?;
+        return Ok(json(
+            200,
+            &json!({ "done": false, "table": table.name, "rows": page.len(), "copied": copied }),
+        ));
+    }
+    let (d1, objects) = (from.moving().totals().await?, into.moving().totals().await?);
+    Ok(json(
+        200,
+        &json!({
+            "done": true,
+            "agree": d1 == objects,
+            "progress": moves.progress().await?,
+            "d1": d1,
+            "objects": objects,
+        }),
+    ))
+}

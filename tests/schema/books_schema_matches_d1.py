@@ -1,0 +1,34 @@
+"""The books' schema in the objects (checkout-service/src/objects/books_schema.sql) is D1's, as
+D1's migrations leave it (migrations/): the same tables, columns, checks, indexes and triggers,
+so that every invariant D1 enforces holds in the objects too. Both are applied to an empty
+SQLite and what sqlite_master holds for the books' tables compared, statement by statement."""
+import glob
+import os
+import sqlite3
+import sys
+
+root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BOOKS = ["checkout_sessions", "order_events", "webhook_outbox", "refunds", "idempotency_keys",
+         "payment_attempts", "notifications_received"]
+
+
+def schema(db):
+    rows = db.execute(
+        "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND tbl_name IN (%s) ORDER BY type, name"
+        % ",".join("?" * len(BOOKS)), BOOKS).fetchall()
+    # D1 keeps a table rebuilt by a migration under its quoted name.
+    return [(t, n, s.replace('CREATE TABLE "refunds"', "CREATE TABLE refunds")) for t, n, s in rows]
+
+
+d1 = sqlite3.connect(":memory:")
+for migration in sorted(glob.glob(os.path.join(root, "migrations", "*.sql"))):
+    d1.executescript(open(migration).read())
+objects = sqlite3.connect(":memory:")
+objects.executescript(open(os.path.join(root, "checkout-service", "src", "objects", "books_schema.sql")).read())
+expected, held = schema(d1), schema(objects)
+if expected != held:
+    for a, b in zip(expected, held):
+        if a != b:
+            print("D1:     ", a, "\nobjects:", b, file=sys.stderr)
+    sys.exit(f"the objects' books schema differs from D1's ({len(held)} against {len(expected)} statements)")
+print(f"[books schema] the objects' books schema is D1's: {len(held)} tables, indexes and triggers alike")
