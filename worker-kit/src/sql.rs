@@ -129,15 +129,17 @@ impl Db {
         }
     }
 
-    /// Every row `sql` selects, as `T`.
+    /// Every row `sql` selects, as `T` (read as JSON first on either host, so that each row type
+    /// has one deserializer in the bundle, not one per host).
     pub async fn rows<T: DeserializeOwned>(&self, sql: &str, args: &[Arg]) -> Result<Vec<T>> {
         match &self.0 {
             Host::D1(db) => {
                 usage::d1_round_trip(1);
-                d1_statement(db, &self.statement(sql, args))?
+                let rows: Vec<Value> = d1_statement(db, &self.statement(sql, args))?
                     .all()
                     .await?
-                    .results()
+                    .results()?;
+                rows.into_iter().map(row).collect()
             }
             Host::Object(..) => {
                 let outcome = self.run(vec![self.statement(sql, args)]).await?;
@@ -152,9 +154,10 @@ impl Db {
         match &self.0 {
             Host::D1(db) => {
                 usage::d1_round_trip(1);
-                d1_statement(db, &self.statement(sql, args))?
+                let first: Option<Value> = d1_statement(db, &self.statement(sql, args))?
                     .first(None)
-                    .await
+                    .await?;
+                first.map(row).transpose()
             }
             Host::Object(..) => Ok(self.rows(sql, args).await?.into_iter().next()),
         }
@@ -167,20 +170,10 @@ impl Db {
         args: &[Arg],
         column: &str,
     ) -> Result<Option<T>> {
-        match &self.0 {
-            Host::D1(db) => {
-                usage::d1_round_trip(1);
-                d1_statement(db, &self.statement(sql, args))?
-                    .first(Some(column))
-                    .await
-            }
-            Host::Object(..) => {
-                let first: Option<Value> = self.first(sql, args).await?;
-                match first.and_then(|mut r| r.get_mut(column).map(Value::take)) {
-                    None | Some(Value::Null) => Ok(None),
-                    Some(v) => row(v).map(Some),
-                }
-            }
+        let first: Option<Value> = self.first(sql, args).await?;
+        match first.and_then(|mut r| r.get_mut(column).map(Value::take)) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => row(v).map(Some),
         }
     }
 
