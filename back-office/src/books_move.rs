@@ -13,6 +13,7 @@ use checkout_service::http::{auth, RequestContext};
 use checkout_service::ledger::moving::TABLES;
 use checkout_service::ledger::Ledger;
 use pay_core::requests::BooksMoveRequest;
+use pay_core::shard::ShardCount;
 use serde_json::json;
 use worker::{Request, Response};
 
@@ -37,28 +38,33 @@ pub async fn handle(req: &mut Request, rc: &RequestContext) -> ApiResult<Respons
     if rc.config.deployment.books_in != BooksIn::Moving {
         return Err(ApiError::BooksNotMoving);
     }
-    // While moving, the request's ledger is D1's (http/mod.rs).
-    let (from, into) = (&rc.ledger, Ledger::new(rc.books.ledger_db()?));
+    // While moving, the request's ledger is D1's (http/mod.rs); the books go into one shard
+    // (a deployment that moves has `SHARDS = 1`: config.rs).
+    let into = Ledger::in_objects(rc.books.clone(), ShardCount::ONE);
+    let from = &rc.ledger;
     let moves = rc.catalog.books_moves();
     if asked.from_start {
         moves.restart().await?;
     }
     for table in TABLES {
         let page = from
-            .moving()
+            .moving()?
             .page(table, moves.after(table.name).await?, limit)
             .await?;
         let Some(last) = page.last().map(|r| r.rowid) else {
             continue;
         };
-        let copied = into.moving().copy_in(table, &page).await?;
+        let copied = into.moving()?.copy_in(table, &page).await?;
         moves.advance(table.name, last, page.len(), copied).await?;
         return Ok(json(
             200,
             &json!({ "done": false, "table": table.name, "rows": page.len(), "copied": copied }),
         ));
     }
-    let (d1, objects) = (from.moving().totals().await?, into.moving().totals().await?);
+    let (d1, objects) = (
+        from.moving()?.totals().await?,
+        into.moving()?.totals().await?,
+    );
     Ok(json(
         200,
         &json!({

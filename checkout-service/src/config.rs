@@ -16,6 +16,7 @@ use pay_core::crypto::RsaPrivateKeyDer;
 use pay_core::rate_limit::RateLimit;
 use pay_core::requests::Scene;
 use pay_core::risk::{Budget, RiskRules};
+use pay_core::shard::ShardCount;
 use pay_core::v3::certificate::public_key_from_pem;
 use pay_core::v3::{KeyId, PlatformKeys};
 use worker_kit::settings::Settings;
@@ -42,6 +43,10 @@ pub struct Deployment {
     /// Where the order books are (`BOOKS_IN`): in the objects' SQLite (the default), or still in
     /// D1 until a deployment that had them there has moved them (README, "Moving the books").
     pub books_in: BooksIn,
+    /// How many shards the books are spread over (`SHARDS`, default 1): an order lives in the
+    /// shard its out_trade_no hashes to (pay_core::shard). Chosen when a deployment starts and
+    /// kept: with more shards, an order made before would be looked for in another one.
+    pub shards: ShardCount,
 }
 
 /// Where the order books are.
@@ -213,7 +218,7 @@ impl Deployment {
                 "this is the end-to-end tests' build (feature test-routes): WECHATPAY_API_BASE must be on loopback".into(),
             ));
         }
-        Ok(Deployment {
+        let deployment = Deployment {
             wechatpay_api_base: api_base,
             allowed_origins: vars.list("ALLOWED_ORIGINS"),
             sandbox_cashier_url: vars.optional("SANDBOX_CASHIER_URL"),
@@ -232,7 +237,19 @@ impl Deployment {
                 )))
                 }
             },
-        })
+            shards: ShardCount::new(vars.number("SHARDS", 1)?).ok_or_else(|| {
+                ApiError::Config(format!(
+                    "SHARDS must be 1 to {}",
+                    pay_core::shard::MAX_SHARDS
+                ))
+            })?,
+        };
+        if deployment.books_in != BooksIn::Objects && deployment.shards != ShardCount::ONE {
+            return Err(ApiError::Config(
+                "SHARDS is more than 1 only with BOOKS_IN = \"objects\": books in D1 are one shard, and they move into one".into(),
+            ));
+        }
+        Ok(deployment)
     }
 }
 

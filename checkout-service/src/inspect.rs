@@ -2,11 +2,12 @@
 //! `BOOKS_IN`) and of the control plane's certificates, and the writes a crash or a rotation
 //! would leave behind, for the tests that prove the Worker recovers.
 
+use serde::{Deserialize, Serialize};
 use worker_kit::sql::{int, text, Arg, Db};
 
 use crate::catalog::Catalog;
 use crate::error::ApiResult;
-use crate::ledger::Ledger;
+use crate::ledger::{typed, Ledger, Shards};
 
 /// The books a read may name: a name, its table and the columns it may be narrowed by (the
 /// control plane's tables are the ones named in [`CATALOG`]).
@@ -45,22 +46,32 @@ const INSPECTABLE: &[(&str, &str, &[&str])] = &[
 const CATALOG: &[&str] = &["platform_certificates"];
 
 pub struct Inspect<'a> {
-    books: &'a Db,
+    books: &'a Shards,
     catalog: &'a Db,
+}
+
+/// What one shard of the books holds.
+#[derive(Serialize, Deserialize)]
+pub struct ShardHolds {
+    pub shard: u32,
+    pub sessions: i64,
+    pub events: i64,
+    pub refunds: i64,
 }
 
 impl<'a> Inspect<'a> {
     pub fn new(ledger: &'a Ledger, catalog: &'a Catalog) -> Self {
         Inspect {
-            books: ledger.db(),
+            books: ledger.shards(),
             catalog: catalog.db(),
         }
     }
 }
 
 impl Inspect<'_> {
-    /// Every row of the books named `name` whose columns equal `filters`, in insertion order;
-    /// `None` for a name or column that is not inspectable.
+    /// Every row of the books named `name` whose columns equal `filters`, in insertion order in
+    /// each shard, with its shard's number as `shard`; `None` for a name or column that is not
+    /// inspectable.
     pub async fn rows(
         &self,
         name: &str,
@@ -83,12 +94,35 @@ impl Inspect<'_> {
         };
         let args: Vec<Arg> = filters.iter().map(|(_, v)| text(v)).collect();
         let sql = format!("SELECT * FROM {table} WHERE {condition} ORDER BY rowid");
-        let db = if CATALOG.contains(table) {
-            self.catalog
-        } else {
-            self.books
-        };
-        Ok(Some(db.rows(&sql, &args).await?))
+        if CATALOG.contains(table) {
+            return Ok(Some(self.catalog.rows(&sql, &args).await?));
+        }
+        // Every shard's, shard by shard, each row with its shard's number (`shard`).
+        let rows = self.books.rows_of_every(&sql, &args).await?;
+        Ok(Some(
+            rows.into_iter()
+                .map(|(shard, mut row)| {
+                    row["shard"] = shard.into();
+                    row
+                })
+                .collect(),
+        ))
+    }
+
+    /// What each shard holds: how the orders spread.
+    pub async fn shards(&self) -> ApiResult<Vec<ShardHolds>> {
+        let holds = self
+            .books
+            .rows_of_every(
+                "SELECT 0 AS shard, (SELECT COUNT(*) FROM checkout_sessions) AS sessions, \
+                 (SELECT COUNT(*) FROM order_events) AS events, (SELECT COUNT(*) FROM refunds) AS refunds",
+                &[],
+            )
+            .await?;
+        Ok(typed::<ShardHolds>(holds)?
+            .into_iter()
+            .map(|(shard, held)| ShardHolds { shard, ..held })
+            .collect())
     }
 
     /// What a request that died right after its work leaves: the claim of `key` without its
@@ -96,6 +130,7 @@ impl Inspect<'_> {
     pub async fn unanswer_idempotency_key(&self, key: &str, secs_ago: i64) -> ApiResult<bool> {
         Ok(self
             .books
+            .of_key(key)?
             .write(
                 "UPDATE idempotency_keys SET status = NULL, response = NULL, created_at = created_at - ?2 WHERE key = ?1",
                 &[text(key), int(secs_ago)],

@@ -37,3 +37,9 @@ use pay_core::UnixTime;
 pub fn now() -> UnixTime {
     UnixTime((worker::Date::now().as_millis() / 1000) as i64)
 }
+
+/// The clock in milliseconds, for the one thing that needs them: the order of sessions made
+/// within one second (ledger/listing.rs).
+pub fn now_ms() -> i64 {
+    worker::Date::now().as_millis() as i64
+}

@@ -16,39 +16,33 @@ mod books_object;
 mod http;
 mod wechat_oauth_client;
 
-use checkout_service::{error, http::RequestContext, now, services};
-use pay_core::UnixTime;
+use checkout_service::{http::RequestContext, now, services};
 use worker::{event, Context, Env, Method, Request, Response};
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let now = now();
     let changes_state = req.method() == Method::Post;
-    let mut response = http::serve(req, &env, now).await;
+    let (mut response, served_with) = http::serve(req, &env, now).await;
     // No answer of this Worker is ever to be read as another type than it says.
     let _ = response
         .headers_mut()
         .set("X-Content-Type-Options", "nosniff");
     if changes_state && (200..300).contains(&response.status_code()) {
-        // Deliver the events this request may have written (a console refund too, which the
-        // back office served), after answering: a notification is acknowledged in
-        // milliseconds, and the outbox keeps anything not delivered now.
-        ctx.wait_until(async move {
-            if let Err(e) = deliver_webhooks(&env, now).await {
-                worker::console_warn!("webhook delivery deferred: {}", e.log_line());
-            }
-        });
+        // Deliver the events this request may have written, after answering: a notification
+        // is acknowledged in milliseconds, and the outbox keeps anything not delivered now.
+        // Only the shards it asked about hold them; a request the back office served (a
+        // console refund) asked the edge about none, and then every shard's outbox is read.
+        if let Some(rc) = served_with {
+            ctx.wait_until(async move {
+                let rc = rc.delivering_what_it_wrote();
+                if let Err(e) = services::webhooks::deliver_due(&rc.services()).await {
+                    worker::console_warn!("webhook delivery deferred: {}", e.log_line());
+                }
+            });
+        }
     }
     Ok(response)
-}
-
-async fn deliver_webhooks(env: &Env, now: UnixTime) -> error::ApiResult<()> {
-    // A request that changed state loaded the same context; only a bench build (no D1) cannot.
-    let Ok(rc) = RequestContext::load(env, now) else {
-        return Ok(());
-    };
-    services::webhooks::deliver_due(&rc.services()).await?;
-    Ok(())
 }
 
 /// The cron's work on the books; the back office's own cron reconciles.

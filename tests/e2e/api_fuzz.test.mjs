@@ -43,6 +43,7 @@ describe("API fuzzing with schemathesis", { timeout: 900_000 }, () => {
       ["GET", "/_test/books/platform_certificates"],
       ["GET", "/_test/counters?subject=127.0.0.1"],
       ["GET", "/_test/usage"],
+      ["GET", "/_test/shards"],
       ["GET", "/_test/objects/schema?name=subject:127.0.0.1"],
       ["GET", "/_test/objects/due?session=cs_x"],
       ["POST", "/_test/faults/unanswered-idempotency-key", { key: "create_session:x", secs_ago: 31 }],

@@ -12,7 +12,7 @@ let env;
 
 describe("the books move from D1 into the objects", { timeout: 900_000 }, () => {
   before(async () => {
-    env = await startAll({ edgePort: 2787, sandboxPort: 2788, edgeVars: { BOOKS_IN: "d1" } });
+    env = await startAll({ edgePort: 2787, sandboxPort: 2788, shards: 1, edgeVars: { BOOKS_IN: "d1" } });
   }, { timeout: 600_000 });
   after(async () => {
     await env?.browser.close();

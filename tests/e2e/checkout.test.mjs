@@ -16,7 +16,8 @@ const session = (id) => merchantClient(env).session(id);
 
 describe("walking skeleton", { timeout: 900_000 }, () => {
   before(async () => {
-    env = await startAll();
+    // The default deployment's one shard (the other files run four).
+    env = await startAll({ shards: 1 });
   }, { timeout: 600_000 });
 
   after(async () => {

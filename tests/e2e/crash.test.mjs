@@ -6,7 +6,7 @@
 // event reached the receiver at least once and was applied once. Ports 14787/14788.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { approveAtCashier, books, edgeFault, NO_RATE_LIMITS, platformRecords, startAll, until, webhookReceiver } from "./support.mjs";
+import { approveAtCashier, books, edgeFault, eventId, NO_RATE_LIMITS, platformRecords, startAll, until, webhookReceiver } from "./support.mjs";
 
 const PAYMENTS = Number(process.env.CRASH_PAYMENTS ?? 80);
 const CRASHES = Number(process.env.CRASHES ?? 4);
@@ -172,7 +172,7 @@ describe("crash safety", { timeout: 900_000 }, () => {
       return (await books(env.stack, "outbox")).every((o) => o.delivered_at !== null);
     }, 120_000);
     const events = await books(env.stack, "events");
-    for (const { seq } of events) assert.ok(receiver.seen.has(`evt_${seq}`), `event ${seq} reached the receiver`);
+    for (const event of events) assert.ok(receiver.seen.has(eventId(event)), `event ${eventId(event)} reached the receiver`);
     assert.equal(receiver.seen.size, events.length, "no event the books do not have");
     assert.equal(receiver.forged, 0);
     const paidSeen = [...receiver.seen.values()].filter((e) => e.type === "checkout.session.paid").length;

@@ -18,10 +18,11 @@ export { NO_RATE_LIMITS } from "../../scripts/stack.mjs";
  * Each test file has its own ports, all below 32768 (Linux's ephemeral range starts there, so
  * the OS never hands them to an outgoing connection): 18787 checkout, 24787 lifecycle,
  * 22787 widget (merchant pages on 22790-22791), 26787 certificates, 28787 sandbox_sdk, 30787 reconcile,
- * 4787 risk, 6787 objects, 10787 api_fuzz, 12787 chaos, 14787 crash, 16787 abuse, 2787 books_move;
+ * 4787 risk, 6787 objects, 10787 api_fuzz, 12787 chaos, 14787 crash, 16787 abuse, 2787 books_move,
+ * 20787 shards;
  * inspectors +1000.
  */
-export async function startAll({ edgePort = 18787, sandboxPort = 18788, edgeVars = {}, testRoutes = true } = {}) {
+export async function startAll({ edgePort = 18787, sandboxPort = 18788, shards = 4, edgeVars = {}, testRoutes = true } = {}) {
   buildAll({ tests: true });
   const persistTo = mkdtempSync(join(process.env.TMPDIR ?? "/tmp", "e2e-state-"));
   const stack = await startStack({
@@ -29,7 +30,9 @@ export async function startAll({ edgePort = 18787, sandboxPort = 18788, edgeVars
     sandboxPort,
     persistTo,
     logDir: join(outputDir, `logs-${edgePort}`),
-    edgeVars,
+    // The books in four shards unless a test asks for another count (the default deployment's
+    // one shard: checkout.test.mjs; books still in D1 are one: books_move.test.mjs).
+    edgeVars: { SHARDS: String(shards), ...edgeVars },
     // The books are observed through the tests' build's `/_test/…` routes (`books` below).
     edgeBuild: testRoutes ? "build-test" : "build",
     timeLimitSecs: 900,
@@ -87,12 +90,17 @@ export function merchantClient(env, headers = {}) {
  * (edge-worker/src/http/test_routes.rs), never from the database file the running Worker holds:
  * `name` is sessions, events, refunds, outbox, notifications_received, payment_attempts,
  * platform_certificates or idempotency_keys; `filter` narrows by equality on a column, for example `{ session_id }`.
+ * A row of the books carries the number of the shard it was read from as `shard`.
  */
 export async function books(stack, name, filter = {}) {
   const res = await fetch(`${stack.edgeUrl}/_test/books/${name}?${new URLSearchParams(filter)}`);
   if (res.status !== 200) throw new Error(`books ${name}: ${res.status} ${await res.text()}`);
   return (await res.json()).rows;
 }
+
+/** The webhook id of an event row of the books (`books(stack, "events")`): `evt_{seq}` in shard 0,
+ * `evt_{shard}_{seq}` in any other (pay_core::shard). */
+export const eventId = ({ shard, seq }) => (shard ? `evt_${shard}_${seq}` : `evt_${seq}`);
 
 /** The kinds of events of one session, in order. */
 export const eventKinds = async (stack, sessionId) => (await books(stack, "events", { session_id: sessionId })).map((e) => e.kind);

@@ -139,12 +139,11 @@ impl Db {
                     .all()
                     .await?
                     .results()?;
-                rows.into_iter().map(row).collect()
+                typed_rows(rows)
             }
             Host::Object(..) => {
                 let outcome = self.run(vec![self.statement(sql, args)]).await?;
-                let rows = outcome.into_iter().next().unwrap_or_default().rows;
-                rows.into_iter().map(row).collect()
+                typed_rows(outcome.into_iter().next().unwrap_or_default().rows)
             }
         }
     }
@@ -244,6 +243,12 @@ pub fn d1_changed(result: &worker::D1Result) -> Result<bool> {
 
 fn row<T: DeserializeOwned>(value: Value) -> Result<T> {
     Ok(serde_json::from_value(value)?)
+}
+
+/// Rows read as JSON, as `T` (what [`Db::rows`] answers; for rows gathered from several
+/// databases, so that each row type is read by one function).
+pub fn typed_rows<T: DeserializeOwned>(rows: Vec<Value>) -> Result<Vec<T>> {
+    rows.into_iter().map(row).collect()
 }
 
 /// In the object: runs `statements` in one `transactionSync` (a statement that fails, a

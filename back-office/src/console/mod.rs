@@ -13,6 +13,7 @@ use pay_core::bill::parse_decimal;
 use pay_core::checkout::SessionStatus;
 use pay_core::crypto::webcrypto::random_hex;
 use pay_core::risk::Flag;
+use pay_core::shard;
 use pay_core::{sign_in, CstDate};
 use serde_json::json;
 use worker::{Method, Request, Response};
@@ -21,7 +22,7 @@ use checkout_service::error::{ApiError, ApiResult, BadInput};
 use checkout_service::http::request::{self, cookie_attributes as attributes};
 use checkout_service::http::{limits, RequestContext};
 use checkout_service::ledger::SessionFilter;
-use checkout_service::services::{idempotency, refunds, webhooks};
+use checkout_service::services::{self, idempotency, refunds, webhooks};
 
 use crate::reconcile;
 
@@ -83,7 +84,9 @@ async fn route(
             let configured = rc.config.merchant.webhook.is_some();
             deliveries.map(|d| page(200, pages::webhooks(&d, configured)))
         }
-        (Some(Method::Post), ["console", "webhooks", seq, "retry"]) => retry_webhook(rc, seq).await,
+        (Some(Method::Post), ["console", "webhooks", event, "retry"]) => {
+            retry_webhook(rc, event).await
+        }
         (Some(Method::Get), ["console", "reports"]) => reports(rc, None).await,
         (Some(Method::Post), ["console", "reports"]) => run_report(req, rc).await,
         (Some(Method::Get), ["console", "reports", date]) => report(rc, date).await,
@@ -270,16 +273,16 @@ async fn refund(req: &mut Request, rc: &RequestContext, id: &str) -> ApiResult<R
         scope: "console_refund",
         key: Some(&token),
         body: body.to_string().into_bytes(),
-        new_id: refunds::new_refund_id()?,
+        new_id: services::new_token()?,
     };
     let ctx = rc.services();
     let refunded = idempotency::run(
         rc.ledger.idempotency_keys(),
         rc.now,
         once,
-        |_, _| {},
-        |_, refund_id| async {
-            let refund = refunds::start(&ctx, id, fen, reason, refund_id).await?;
+        |_| {},
+        |_, token| async move {
+            let refund = refunds::start(&ctx, id, fen, reason, &token).await?;
             Ok((201, json!({ "id": refund.id })))
         },
     )
@@ -293,11 +296,10 @@ async fn refund(req: &mut Request, rc: &RequestContext, id: &str) -> ApiResult<R
     }
 }
 
-async fn retry_webhook(rc: &RequestContext, seq: &str) -> ApiResult<Response> {
-    let seq: i64 = seq
-        .parse()
-        .map_err(|_| ApiError::NotFound("webhook event"))?;
-    rc.ledger.outbox().retry_now(seq, rc.now).await?;
+/// Retries the webhook event `event` (its id: `evt_…`, which names its shard) now.
+async fn retry_webhook(rc: &RequestContext, event: &str) -> ApiResult<Response> {
+    let (shard, seq) = shard::parse_event_id(event).ok_or(ApiError::NotFound("webhook event"))?;
+    rc.ledger.outbox().retry_now(shard, seq, rc.now).await?;
     webhooks::deliver_due(&rc.services()).await?;
     Ok(redirect("/console/webhooks", None))
 }

@@ -3,6 +3,7 @@
 
 use pay_core::html::escape;
 use pay_core::risk::Flag;
+use pay_core::shard;
 use pay_core::{Fen, UnixTime};
 
 use checkout_service::catalog::{Difference, ReconciliationRun};
@@ -249,18 +250,17 @@ pub fn webhooks(deliveries: &[WebhookDelivery], configured: bool) -> String {
             (None, Some(e)) => escape(e),
             (None, None) => "—".into(),
         };
+        let event_id = shard::event_id(d.shard, d.seq);
         let retry = if d.delivered_at.is_none() {
             format!(
-                "<form method=\"post\" action=\"/console/webhooks/{}/retry\" class=\"inline\"><button type=\"submit\">Retry now</button></form>",
-                d.seq
+                "<form method=\"post\" action=\"/console/webhooks/{event_id}/retry\" class=\"inline\"><button type=\"submit\">Retry now</button></form>"
             )
         } else {
             String::new()
         };
         html += &format!(
-            "<tr><td>evt_{}</td><td>{}</td><td><a href=\"/console/orders/{sid}\">{sid}</a></td><td>{}</td>\
+            "<tr><td>{event_id}</td><td>{}</td><td><a href=\"/console/orders/{sid}\">{sid}</a></td><td>{}</td>\
              <td class=\"num\">{}</td><td class=\"{class}\">{state}</td><td>{answer}</td><td>{retry}</td></tr>",
-            d.seq,
             d.kind.as_str(),
             time(d.created_at),
             d.attempts,

@@ -42,13 +42,13 @@ impl RequestContext {
         let config = Config::of_isolate(env)?;
         let books = Books::of(env);
         let ledger = match config.deployment.books_in {
-            BooksIn::Objects => books.ledger_db()?,
+            BooksIn::Objects => Ledger::in_objects(books.clone(), config.deployment.shards),
             // While moving, nothing but the move reads them (`books_open`).
-            BooksIn::D1 | BooksIn::Moving => db.clone(),
+            BooksIn::D1 | BooksIn::Moving => Ledger::in_d1(db.clone()),
         };
         Ok(RequestContext {
             config,
-            ledger: Ledger::new(ledger),
+            ledger,
             catalog: Catalog::new(db),
             books,
             back_office: BackOffice::of(env),
@@ -63,6 +63,14 @@ impl RequestContext {
             BooksIn::Moving => Err(ApiError::BooksMoving),
             BooksIn::Objects | BooksIn::D1 => Ok(()),
         }
+    }
+
+    /// This context, for delivering the webhooks that its request's changes wrote: from the
+    /// shards it asked about (every shard if it asked about none: a request the back office
+    /// served), not from every shard after every request.
+    pub fn delivering_what_it_wrote(mut self) -> Self {
+        self.ledger = self.ledger.narrowed_to_asked();
+        self
     }
 
     /// The use cases' ports for the merchant this request serves.

@@ -4,7 +4,9 @@
 use pay_core::risk::{BudgetRule, Subject};
 use pay_core::{Fen, UnixTime};
 use serde::Deserialize;
-use worker_kit::sql::{int, opt_text, text, Db};
+use worker_kit::sql::{int, text, Db};
+
+use super::Shards;
 
 use crate::error::ApiResult;
 
@@ -15,13 +17,28 @@ pub struct Usage {
     pub oldest: Option<UnixTime>,
 }
 
-pub struct Attempts<'a>(pub(super) &'a Db);
+/// Each subject's attempts in the shard its key hashes to, so that a budget is counted in one
+/// place however many shards hold the sessions that spend it.
+pub struct Attempts<'a>(pub(super) &'a Shards);
+
+/// How an attempt went for one subject.
+#[derive(PartialEq)]
+enum Counted {
+    /// Counted now, by this attempt.
+    Now,
+    /// Counted by an earlier attempt on the same session.
+    Before,
+    /// A budget refused it.
+    Refused,
+}
 
 impl Attempts<'_> {
     /// Counts a pay attempt of `session_id` for `amount` against every budget in `rules`, for
-    /// the client address `ip` and, when known, the payer `openid`: one conditional insert,
-    /// so concurrent attempts are counted one after the other. True if counted (now or by an
-    /// earlier attempt on the same session); false if a budget refused it.
+    /// the client address `ip` and, when known, the payer `openid`: one conditional insert per
+    /// subject, so concurrent attempts are counted one after the other. True if counted (now or
+    /// by an earlier attempt on the same session) for every subject; false if a budget refused
+    /// it, and then nothing this call counted is kept (an address counted by an earlier attempt
+    /// does not let a payer learned since, after OAuth, past the payer's budgets).
     pub async fn count(
         &self,
         session_id: &str,
@@ -31,59 +48,29 @@ impl Attempts<'_> {
         rules: &[BudgetRule],
         now: UnixTime,
     ) -> ApiResult<bool> {
-        let (ip, payer) = (Subject::Ip.key(ip), openid.map(|o| Subject::Payer.key(o)));
-        // Budgets are whole numbers from the configuration, written into the statement.
-        let mut conditions = vec!["1".to_string()];
-        for rule in rules.iter().filter(|r| !r.budget.is_off()) {
-            // `guard` true: the rule does not apply (no payer known for this attempt).
-            let (subject, guard) = match rule.subject {
-                Subject::Ip => ("?4", "0"),
-                Subject::Payer => ("?5", "?5 IS NULL"),
-            };
-            let used = |what: &str| {
-                format!(
-                    "(SELECT {what} FROM payment_attempts WHERE subject = {subject} AND at > ?3 - {} AND session_id <> ?1)",
-                    rule.window_secs
-                )
-            };
-            let mut fits = Vec::new();
-            if rule.budget.max_count > 0 {
-                fits.push(format!("{} < {}", used("COUNT(*)"), rule.budget.max_count));
+        let subjects = [(Subject::Ip, Some(ip)), (Subject::Payer, openid)];
+        let mut counted_now = Vec::new();
+        for (subject, who) in subjects {
+            let Some(who) = who else { continue };
+            let key = subject.key(who);
+            let db = self.0.of_key(&key)?;
+            let theirs: Vec<&BudgetRule> = rules.iter().filter(|r| r.subject == subject).collect();
+            match count_one(&db, session_id, amount, &key, &theirs, now).await? {
+                Counted::Now => counted_now.push((db, key)),
+                Counted::Before => {}
+                Counted::Refused => {
+                    for (db, key) in counted_now {
+                        db.write(
+                            "DELETE FROM payment_attempts WHERE session_id = ?1 AND subject = ?2",
+                            &[text(session_id), text(&key)],
+                        )
+                        .await?;
+                    }
+                    return Ok(false);
+                }
             }
-            if rule.budget.max_fen > 0 {
-                fits.push(format!(
-                    "{} + ?2 <= {}",
-                    used("COALESCE(SUM(amount_fen), 0)"),
-                    rule.budget.max_fen
-                ));
-            }
-            conditions.push(format!("({guard} OR ({}))", fits.join(" AND ")));
         }
-        let sql = format!(
-            "INSERT OR IGNORE INTO payment_attempts (session_id, subject, amount_fen, at) \
-             SELECT ?1, s.subject, ?2, ?3 FROM (SELECT ?4 AS subject UNION ALL SELECT ?5 WHERE ?5 IS NOT NULL) s \
-             WHERE {}",
-            conditions.join(" AND ")
-        );
-        let args = [
-            text(session_id),
-            int(amount.get()),
-            int(now.secs()),
-            text(&ip),
-            opt_text(payer.as_deref()),
-        ];
-        self.0.write(&sql, &args).await?;
-        // Every subject must be counted: an address counted by an earlier attempt does not
-        // let a payer learned since (JSAPI, after OAuth) past the payer's budgets.
-        let counted: Option<i64> = self
-            .0
-            .value(
-                "SELECT COUNT(*) AS n FROM payment_attempts WHERE session_id = ?1 AND subject IN (?2, ?3)",
-                &[text(session_id), text(&ip), opt_text(payer.as_deref())],
-                "n",
-            )
-            .await?;
-        Ok(counted == Some(1 + i64::from(payer.is_some())))
+        Ok(true)
     }
 
     /// What other sessions' attempts of `who` used of a window starting after `since`.
@@ -100,12 +87,14 @@ impl Attempts<'_> {
             fen: i64,
             oldest: Option<i64>,
         }
+        let key = subject.key(who);
         let row: Option<Row> = self
             .0
+            .of_key(&key)?
             .first(
                 "SELECT COUNT(*) AS n, COALESCE(SUM(amount_fen), 0) AS fen, MIN(at) AS oldest FROM payment_attempts \
                  WHERE subject = ?1 AND at > ?2 AND session_id <> ?3",
-                &[text(&subject.key(who)), int(since.secs()), text(except_session)],
+                &[text(&key), int(since.secs()), text(except_session)],
             )
             .await?;
         Ok(row.map_or(
@@ -121,4 +110,61 @@ impl Attempts<'_> {
             },
         ))
     }
+}
+
+/// Counts the attempt for one subject (`key`) against its `rules`, in one conditional insert.
+async fn count_one(
+    db: &Db,
+    session_id: &str,
+    amount: Fen,
+    key: &str,
+    rules: &[&BudgetRule],
+    now: UnixTime,
+) -> ApiResult<Counted> {
+    // Budgets are whole numbers from the configuration, written into the statement.
+    let mut fits = vec!["1".to_string()];
+    for rule in rules.iter().filter(|r| !r.budget.is_off()) {
+        let used = |what: &str| {
+            format!(
+                "(SELECT {what} FROM payment_attempts WHERE subject = ?4 AND at > ?3 - {} AND session_id <> ?1)",
+                rule.window_secs
+            )
+        };
+        if rule.budget.max_count > 0 {
+            fits.push(format!("{} < {}", used("COUNT(*)"), rule.budget.max_count));
+        }
+        if rule.budget.max_fen > 0 {
+            fits.push(format!(
+                "{} + ?2 <= {}",
+                used("COALESCE(SUM(amount_fen), 0)"),
+                rule.budget.max_fen
+            ));
+        }
+    }
+    let sql = format!(
+        "INSERT OR IGNORE INTO payment_attempts (session_id, subject, amount_fen, at) \
+         SELECT ?1, ?4, ?2, ?3 WHERE {}",
+        fits.join(" AND ")
+    );
+    let args = [
+        text(session_id),
+        int(amount.get()),
+        int(now.secs()),
+        text(key),
+    ];
+    if db.write(&sql, &args).await? {
+        return Ok(Counted::Now);
+    }
+    let before: Option<i64> = db
+        .value(
+            "SELECT COUNT(*) AS n FROM payment_attempts WHERE session_id = ?1 AND subject = ?2",
+            &[text(session_id), text(key)],
+            "n",
+        )
+        .await?;
+    Ok(if before.unwrap_or(0) > 0 {
+        Counted::Before
+    } else {
+        Counted::Refused
+    })
 }

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use worker_kit::sql::{int, text, Db, Statement};
 
+use super::Shards;
 use crate::error::ApiResult;
 
 /// What happened to an order: the closed set of event kinds, as stored.
@@ -128,13 +129,14 @@ fn outbox_row(db: &Db, at: UnixTime) -> Statement {
     )
 }
 
-pub struct Events<'a>(pub(super) &'a Db);
+pub struct Events<'a>(pub(super) &'a Shards);
 
 impl Events<'_> {
     /// A session's events, oldest first: its timeline.
     pub async fn of(&self, session_id: &str) -> ApiResult<Vec<OrderEvent>> {
         Ok(self
             .0
+            .of_id(session_id)?
             .rows(
                 "SELECT kind, detail, created_at FROM order_events WHERE session_id = ?1 ORDER BY seq",
                 &[text(session_id)],
@@ -149,8 +151,9 @@ impl Events<'_> {
         detail: &Value,
         at: UnixTime,
     ) -> ApiResult<()> {
-        let statements = record(self.0, session_id, kind, detail, at, When::Once);
-        self.0.batch(statements.into()).await?;
+        let db = self.0.of_id(session_id)?;
+        let statements = record(&db, session_id, kind, detail, at, When::Once);
+        db.batch(statements.into()).await?;
         Ok(())
     }
 
@@ -204,15 +207,15 @@ impl Events<'_> {
     ) -> ApiResult<i64> {
         // Capped per session: refused attempts are unauthenticated, so their events (and
         // webhooks) must not grow without bound.
-        let event = self.0.statement(
+        let db = self.0.of_id(session_id)?;
+        let event = db.statement(
             "INSERT INTO order_events (session_id, kind, detail, created_at) \
              SELECT ?1, 'payment_failed', json_object('reason', ?2), ?3 \
              WHERE (SELECT COUNT(*) FROM order_events WHERE session_id = ?1 AND kind = 'payment_failed') < ?4",
             &[text(session_id), text(reason), int(at.secs()), int(MAX_FAILED_ATTEMPT_EVENTS)],
         );
-        self.0.batch(vec![event, outbox_row(self.0, at)]).await?;
-        let n: Option<i64> = self
-            .0
+        db.batch(vec![event, outbox_row(&db, at)]).await?;
+        let n: Option<i64> = db
             .value(
                 "SELECT COUNT(*) AS n FROM order_events WHERE session_id = ?1 AND kind = 'payment_failed'",
                 &[text(session_id)],

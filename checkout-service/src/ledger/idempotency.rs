@@ -3,7 +3,9 @@
 
 use pay_core::UnixTime;
 use serde::Deserialize;
-use worker_kit::sql::{int, text, Db};
+use worker_kit::sql::{int, text};
+
+use super::Shards;
 
 use crate::error::{ApiError, ApiResult};
 
@@ -24,7 +26,8 @@ pub struct ClaimedKey {
     pub created_at: i64,
 }
 
-pub struct IdempotencyKeys<'a>(pub(super) &'a Db);
+/// Each key in the shard it hashes to.
+pub struct IdempotencyKeys<'a>(pub(super) &'a Shards);
 
 impl IdempotencyKeys<'_> {
     pub async fn claim(
@@ -34,8 +37,8 @@ impl IdempotencyKeys<'_> {
         resource_id: &str,
         now: UnixTime,
     ) -> ApiResult<Claim> {
-        if self
-            .0
+        let db = self.0.of_key(key)?;
+        if db
             .write(
                 "INSERT OR IGNORE INTO idempotency_keys (key, request_hash, resource_id, created_at) VALUES (?1, ?2, ?3, ?4)",
                 &[text(key), text(request_hash), text(resource_id), int(now.secs())],
@@ -44,8 +47,7 @@ impl IdempotencyKeys<'_> {
         {
             return Ok(Claim::New);
         }
-        let claimed: Option<ClaimedKey> = self
-            .0
+        let claimed: Option<ClaimedKey> = db
             .first(
                 "SELECT request_hash, status, response, resource_id, created_at FROM idempotency_keys WHERE key = ?1",
                 &[text(key)],
@@ -61,6 +63,7 @@ impl IdempotencyKeys<'_> {
     pub async fn take_over(&self, key: &str, claimed_at: i64, now: UnixTime) -> ApiResult<bool> {
         Ok(self
             .0
+            .of_key(key)?
             .write(
                 "UPDATE idempotency_keys SET created_at = ?3 WHERE key = ?1 AND status IS NULL AND created_at = ?2",
                 &[text(key), int(claimed_at), int(now.secs())],
@@ -70,6 +73,7 @@ impl IdempotencyKeys<'_> {
 
     pub async fn finish(&self, key: &str, status: u16, response: &str) -> ApiResult<()> {
         self.0
+            .of_key(key)?
             .write(
                 "UPDATE idempotency_keys SET status = ?2, response = ?3 WHERE key = ?1",
                 &[text(key), int(status.into()), text(response)],
@@ -80,6 +84,7 @@ impl IdempotencyKeys<'_> {
 
     pub async fn release(&self, key: &str) -> ApiResult<()> {
         self.0
+            .of_key(key)?
             .write(
                 "DELETE FROM idempotency_keys WHERE key = ?1 AND status IS NULL",
                 &[text(key)],

@@ -67,9 +67,9 @@ pub struct BooksTotal {
     pub fen: Option<i64>,
 }
 
-pub struct Moving<'a>(pub(super) &'a Db);
+pub struct Moving(pub(super) Db);
 
-impl Moving<'_> {
+impl Moving {
     /// Up to `limit` rows of `table` after rowid `after`, in rowid order.
     pub async fn page(
         &self,

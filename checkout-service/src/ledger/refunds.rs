@@ -10,6 +10,7 @@ use worker_kit::sql::{changed, int, opt_text, text, Db};
 
 use super::events::{record, EventKind, When};
 use super::sessions::json_list;
+use super::{untagged, Shards};
 use crate::error::{ApiError, ApiResult};
 
 /// One refund of a paid session.
@@ -41,7 +42,7 @@ pub struct ReconciledRefund {
 const COLUMNS: &str =
     "id, session_id, out_refund_no, amount_fen, reason, status, refund_id, created_at, updated_at";
 
-pub struct Refunds<'a>(pub(super) &'a Db);
+pub struct Refunds<'a>(pub(super) &'a Shards);
 
 impl Refunds<'_> {
     /// Records a new pending refund of `amount` on the paid session `session_id`; refused when
@@ -57,6 +58,7 @@ impl Refunds<'_> {
     ) -> ApiResult<()> {
         let inserted = self
             .0
+            .of_id(session_id)?
             .write(
                 &format!(
                     "INSERT INTO refunds ({COLUMNS}) SELECT ?1, ?2, ?3, ?4, ?5, 'pending', NULL, ?6, ?6 \
@@ -80,23 +82,34 @@ impl Refunds<'_> {
         }
     }
 
-    async fn find(&self, column: &str, value: &str) -> ApiResult<Option<Refund>> {
+    async fn find(db: &Db, column: &str, value: &str) -> ApiResult<Option<Refund>> {
         let sql = format!("SELECT {COLUMNS} FROM refunds WHERE {column} = ?1");
-        Ok(self.0.first(&sql, &[text(value)]).await?)
+        Ok(db.first(&sql, &[text(value)]).await?)
     }
 
+    /// The refund with this id (which names its order's shard).
     pub async fn by_id(&self, id: &str) -> ApiResult<Option<Refund>> {
-        self.find("id", id).await
+        Self::find(&self.0.of_id(id)?, "id", id).await
     }
 
-    pub async fn by_out_refund_no(&self, out_refund_no: &str) -> ApiResult<Option<Refund>> {
-        self.find("out_refund_no", out_refund_no).await
+    /// The refund `out_refund_no` of the order `out_trade_no` (a notification names both).
+    pub async fn by_out_refund_no(
+        &self,
+        out_trade_no: &str,
+        out_refund_no: &str,
+    ) -> ApiResult<Option<Refund>> {
+        let db = self.0.of_key(out_trade_no)?;
+        Self::find(&db, "out_refund_no", out_refund_no).await
     }
 
     pub async fn of_session(&self, session_id: &str) -> ApiResult<Vec<Refund>> {
         let sql =
             format!("SELECT {COLUMNS} FROM refunds WHERE session_id = ?1 ORDER BY created_at");
-        Ok(self.0.rows(&sql, &[text(session_id)]).await?)
+        Ok(self
+            .0
+            .of_id(session_id)?
+            .rows(&sql, &[text(session_id)])
+            .await?)
     }
 
     /// Refunds in `status` (`pending`: the answer was lost; `processing`: the notification is
@@ -114,7 +127,7 @@ impl Refunds<'_> {
             int(limit.into()),
             text(status.as_str()),
         ];
-        Ok(self.0.rows(&sql, &args).await?)
+        untagged(self.0.rows_of_every(&sql, &args).await?)
     }
 
     /// Moves `refund` from `from` to `to` (with WeChat Pay's refund id when known), and writes
@@ -127,7 +140,8 @@ impl Refunds<'_> {
         refund_id: Option<&str>,
         now: UnixTime,
     ) -> ApiResult<bool> {
-        let update = self.0.statement(
+        let db = self.0.of_id(&refund.session_id)?;
+        let update = db.statement(
             "UPDATE refunds SET status = ?2, refund_id = COALESCE(?3, refund_id), updated_at = ?4 WHERE id = ?1 AND status = ?5",
             &[
                 text(&refund.id),
@@ -139,14 +153,14 @@ impl Refunds<'_> {
         );
         let detail = json!({ "refund": refund.id, "amount_fen": refund.amount_fen });
         let [event, outbox] = record(
-            self.0,
+            &db,
             &refund.session_id,
             EventKind::refund(to),
             &detail,
             now,
             When::Changed,
         );
-        let results = self.0.batch(vec![update, event, outbox]).await?;
+        let results = db.batch(vec![update, event, outbox]).await?;
         Ok(changed(&results[0])?)
     }
 
@@ -157,16 +171,22 @@ impl Refunds<'_> {
         start: UnixTime,
         end: UnixTime,
     ) -> ApiResult<Vec<ReconciledRefund>> {
-        Ok(self
+        let args = [
+            json_list(out_refund_nos),
+            int(start.secs()),
+            int(end.secs()),
+        ];
+        let rows = self
             .0
-            .rows(
+            .rows_of_every(
                 "SELECT r.out_refund_no, s.out_trade_no, r.amount_fen, s.amount_fen AS order_amount_fen, \
                         r.status, r.updated_at \
                  FROM refunds r JOIN checkout_sessions s ON s.id = r.session_id \
                  WHERE r.out_refund_no IN (SELECT value FROM json_each(?1)) \
                     OR (r.status = 'succeeded' AND r.updated_at >= ?2 AND r.updated_at < ?3)",
-                &[json_list(out_refund_nos), int(start.secs()), int(end.secs())],
+                &args,
             )
-            .await?)
+            .await?;
+        untagged(rows)
     }
 }

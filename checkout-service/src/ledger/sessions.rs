@@ -10,6 +10,7 @@ use serde_json::json;
 use worker_kit::sql::{changed, int, opt_text, text, Arg, Db};
 
 use super::events::{record, EventKind, When};
+use super::{untagged, Shards};
 use crate::error::{ApiError, ApiResult};
 
 /// One checkout session: the order the merchant created and where its payment stands.
@@ -32,6 +33,8 @@ pub struct CheckoutSession {
     pub transaction_id: Option<String>,
     pub paid_at: Option<i64>,
     pub created_at: i64,
+    /// The millisecond it was made at (the listing's order within a second).
+    pub created_ms: i64,
     pub expires_at: i64,
     pub return_url: Option<String>,
     #[serde(deserialize_with = "super::json_text")]
@@ -55,6 +58,7 @@ pub struct NewCheckoutSession {
     pub amount: Fen,
     pub description: String,
     pub created_at: UnixTime,
+    pub created_ms: i64,
     pub expires_at: UnixTime,
     pub return_url: Option<String>,
     pub metadata: serde_json::Map<String, serde_json::Value>,
@@ -62,18 +66,19 @@ pub struct NewCheckoutSession {
 
 pub(crate) const COLUMNS: &str =
     "id, client_secret_hash, out_trade_no, mchid, appid, amount_fen, currency, description, \
-     status, scene, code_url, prepay_created_at, transaction_id, paid_at, created_at, expires_at, return_url, metadata, payer_openid";
+     status, scene, code_url, prepay_created_at, transaction_id, paid_at, created_at, created_ms, expires_at, return_url, metadata, payer_openid";
 
-pub struct Sessions<'a>(pub(super) &'a Db);
+pub struct Sessions<'a>(pub(super) &'a Shards);
 
 impl Sessions<'_> {
     /// Inserts a new open session and its `created` event in one transaction; an out_trade_no
     /// used by another session is refused (the insert changes nothing).
     pub async fn insert(&self, new: &NewCheckoutSession) -> ApiResult<()> {
-        let insert = self.0.statement(
+        let db = self.0.of_id(&new.id)?;
+        let insert = db.statement(
             "INSERT INTO checkout_sessions (id, client_secret_hash, out_trade_no, mchid, appid, amount_fen, \
-             currency, description, status, created_at, expires_at, return_url, metadata) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'CNY', ?7, 'open', ?8, ?9, ?10, ?11) \
+             currency, description, status, created_at, expires_at, return_url, metadata, created_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'CNY', ?7, 'open', ?8, ?9, ?10, ?11, ?12) \
              ON CONFLICT (out_trade_no) DO NOTHING",
             &[
                 text(&new.id),
@@ -87,18 +92,19 @@ impl Sessions<'_> {
                 int(new.expires_at.secs()),
                 opt_text(new.return_url.as_deref()),
                 text(&serde_json::Value::Object(new.metadata.clone()).to_string()),
+                int(new.created_ms),
             ],
         );
         let detail = json!({ "amount_fen": new.amount.get() });
         let [event, outbox] = record(
-            self.0,
+            &db,
             &new.id,
             EventKind::Created,
             &detail,
             new.created_at,
             When::Changed,
         );
-        let results = self.0.batch(vec![insert, event, outbox]).await?;
+        let results = db.batch(vec![insert, event, outbox]).await?;
         if changed(&results[0])? {
             Ok(())
         } else {
@@ -108,17 +114,17 @@ impl Sessions<'_> {
         }
     }
 
-    async fn find(&self, column: &str, value: &str) -> ApiResult<Option<CheckoutSession>> {
+    async fn find(db: &Db, column: &str, value: &str) -> ApiResult<Option<CheckoutSession>> {
         let sql = format!("SELECT {COLUMNS} FROM checkout_sessions WHERE {column} = ?1");
-        Ok(self.0.first(&sql, &[text(value)]).await?)
+        Ok(db.first(&sql, &[text(value)]).await?)
     }
 
     pub async fn by_id(&self, id: &str) -> ApiResult<Option<CheckoutSession>> {
-        self.find("id", id).await
+        Self::find(&self.0.of_id(id)?, "id", id).await
     }
 
     pub async fn by_out_trade_no(&self, out_trade_no: &str) -> ApiResult<Option<CheckoutSession>> {
-        self.find("out_trade_no", out_trade_no).await
+        Self::find(&self.0.of_key(out_trade_no)?, "out_trade_no", out_trade_no).await
     }
 
     /// Runs `change` (a conditional write of one session) and, if it changed the session,
@@ -132,10 +138,10 @@ impl Sessions<'_> {
         detail: serde_json::Value,
         at: UnixTime,
     ) -> ApiResult<bool> {
-        let [event, outbox] = record(self.0, id, kind, &detail, at, When::Changed);
-        let results = self
-            .0
-            .batch(vec![self.0.statement(sql, args), event, outbox])
+        let db = self.0.of_id(id)?;
+        let [event, outbox] = record(&db, id, kind, &detail, at, When::Changed);
+        let results = db
+            .batch(vec![db.statement(sql, args), event, outbox])
             .await?;
         Ok(changed(&results[0])?)
     }
@@ -213,6 +219,7 @@ impl Sessions<'_> {
     ) -> ApiResult<bool> {
         Ok(self
             .0
+            .of_id(id)?
             .write(
                 "UPDATE checkout_sessions SET oauth_return_to = ?2, oauth_ticket_hash = ?3, oauth_ticket_expires_at = ?4 WHERE id = ?1 AND status = 'open'",
                 &[text(id), text(return_to), text(ticket_hash), int(expires_at.secs())],
@@ -229,6 +236,7 @@ impl Sessions<'_> {
     ) -> ApiResult<bool> {
         Ok(self
             .0
+            .of_id(id)?
             .write(
                 "UPDATE checkout_sessions SET oauth_ticket_hash = NULL, oauth_ticket_expires_at = NULL \
                  WHERE id = ?1 AND status = 'open' AND oauth_ticket_hash = ?2 AND oauth_ticket_expires_at > ?3",
@@ -240,6 +248,7 @@ impl Sessions<'_> {
     pub async fn oauth_return_to(&self, id: &str) -> ApiResult<Option<String>> {
         Ok(self
             .0
+            .of_id(id)?
             .value(
                 "SELECT oauth_return_to FROM checkout_sessions WHERE id = ?1",
                 &[text(id)],
@@ -252,6 +261,7 @@ impl Sessions<'_> {
     pub async fn set_payer_openid(&self, id: &str, openid: &str) -> ApiResult<bool> {
         Ok(self
             .0
+            .of_id(id)?
             .write(
                 "UPDATE checkout_sessions SET payer_openid = ?2 WHERE id = ?1 AND status = 'open'",
                 &[text(id), text(openid)],
@@ -275,7 +285,7 @@ impl Sessions<'_> {
             int(now.secs() - older_than),
             int(limit.into()),
         ];
-        Ok(self.0.rows(&sql, &args).await?)
+        untagged(self.0.rows_of_every(&sql, &args).await?)
     }
 
     /// The sessions a day's bill names, and those our books paid that day.
@@ -291,20 +301,21 @@ impl Sessions<'_> {
                 OR (status = 'paid' AND paid_at >= ?2 AND paid_at < ?3)"
         );
         let args = [json_list(out_trade_nos), int(start.secs()), int(end.secs())];
-        Ok(self.0.rows(&sql, &args).await?)
+        untagged(self.0.rows_of_every(&sql, &args).await?)
     }
 
     /// The amount paid since `since` (the day's volume so far).
     pub async fn paid_volume_since(&self, since: UnixTime) -> ApiResult<Fen> {
-        let fen: Option<i64> = self
+        let volumes = self
             .0
-            .value(
+            .rows_of_every(
                 "SELECT COALESCE(SUM(amount_fen), 0) AS fen FROM checkout_sessions WHERE status = 'paid' AND paid_at >= ?1",
                 &[int(since.secs())],
-                "fen",
             )
             .await?;
-        Ok(Fen::new(fen.unwrap_or(0)))
+        Ok(Fen::new(
+            volumes.iter().filter_map(|(_, v)| v["fen"].as_i64()).sum(),
+        ))
     }
 }
 

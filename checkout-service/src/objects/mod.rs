@@ -49,10 +49,16 @@ pub const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID",
     // 3: the order books of a shard (ledger/), as D1 held them after its migration 0016.
     include_str!("books_schema.sql"),
+    // 4: payment attempts counted in their subject's shard (ledger/attempts.rs), as in D1.
+    include_str!("../../../migrations/0018_attempts_by_subject.sql"),
+    // 5: the millisecond a session was made at, for the listing's order (ledger/listing.rs).
+    include_str!("../../../migrations/0019_sessions_in_creation_order.sql"),
 ];
 
-/// The object that holds the order books (one shard for now; README, "Notes for the books' move").
-const BOOKS_SHARD: &str = "shard:0";
+/// The object that holds shard `number` of the order books.
+fn shard_object(number: u32) -> String {
+    format!("shard:{number}")
+}
 
 /// The object of one checkout session: its payer's sockets and its due work.
 fn session_object(session_id: &str) -> String {
@@ -60,6 +66,7 @@ fn session_object(session_id: &str) -> String {
 }
 
 /// Every object of the class, by name.
+#[derive(Clone)]
 pub struct Books(Option<ObjectNamespace>);
 
 impl Books {
@@ -68,9 +75,10 @@ impl Books {
         Books(env.durable_object(BINDING).ok())
     }
 
-    /// The SQL database of the order books' object.
-    pub fn ledger_db(&self) -> ApiResult<Db> {
-        Ok(Db::object(self.stub(BOOKS_SHARD)?, BOOKS_SHARD))
+    /// The SQL database of shard `number` of the order books.
+    pub fn shard_db(&self, number: u32) -> ApiResult<Db> {
+        let name = shard_object(number);
+        Ok(Db::object(self.stub(&name)?, &name))
     }
 
     /// The object named `name` (each call to it is counted: `worker_kit::usage`).

@@ -31,7 +31,8 @@ pub struct Answer {
 }
 
 /// One request to run at most once: its route's scope, its key (if it has one), its body and
-/// the id of the resource a first request creates.
+/// the token of the id of the resource a first request creates (services::new_token: the use
+/// case makes the id from it, so that a retry makes the same).
 pub struct Request<'a> {
     pub scope: &'a str,
     pub key: Option<&'a str>,
@@ -42,12 +43,12 @@ pub struct Request<'a> {
 /// Runs `work(body, resource_id)` at most once per key. Keys of different scopes are apart;
 /// bodies are compared in a canonical JSON form (key order does not matter). Without a key,
 /// `work` runs with a fresh id. The answer is stored without [`NEVER_STORED`] fields;
-/// `restore(resource_id, body)` puts them back into a replay.
+/// `restore(body)` puts them back into a replay.
 pub async fn run<F, Fut>(
     keys: IdempotencyKeys<'_>,
     now: UnixTime,
     request: Request<'_>,
-    restore: impl FnOnce(&str, &mut serde_json::Value),
+    restore: impl FnOnce(&mut serde_json::Value),
     work: F,
 ) -> ApiResult<Answer>
 where
@@ -64,12 +65,8 @@ where
     )
     .await?
     {
-        Start::Replay {
-            status,
-            mut body,
-            resource_id,
-        } => {
-            restore(&resource_id, &mut body);
+        Start::Replay { status, mut body } => {
+            restore(&mut body);
             Ok(Answer {
                 status,
                 body,
@@ -103,7 +100,6 @@ enum Start {
     Replay {
         status: u16,
         body: serde_json::Value,
-        resource_id: String,
     },
 }
 
@@ -138,11 +134,7 @@ async fn claim(
         Some(status) => {
             let body =
                 serde_json::from_str(&claimed.response.unwrap_or_default()).unwrap_or(json!({}));
-            Ok(Start::Replay {
-                status,
-                body,
-                resource_id: claimed.resource_id,
-            })
+            Ok(Start::Replay { status, body })
         }
         // Unanswered for longer than any request lives: its request died; this one takes over.
         None if claimed.created_at + LEASE_SECS <= now.secs()

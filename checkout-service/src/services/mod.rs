@@ -12,6 +12,7 @@ pub mod risk;
 pub mod sessions;
 pub mod webhooks;
 
+use pay_core::crypto::webcrypto::random_hex;
 use pay_core::UnixTime;
 
 use crate::config::MerchantProfile;
@@ -19,6 +20,13 @@ use crate::error::{ApiError, ApiResult};
 use crate::ledger::{CheckoutSession, Ledger, Refund};
 use crate::objects::Books;
 use crate::wechatpay::WechatPay;
+
+/// The random part of a new session's or refund's id (pay_core::shard::id adds its kind and
+/// shard once the order is known); made before an idempotent request runs, and kept with its
+/// key, so that a retry makes the same id.
+pub fn new_token() -> ApiResult<String> {
+    Ok(random_hex(12)?)
+}
 
 /// What a use case runs with.
 pub struct Ctx<'a> {

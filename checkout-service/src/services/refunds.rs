@@ -3,10 +3,11 @@
 //! a notification), as pay_core::refund decides.
 
 use pay_core::checkout::generate_reference;
-use pay_core::crypto::webcrypto::{random_bytes, random_hex};
+use pay_core::crypto::webcrypto::random_bytes;
 use pay_core::refund::{self, ErrorAnswer, RefundEvidence, RefundMove, RefundState};
 use pay_core::requests::{self, ValidRefund};
 use pay_core::risk::Flag;
+use pay_core::shard;
 use pay_core::v3::model::{RefundAmountRequest, RefundNotice, RefundRequest, RefundStatus};
 use pay_core::Fen;
 use serde_json::json;
@@ -14,10 +15,6 @@ use serde_json::json;
 use super::{risk, Ctx};
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::{CheckoutSession, Refund};
-
-pub fn new_refund_id() -> ApiResult<String> {
-    Ok(format!("re_{}", random_hex(12)?))
-}
 
 /// Records a refund of `amount_fen` on a paid session and sends it to WeChat Pay (the merchant
 /// API and the console both refund through here). An unknown outcome leaves it pending, to be
@@ -27,9 +24,11 @@ pub async fn start(
     session_id: &str,
     amount_fen: i64,
     reason: Option<String>,
-    id: String,
+    token: &str,
 ) -> ApiResult<Refund> {
     let ValidRefund { amount, reason } = requests::validate_refund(amount_fen, reason)?;
+    // In its order's shard, which the session id names.
+    let id = shard::id("re", ctx.ledger.shard_of_id(session_id), token);
     let refunds = ctx.ledger.refunds();
     // A refund `id` that exists already was recorded by a request that crashed before it
     // answered: it is answered as it is (the scheduled run sends a pending one again).
@@ -184,7 +183,7 @@ pub async fn apply_notice(ctx: &Ctx<'_>, notice: &RefundNotice) -> ApiResult<()>
     let refund = ctx
         .ledger
         .refunds()
-        .by_out_refund_no(&notice.out_refund_no)
+        .by_out_refund_no(&notice.out_trade_no, &notice.out_refund_no)
         .await?;
     let sessions = ctx.ledger.sessions();
     let session = match &refund {

@@ -2,8 +2,8 @@
 //! come here).
 
 use pay_core::checkout::{self, SessionStatus};
-use pay_core::crypto::webcrypto::{random_bytes, random_hex};
 use pay_core::requests::NewSession;
+use pay_core::shard;
 
 use super::{payments, Ctx};
 use crate::config::MerchantProfile;
@@ -11,26 +11,28 @@ use crate::error::{ApiError, ApiResult};
 use crate::ledger::sessions::NewCheckoutSession;
 use crate::ledger::CheckoutSession;
 
-pub fn new_session_id() -> ApiResult<String> {
-    Ok(format!("cs_{}", random_hex(12)?))
-}
-
 /// A session's client secret: derived from its id under the merchant key, so it is never
 /// stored and a retried create answers the same one.
 pub fn client_secret_of(merchant: &MerchantProfile, id: &str) -> String {
     checkout::client_secret(merchant.secret_key.expose(), id)
 }
 
-/// Validates and stores a new open session `id`. Returns it and its client secret, which is
-/// shown to the merchant and stored only as its hash. A session `id` that exists already (its
-/// create crashed before answering, and is retried) is answered as it is.
+/// Validates and stores a new open session, its id made of `token` (services::new_token) and
+/// the shard its out_trade_no names. Returns it and its client secret, which is shown to the
+/// merchant and stored only as its hash. A session that exists already (its create crashed
+/// before answering, and is retried with the same token and body) is answered as it is.
 pub async fn create(
     ctx: &Ctx<'_>,
     params: NewSession,
-    id: String,
+    token: &str,
 ) -> ApiResult<(CheckoutSession, String)> {
     let params = params.validate(ctx.merchant.min_session_ttl_secs)?;
     ctx.merchant.risk.check_session_amount(params.amount)?;
+    // Made from the token when the merchant gives none, so that a retry names the same shard.
+    let out_trade_no = params
+        .out_trade_no
+        .unwrap_or_else(|| checkout::reference_of_token("CS", token));
+    let id = shard::id("cs", ctx.ledger.shard_of_order(&out_trade_no), token);
     let client_secret = client_secret_of(ctx.merchant, &id);
     let sessions = ctx.ledger.sessions();
     if let Some(session) = sessions.by_id(&id).await? {
@@ -39,16 +41,15 @@ pub async fn create(
     let account = ctx.wechatpay.account();
     let new = NewCheckoutSession {
         client_secret_hash: pay_core::sha256_hex(client_secret.as_bytes()),
-        out_trade_no: match params.out_trade_no {
-            Some(no) => no,
-            None => checkout::generate_reference("CS", ctx.now, random_bytes()?),
-        },
+        out_trade_no,
         id,
         mchid: account.mchid.clone(),
         appid: account.appid.clone(),
         amount: params.amount,
         description: params.description,
         created_at: ctx.now,
+        // Within the second of `created_at`, which the clock may have left since.
+        created_ms: crate::now_ms().clamp(ctx.now.secs() * 1000, ctx.now.secs() * 1000 + 999),
         expires_at: ctx.now.plus(params.ttl_secs),
         return_url: params.return_url,
         metadata: params.metadata,

@@ -36,7 +36,10 @@ pub async fn deliver_due(ctx: &Ctx<'_>) -> ApiResult<Delivered> {
     let outbox = ctx.ledger.outbox();
     let (mut delivered, mut failed) = (0, 0);
     for event in outbox.due(ctx.now, BATCH).await? {
-        if !outbox.lease(event.seq, ctx.now, LEASE_SECS).await? {
+        if !outbox
+            .lease(event.shard, event.seq, ctx.now, LEASE_SECS)
+            .await?
+        {
             continue;
         }
         let Some(session) = ctx.ledger.sessions().by_id(&event.session_id).await? else {
@@ -47,7 +50,9 @@ pub async fn deliver_due(ctx: &Ctx<'_>) -> ApiResult<Delivered> {
         let status = post(endpoint, ctx, &body).await;
         match status {
             Ok(status) if (200..300).contains(&status) => {
-                outbox.delivered(event.seq, ctx.now, Some(status)).await?;
+                outbox
+                    .delivered(event.shard, event.seq, ctx.now, Some(status))
+                    .await?;
                 delivered += 1;
             }
             answer => {
@@ -62,7 +67,14 @@ pub async fn deliver_due(ctx: &Ctx<'_>) -> ApiResult<Delivered> {
                     Err(e) => (None, Some(e.to_string())),
                 };
                 outbox
-                    .failed(event.seq, attempts, next, status, error.as_deref())
+                    .failed(
+                        event.shard,
+                        event.seq,
+                        attempts,
+                        next,
+                        status,
+                        error.as_deref(),
+                    )
                     .await?;
                 failed += 1;
             }
@@ -73,7 +85,7 @@ pub async fn deliver_due(ctx: &Ctx<'_>) -> ApiResult<Delivered> {
 
 fn event_body<'a>(event: &'a DueEvent, session: SessionView<'a>) -> WebhookEvent<'a> {
     WebhookEvent {
-        id: format!("evt_{}", event.seq),
+        id: pay_core::shard::event_id(event.shard, event.seq),
         kind: event.kind.webhook_type(),
         created: event.created_at,
         data: WebhookData {

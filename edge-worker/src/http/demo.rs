@@ -9,7 +9,7 @@ use worker::{Request, Response};
 use checkout_service::error::{ApiError, ApiResult, BadInput};
 use checkout_service::http::request::{self, json};
 use checkout_service::http::{limits, RequestContext};
-use checkout_service::services::sessions;
+use checkout_service::services::{self, sessions};
 use pay_core::requests::NewSession;
 
 struct Product {
@@ -85,7 +85,7 @@ pub async fn checkout(req: &mut Request, rc: &RequestContext) -> ApiResult<Respo
             .collect(),
     };
     let (session, client_secret) =
-        sessions::create(&rc.services(), params, sessions::new_session_id()?).await?;
+        sessions::create(&rc.services(), params, &services::new_token()?).await?;
     Ok(json(
         201,
         &json!({ "session_id": session.id, "client_secret": client_secret }),

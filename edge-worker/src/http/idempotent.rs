@@ -15,7 +15,7 @@ pub async fn once<F, Fut>(
     rc: &RequestContext,
     scope: &str,
     new_id: String,
-    restore: impl FnOnce(&str, &mut serde_json::Value),
+    restore: impl FnOnce(&mut serde_json::Value),
     work: F,
 ) -> ApiResult<Response>
 where

@@ -12,7 +12,7 @@ use checkout_service::error::{ApiError, ApiResult, BadInput};
 use checkout_service::http::request::{self, json};
 use checkout_service::http::{auth, limits, RequestContext};
 use checkout_service::ledger::SessionFilter;
-use checkout_service::services::{jobs, refunds, sessions};
+use checkout_service::services::{self, jobs, refunds, sessions};
 use checkout_service::views::{CreatedSessionView, RefundView, SessionListView, SessionView};
 
 pub async fn create_session(req: &mut Request, rc: &RequestContext) -> ApiResult<Response> {
@@ -24,11 +24,14 @@ pub async fn create_session(req: &mut Request, rc: &RequestContext) -> ApiResult
         req,
         rc,
         "create_session",
-        sessions::new_session_id()?,
-        |id, replay| replay["client_secret"] = json!(sessions::client_secret_of(merchant, id)),
-        |bytes, id| async move {
+        services::new_token()?,
+        |replay| {
+            let id = replay["id"].as_str().unwrap_or_default();
+            replay["client_secret"] = json!(sessions::client_secret_of(merchant, id));
+        },
+        |bytes, token| async move {
             let params: NewSession = requests::from_json(&bytes)?;
-            let (session, client_secret) = sessions::create(&ctx, params, id).await?;
+            let (session, client_secret) = sessions::create(&ctx, params, &token).await?;
             let view = CreatedSessionView {
                 session: SessionView::from(&session),
                 client_secret: &client_secret,
@@ -169,16 +172,16 @@ pub async fn create_refund(req: &mut Request, rc: &RequestContext) -> ApiResult<
         req,
         rc,
         "create_refund",
-        refunds::new_refund_id()?,
-        |_, _| {},
-        |bytes, id| async move {
+        services::new_token()?,
+        |_| {},
+        |bytes, token| async move {
             let params: NewRefund = requests::from_json(&bytes)?;
             let refund = refunds::start(
                 &ctx,
                 &params.session_id,
                 params.amount_fen,
                 params.reason,
-                id,
+                &token,
             )
             .await?;
             Ok((201, to_value(&RefundView::from(&refund))?))

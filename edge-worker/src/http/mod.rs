@@ -25,15 +25,20 @@ use checkout_service::http::{request, RequestContext};
 use pay_core::UnixTime;
 use worker::{Env, Request, Response};
 
-/// Answers one request.
-pub async fn serve(mut req: Request, env: &Env, now: UnixTime) -> Response {
+/// Answers one request; with the context it was served with, if it got that far (the books it
+/// asked about are where the webhooks of its changes wait: lib.rs delivers them).
+pub async fn serve(
+    #[allow(unused_mut)] mut req: Request,
+    env: &Env,
+    now: UnixTime,
+) -> (Response, Option<RequestContext>) {
     let path = match request::path(&req) {
         Ok(path) => path,
-        Err(e) => return e.into_response(now),
+        Err(e) => return (e.into_response(now), None),
     };
     let method = request::method(&req);
     if path.trim_matches('/') == "health" && method == Some(worker::Method::Get) {
-        return worker_kit::json::health();
+        return (worker_kit::json::health(), None);
     }
     // Bench builds only: no D1 there (workerd runs them directly), configuration only.
     #[cfg(feature = "bench")]
@@ -42,20 +47,32 @@ pub async fn serve(mut req: Request, env: &Env, now: UnixTime) -> Response {
             Ok(config) => crate::bench::handle(&mut req, &config.merchant.account, now, what).await,
             Err(e) => Err(e),
         };
-        return ran.unwrap_or_else(|e| e.into_response(now));
+        return (ran.unwrap_or_else(|e| e.into_response(now)), None);
     }
     let rc = match RequestContext::load(env, now) {
         Ok(rc) => rc,
-        Err(e) => return e.into_response(now),
+        Err(e) => return (e.into_response(now), None),
     };
-    if let (Err(moving), false) = (rc.books_open(), back_office_client::serves(&path)) {
+    let response = answer(req, &path, method, &rc).await;
+    (response, Some(rc))
+}
+
+/// Answers a request of `path` with `rc`.
+async fn answer(
+    mut req: Request,
+    path: &str,
+    method: Option<worker::Method>,
+    rc: &RequestContext,
+) -> Response {
+    let now = rc.now;
+    if let (Err(moving), false) = (rc.books_open(), back_office_client::serves(path)) {
         // WeChat Pay sends a notification it is refused again (for 24 hours).
-        return match routes::resolve(method.as_ref().map(|m| m.as_ref()), &path, false) {
+        return match routes::resolve(method.as_ref().map(|m| m.as_ref()), path, false) {
             Resolved::Found(Route::WechatPayNotify, _) => moving.into_wechatpay_response(),
             _ => moving.into_response(now),
         };
     }
-    if back_office_client::serves(&path) {
+    if back_office_client::serves(path) {
         return rc
             .back_office
             .forward(req)
@@ -64,7 +81,7 @@ pub async fn serve(mut req: Request, env: &Env, now: UnixTime) -> Response {
     }
     #[cfg(feature = "test-routes")]
     if path.starts_with("/_test/") {
-        return test_routes::handle(&mut req, &path, &rc)
+        return test_routes::handle(&mut req, path, rc)
             .await
             .unwrap_or_else(|e| e.into_response(now));
     }
@@ -74,16 +91,16 @@ pub async fn serve(mut req: Request, env: &Env, now: UnixTime) -> Response {
     }
     let resolved = routes::resolve(
         method.as_ref().map(|m| m.as_ref()),
-        &path,
+        path,
         rc.config.deployment.demo_shop,
     );
     let response = match resolved {
         Resolved::Found(Route::WechatPayNotify, _) => {
-            return notification_receiver::receive(&mut req, &rc)
+            return notification_receiver::receive(&mut req, rc)
                 .await
                 .unwrap_or_else(ApiError::into_wechatpay_response)
         }
-        Resolved::Found(route, id) => handle(route, id.unwrap_or_default(), &mut req, &rc).await,
+        Resolved::Found(route, id) => handle(route, id.unwrap_or_default(), &mut req, rc).await,
         Resolved::NotAllowed(allow) => Err(ApiError::MethodNotAllowed { allow }),
         Resolved::NotFound { api: true } => Err(ApiError::NotFound("route")),
         Resolved::NotFound { api: false } => Err(ApiError::NotFound("page")),

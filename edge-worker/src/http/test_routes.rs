@@ -7,6 +7,7 @@
 //! | route | what |
 //! |---|---|
 //! | `GET /_test/books/{name}?{column}={value}…` | rows of `sessions`, `events`, `refunds`, `outbox`, `notifications_received`, `payment_attempts`, `platform_certificates` or `idempotency_keys`, narrowed by equality (checkout-service inspect.rs) |
+//! | `GET /_test/shards` | what each shard of the books holds: `{"shards": [{shard, sessions, events, refunds}]}` (checkout-service inspect.rs) |
 //! | `GET /_test/counters?subject={key}` | the rate-limit windows a subject's object holds (checkout-service objects/counters.rs) |
 //! | `GET /_test/objects/schema?name={object}`, `POST … {"name", "version"}` | an object's schema as its storage holds it; a fresh object brought to an older version (checkout-service objects/mod.rs) |
 //! | `GET /_test/objects/due?session={id}` | the due work a session's object holds: `{"due": [{kind, subject, at}]}` (checkout-service objects/timers.rs) |
@@ -35,6 +36,9 @@ pub async fn handle(req: &mut Request, path: &str, rc: &RequestContext) -> ApiRe
                     format!("no books named {name} narrowed by those columns"),
                 )),
             }
+        }
+        (["_test", "shards"], Some(Method::Get)) => {
+            Ok(json(200, &json!({ "shards": inspect.shards().await? })))
         }
         (["_test", "objects", "schema"], Some(Method::Get)) => {
             let name = request::query_value(req, "name")?.ok_or(ApiError::NotFound("object"))?;

@@ -1,0 +1,196 @@
+//! Which shard of the books holds what, decided from the thing itself so that no lookup is
+//! needed: an order lives in the shard its `out_trade_no` hashes to (FNV-1a, 64 bits), and the
+//! ids made for it (its checkout session, its refunds, its events' webhook ids) name that shard.
+//! A notification, which carries the out_trade_no, and a widget call, which carries the
+//! session id, each find their shard with nothing but what they hold.
+//!
+//! An id names its shard after its prefix, `cs_3_…`; an id of shard 0 is written without it
+//! (`cs_…`), so the ids of a deployment with one shard, and those made before there were
+//! shards, are what they always were.
+
+/// The most shards a deployment may have (each is a Durable Object; a listing or a sweep asks
+/// every one, so the count is kept to what one request can fan out to).
+pub const MAX_SHARDS: u32 = 64;
+
+/// How many shards the books have: 1 to [`MAX_SHARDS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardCount(u32);
+
+impl ShardCount {
+    pub const ONE: ShardCount = ShardCount(1);
+
+    /// `None` outside 1 to [`MAX_SHARDS`].
+    pub fn new(count: i64) -> Option<Self> {
+        match u32::try_from(count) {
+            Ok(n @ 1..=MAX_SHARDS) => Some(ShardCount(n)),
+            _ => None,
+        }
+    }
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+
+    /// Every shard, in order.
+    pub fn all(self) -> impl Iterator<Item = u32> {
+        0..self.0
+    }
+
+    /// The shard of `key` (an out_trade_no, an idempotency key, a budget's subject).
+    pub fn of(self, key: &str) -> u32 {
+        (fnv1a_64(key.as_bytes()) % u64::from(self.0)) as u32
+    }
+
+    /// The shard an id names, if this deployment has it.
+    pub fn named_by(self, id: &str) -> Option<u32> {
+        ShardedId::parse(id)
+            .map(|s| s.shard)
+            .filter(|&s| s < self.0)
+    }
+}
+
+/// FNV-1a, 64 bits: small, fast, well spread over short keys, and the same everywhere (the
+/// standard library's hasher is seeded per process, so it cannot address storage).
+pub fn fnv1a_64(bytes: &[u8]) -> u64 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    bytes
+        .iter()
+        .fold(OFFSET, |h, &b| (h ^ u64::from(b)).wrapping_mul(PRIME))
+}
+
+/// An id that names its shard: `{prefix}_{token}` in shard 0, `{prefix}_{shard}_{token}` in any
+/// other. The token never holds an underscore (random hex, or an event's sequence number).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardedId<'a> {
+    pub prefix: &'a str,
+    pub shard: u32,
+    pub token: &'a str,
+}
+
+impl<'a> ShardedId<'a> {
+    /// Reads an id; `None` if it is not of this form (no prefix, an empty token, a shard that is
+    /// not a plain decimal number: `cs_01_…` names no shard).
+    pub fn parse(id: &'a str) -> Option<Self> {
+        let (prefix, rest) = id.split_once('_')?;
+        let (shard, token) = match rest.split_once('_') {
+            None => (0, rest),
+            Some((shard, token)) => {
+                let canonical = !shard.is_empty()
+                    && shard.bytes().all(|b| b.is_ascii_digit())
+                    && (shard == "0" || !shard.starts_with('0'));
+                if !canonical || shard == "0" {
+                    return None;
+                }
+                (shard.parse().ok()?, token)
+            }
+        };
+        let plain = |s: &str| !s.is_empty() && !s.contains('_');
+        (plain(prefix) && plain(token)).then_some(ShardedId {
+            prefix,
+            shard,
+            token,
+        })
+    }
+}
+
+impl std::fmt::Display for ShardedId<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.shard {
+            0 => write!(f, "{}_{}", self.prefix, self.token),
+            shard => write!(f, "{}_{shard}_{}", self.prefix, self.token),
+        }
+    }
+}
+
+/// The id of a new thing of kind `prefix` in `shard`.
+pub fn id(prefix: &str, shard: u32, token: &str) -> String {
+    ShardedId {
+        prefix,
+        shard,
+        token,
+    }
+    .to_string()
+}
+
+/// A webhook event's id: the shard's own sequence number of the event, in that shard.
+pub fn event_id(shard: u32, seq: i64) -> String {
+    id("evt", shard, &seq.to_string())
+}
+
+/// The shard and sequence number a webhook event's id names.
+pub fn parse_event_id(id: &str) -> Option<(u32, i64)> {
+    let parsed = ShardedId::parse(id).filter(|p| p.prefix == "evt")?;
+    let seq = parsed.token.parse().ok().filter(|&s: &i64| s > 0)?;
+    Some((parsed.shard, seq))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv1a_64_matches_the_published_vectors() {
+        // From the FNV authors' test suite (isthe.com/chongo/src/fnv/test_fnv.c).
+        assert_eq!(fnv1a_64(b""), 0xcbf29ce484222325);
+        assert_eq!(fnv1a_64(b"a"), 0xaf63dc4c8601ec8c);
+        assert_eq!(fnv1a_64(b"foobar"), 0x85944171f73967e8);
+    }
+
+    #[test]
+    fn an_order_always_lands_in_the_same_shard_and_orders_spread_evenly() {
+        let four = ShardCount::new(4).unwrap();
+        assert_eq!(four.of("CS17000000001234"), four.of("CS17000000001234"));
+        assert_eq!(ShardCount::ONE.of("anything"), 0);
+        let mut counts = [0u32; 4];
+        for i in 0..4000 {
+            counts[four.of(&format!("ORDER{i:06}")) as usize] += 1;
+        }
+        // 1,000 each if perfectly even; sequential numbers must not pile into one shard.
+        assert!(
+            counts.iter().all(|&c| (900..=1100).contains(&c)),
+            "{counts:?}"
+        );
+    }
+
+    #[test]
+    fn ids_name_their_shard_and_shard_0_ids_are_written_as_before() {
+        assert_eq!(id("cs", 0, "ab12"), "cs_ab12");
+        assert_eq!(id("cs", 3, "ab12"), "cs_3_ab12");
+        let four = ShardCount::new(4).unwrap();
+        assert_eq!(four.named_by("cs_ab12"), Some(0));
+        assert_eq!(four.named_by("cs_3_ab12"), Some(3));
+        assert_eq!(four.named_by("re_3_ab12"), Some(3));
+        // A shard this deployment does not have, or an id of another form, names none.
+        assert_eq!(four.named_by("cs_4_ab12"), None);
+        for odd in [
+            "",
+            "cs",
+            "cs_",
+            "_ab",
+            "cs_3_",
+            "cs_03_ab",
+            "cs_0_ab",
+            "cs_x_ab",
+            "cs_3_a_b",
+            "cs_-1_ab",
+            "cs_99999999999_ab",
+        ] {
+            assert_eq!(four.named_by(odd), None, "{odd:?}");
+        }
+        assert_eq!(ShardCount::new(0), None);
+        assert_eq!(ShardCount::new(65), None);
+        assert_eq!(ShardCount::new(64).map(ShardCount::get), Some(64));
+    }
+
+    #[test]
+    fn event_ids_name_the_shard_and_its_sequence() {
+        assert_eq!(event_id(0, 17), "evt_17");
+        assert_eq!(event_id(2, 17), "evt_2_17");
+        assert_eq!(parse_event_id("evt_17"), Some((0, 17)));
+        assert_eq!(parse_event_id("evt_2_17"), Some((2, 17)));
+        for odd in ["evt_0", "evt_x", "cs_2_17", "evt_2_-1", "evt_"] {
+            assert_eq!(parse_event_id(odd), None, "{odd:?}");
+        }
+    }
+}
