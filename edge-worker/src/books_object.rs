@@ -4,16 +4,16 @@
 //! windows (the alarm forgets the windows that have ended, then the whole object once none is
 //! left: an address seen once costs nothing after its window), a shard's order books (the
 //! Worker's statements, each batch run as one transaction: `worker_kit::sql`), a session's live sockets
-//! (accepted for hibernation: the object sleeps while they are idle) and a session's due work
+//! (accepted for hibernation: the object sleeps while they are idle), a session's due work
 //! (the alarm settles it as the cron would: its order asked about, the session closed at its
-//! expiry).
+//! expiry) and a shard's (its webhook retries and its refunds waiting for WeChat Pay's word).
 
 use std::cell::Cell;
 
 use checkout_service::http::RequestContext;
 #[cfg(feature = "test-routes")]
 use checkout_service::objects::schema;
-use checkout_service::objects::{counters, live, timers, MIGRATIONS};
+use checkout_service::objects::{counters, holds_books, live, timers, MIGRATIONS};
 use checkout_service::services;
 use pay_core::checkout::REQUERY_SECS;
 use pay_core::UnixTime;
@@ -58,14 +58,24 @@ impl Books {
     /// Runs one piece of due work; when it falls due again, if it does. A failure is logged and
     /// tried again a minute later (the cron's sweep would find it too).
     async fn run(&self, due: &timers::Due, now: UnixTime) -> Option<i64> {
-        if due.kind != timers::SESSION {
-            worker::console_warn!("due work of an unknown kind dropped: {}", due.kind);
-            return None;
-        }
+        let shard = match (due.kind.as_str(), due.subject.parse::<u32>()) {
+            (timers::SESSION, _) => None,
+            (timers::SHARD, Ok(number)) => Some(number),
+            _ => {
+                worker::console_warn!("due work of an unknown kind dropped: {}", due.kind);
+                return None;
+            }
+        };
         let ran = async {
             let rc = RequestContext::load(&self.env, now)?;
             rc.books_open()?;
-            services::jobs::settle_session(&rc.services(), &due.subject).await
+            match shard {
+                None => services::jobs::settle_session(&rc.services(), &due.subject).await,
+                Some(number) => {
+                    let rc = rc.for_shard(number);
+                    services::jobs::settle_shard(&rc.services()).await
+                }
+            }
         };
         match ran.await {
             Ok(again) => again.map(UnixTime::secs),
@@ -190,8 +200,11 @@ impl DurableObject for Books {
         ];
         match next.into_iter().flatten().min() {
             Some(next) => self.state.storage().set_alarm(alarm_at(next)).await?,
+            // Nothing left to do: a shard keeps its books and sleeps until it is told of work.
+            None if holds_books(&sql)? => {}
             None => {
-                // Nothing left: the object's storage goes, schema included.
+                // Nothing left of a subject's windows or a session's sockets' object: its
+                // storage goes, schema included.
                 self.state.storage().delete_all().await?;
                 self.migrated.set(false);
             }

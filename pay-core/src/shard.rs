@@ -6,7 +6,10 @@
 //!
 //! An id names its shard after its prefix, `cs_3_…`; an id of shard 0 is written without it
 //! (`cs_…`), so the ids of a deployment with one shard, and those made before there were
-//! shards, are what they always were.
+//! shards, are what they always were. A shard's own due work (webhook retries, refunds waiting
+//! for WeChat Pay's word) wakes it when [`next_due`] says.
+
+use crate::UnixTime;
 
 /// The most shards a deployment may have (each is a Durable Object; a listing or a sweep asks
 /// every one, so the count is kept to what one request can fan out to).
@@ -72,21 +75,20 @@ impl<'a> ShardedId<'a> {
     /// Reads an id; `None` if it is not of this form (no prefix, an empty token, a shard that is
     /// not a plain decimal number: `cs_01_…` names no shard).
     pub fn parse(id: &'a str) -> Option<Self> {
-        let (prefix, rest) = id.split_once('_')?;
-        let (shard, token) = match rest.split_once('_') {
-            None => (0, rest),
-            Some((shard, token)) => {
-                let canonical = !shard.is_empty()
-                    && shard.bytes().all(|b| b.is_ascii_digit())
-                    && (shard == "0" || !shard.starts_with('0'));
-                if !canonical || shard == "0" {
-                    return None;
-                }
-                (shard.parse().ok()?, token)
+        let mut parts = id.split('_');
+        let (prefix, second) = (parts.next()?, parts.next()?);
+        let (shard, token) = match parts.next() {
+            None => (0, second),
+            // A plain decimal number above 0, written without a leading zero.
+            Some(token)
+                if !second.starts_with('0') && second.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                (second.parse().ok()?, token)
             }
+            Some(_) => return None,
         };
-        let plain = |s: &str| !s.is_empty() && !s.contains('_');
-        (plain(prefix) && plain(token)).then_some(ShardedId {
+        let whole = parts.next().is_none() && !prefix.is_empty() && !token.is_empty();
+        whole.then_some(ShardedId {
             prefix,
             shard,
             token,
@@ -123,6 +125,39 @@ pub fn parse_event_id(id: &str) -> Option<(u32, i64)> {
     let parsed = ShardedId::parse(id).filter(|p| p.prefix == "evt")?;
     let seq = parsed.token.parse().ok().filter(|&s: &i64| s > 0)?;
     Some((parsed.shard, seq))
+}
+
+/// When a shard of the books next needs its alarm, just after it did its work at `now`: the
+/// earliest undelivered webhook's next attempt (`outbox`, when the merchant has webhooks; one
+/// still due now is a batch left for the next pass, a second on), and the refunds waiting for
+/// WeChat Pay's word (`refunds`: the earliest time one was last changed), asked about
+/// [`refund_wait_secs`] after their last change and then every `requery_secs` (a refund asked
+/// about just now is not asked again at once). `None`: nothing left to do.
+pub fn next_due(
+    outbox: Option<UnixTime>,
+    refunds: Option<UnixTime>,
+    query_after_secs: i64,
+    requery_secs: i64,
+    now: UnixTime,
+) -> Option<UnixTime> {
+    let outbox = outbox.map(|at| at.max(now.plus(1)));
+    let refunds = refunds.map(|changed| {
+        let due = changed.plus(refund_wait_secs(query_after_secs, requery_secs));
+        if due <= now {
+            now.plus(requery_secs)
+        } else {
+            due
+        }
+    });
+    [outbox, refunds].into_iter().flatten().min()
+}
+
+/// How long after its last change a shard's alarm first asks WeChat Pay about a refund still
+/// waiting: the merchant's query delay, but never under `requery_secs` (WeChat Pay's answer or
+/// notification settles a refund within seconds, and its refund query is rate-limited per
+/// merchant, so the alarm does not race them; the scheduled run asks as soon as the delay says).
+pub fn refund_wait_secs(query_after_secs: i64, requery_secs: i64) -> i64 {
+    query_after_secs.max(requery_secs)
 }
 
 #[cfg(test)]
@@ -181,6 +216,34 @@ mod tests {
         assert_eq!(ShardCount::new(0), None);
         assert_eq!(ShardCount::new(65), None);
         assert_eq!(ShardCount::new(64).map(ShardCount::get), Some(64));
+    }
+
+    #[test]
+    fn a_shard_wakes_for_its_next_webhook_or_refund_and_never_spins() {
+        let now = UnixTime(1_000);
+        let at = UnixTime;
+        assert_eq!(next_due(None, None, 60, 60, now), None);
+        // A retry in ten seconds; one still due now is the next pass's, a second on.
+        assert_eq!(
+            next_due(Some(at(1_010)), None, 60, 60, now),
+            Some(at(1_010))
+        );
+        assert_eq!(next_due(Some(at(900)), None, 60, 60, now), Some(at(1_001)));
+        // A refund changed 30 s ago is asked about 30 s from now; one asked about just now
+        // (its last change long ago) a minute from now; never under a minute after a change.
+        assert_eq!(next_due(None, Some(at(970)), 60, 60, now), Some(at(1_030)));
+        assert_eq!(next_due(None, Some(at(100)), 60, 60, now), Some(at(1_060)));
+        assert_eq!(next_due(None, Some(at(990)), 0, 60, now), Some(at(1_050)));
+        assert_eq!(next_due(None, Some(at(990)), 120, 60, now), Some(at(1_110)));
+        // The earlier of the two.
+        assert_eq!(
+            next_due(Some(at(1_500)), Some(at(970)), 60, 60, now),
+            Some(at(1_030))
+        );
+        assert_eq!(
+            next_due(Some(at(1_002)), Some(at(970)), 60, 60, now),
+            Some(at(1_002))
+        );
     }
 
     #[test]

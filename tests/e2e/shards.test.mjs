@@ -2,10 +2,12 @@
 // (FNV-1a, computed here independently of pay-core), its ids name that shard, and everything of
 // it is found with no lookup; the listing pages through every shard in one order; a payment, a
 // refund and their webhooks in a shard other than 0; an idempotent retry lands in the same shard;
-// a payer's budget counted exactly across sessions of different shards.
+// a payer's budget counted exactly across sessions of different shards; each shard's alarm doing
+// its own due work (webhook retries, a refund whose answer and notification were lost) with no
+// cron, and keeping its books when it is done.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { approveAtCashier, books, eventKinds, merchantClient, NO_RATE_LIMITS, startAll, until, webhookReceiver } from "./support.mjs";
+import { approveAtCashier, books, eventKinds, merchantClient, NO_RATE_LIMITS, payerPays, startAll, until, webhookReceiver } from "./support.mjs";
 
 const SHARDS = 4;
 const WEBHOOK_SECRET = "whsec_shards_test_secret_0123456789";
@@ -170,4 +172,68 @@ test("a client address's budget is exact across sessions of different shards", {
   assert.deepEqual(statuses, [200, 200, 429], "two fit the address's budget, the third does not, concurrently");
   const attempts = await books(env.stack, "payment_attempts", { subject: "ip:198.51.100.77" });
   assert.equal(attempts.length, 2, "counted once each, in one shard");
+});
+
+/** The due work shard `n`'s object holds (`/_test/objects/due?shard=`). */
+const dueIn = async (n) => (await (await fetch(`${env.stack.edgeUrl}/_test/objects/due?shard=${n}`)).json()).due;
+
+/** An out_trade_no for each shard, from `prefix`. */
+function onePerShard(prefix) {
+  const picked = new Map();
+  for (let i = 0; picked.size < SHARDS; i++) {
+    const out = `${prefix}${i}`;
+    if (!picked.has(shardOf(out))) picked.set(shardOf(out), out);
+  }
+  return [...picked.entries()].sort(([a], [b]) => a - b).map(([, out]) => out);
+}
+
+test("each shard's alarm retries its webhooks with no cron, then keeps its books", { timeout: 120_000 }, async () => {
+  receiver.up = false;
+  try {
+    const sessions = [];
+    for (const out of onePerShard("ALARM")) sessions.push(await merchant.createSession({ amount_fen: 500, description: `alarm ${out}`, out_trade_no: out }));
+    assert.deepEqual(sessions.map((s) => shardNamed(s.id)), [0, 1, 2, 3]);
+    // Each create's delivery failed: each shard's object holds its due work.
+    for (let n = 0; n < SHARDS; n++) {
+      await until(`shard ${n}'s object to hold its retry`, async () => (await dueIn(n)).some((d) => d.kind === "shard" && d.subject === String(n)), 20_000);
+    }
+    receiver.up = true;
+    // Nothing here asks for run-scheduled, and wrangler dev fires no cron: the alarms deliver.
+    const delivered = (s) => [...receiver.seen.values()].some((e) => e.type === "checkout.session.created" && e.data.session?.id === s.id);
+    await until("every shard's webhook delivered by its own alarm", async () => sessions.every(delivered), 60_000);
+    await until("every shard's due work done", async () => (await Promise.all(sessions.map((_, n) => dueIn(n)))).every((d) => d.length === 0), 60_000);
+    // A delivery failed before the one that arrived (an attempt counts each).
+    for (const s of sessions) {
+      const [created] = await books(env.stack, "events", { session_id: s.id, kind: "created" });
+      const [row] = (await books(env.stack, "outbox", { event_seq: created.seq })).filter((o) => o.shard === created.shard);
+      assert.ok(row.attempts >= 2 && row.delivered_at !== null, `${s.id}: failed, then delivered (${JSON.stringify(row)})`);
+    }
+    // Done, a shard's object keeps its books (a spent subject's object forgets itself; a shard never).
+    for (const s of sessions) assert.equal((await merchant.session(s.id)).out_trade_no, s.out_trade_no);
+  } finally {
+    receiver.up = true;
+  }
+});
+
+test("a shard's alarm asks about a refund whose answer and notification were lost, with no cron", { timeout: 180_000 }, async () => {
+  const fault = async (kind, extra = {}) => {
+    const r = await fetch(`${env.stack.sandboxUrl}/sandbox/faults`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ kind, mchid: "1230000109", ...extra }) });
+    assert.equal(r.status, 200, await r.text());
+  };
+  const [, out] = onePerShard("LOSTREFUND");
+  const session = await merchant.createSession({ amount_fen: 800, description: "lost refund", out_trade_no: out });
+  assert.equal(shardNamed(session.id), 1);
+  await payerPays(env.stack, session);
+  await until("paid", async () => (await merchant.session(session.id)).status === "paid", 20_000);
+  await fault("refund_no_answer", { param: 12_000 }); // past the Worker's 10 s timeout
+  await fault("drop_notification");
+  const refund = await merchant.request("POST", "/v1/refunds", { session_id: session.id, amount_fen: 300 });
+  assert.equal(refund.status, 201, refund.text);
+  assert.equal(shardNamed(refund.body.id), 1);
+  // Neither the answer nor the notification came: the shard's alarm asks WeChat Pay, a minute
+  // after the refund was recorded (pay_core::shard::refund_wait_secs).
+  assert.equal(refund.body.status, "pending", "no answer: the outcome is unknown");
+  assert.ok((await dueIn(1)).some((d) => d.kind === "shard"), "its shard holds the refund's due work");
+  await until("the refund settled by its shard's alarm", async () => (await merchant.request("GET", `/v1/refunds/${refund.body.id}`)).body.status === "succeeded", 100_000);
+  await fetch(`${env.stack.sandboxUrl}/sandbox/faults`, { method: "DELETE" });
 });

@@ -73,6 +73,12 @@ impl RequestContext {
         self
     }
 
+    /// This context, for shard `number`'s own due work (its object's alarm).
+    pub fn for_shard(mut self, number: u32) -> Self {
+        self.ledger = self.ledger.narrowed_to(number);
+        self
+    }
+
     /// The use cases' ports for the merchant this request serves.
     pub fn services(&self) -> services::Ctx<'_> {
         services::Ctx {

@@ -32,6 +32,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use pay_core::shard::ShardCount;
+use pay_core::UnixTime;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use worker_kit::sql::{Arg, Db};
@@ -67,6 +68,12 @@ enum Place {
     D1(Db),
     /// The objects `shard:0` … `shard:{count - 1}`.
     Objects(Books),
+}
+
+/// What a shard has waiting ([`Ledger::waiting_work`]).
+pub struct WaitingWork {
+    pub outbox: Option<UnixTime>,
+    pub refunds: Option<UnixTime>,
 }
 
 /// A shard's database and its number (webhook event ids name it).
@@ -170,6 +177,15 @@ impl Ledger {
         narrowed
     }
 
+    /// These books narrowed to shard `number`: whatever asks every shard asks it alone (a
+    /// shard's alarm doing its own due work).
+    pub fn narrowed_to(&self, number: u32) -> Ledger {
+        let mut narrowed = self.clone();
+        narrowed.shards.asked = Rc::new(Cell::new(1 << number));
+        narrowed.shards.only_asked = true;
+        narrowed
+    }
+
     /// How many shards the books have.
     pub fn shard_count(&self) -> ShardCount {
         self.shards.count
@@ -221,6 +237,30 @@ impl Ledger {
 
     pub fn notifications(&self) -> Notifications<'_> {
         Notifications(&self.shards)
+    }
+
+    /// What the shards this ledger asks have waiting, in one read each: the earliest next
+    /// attempt of an undelivered webhook event, and the earliest last change of a refund
+    /// waiting for WeChat Pay's word (pending or processing).
+    pub async fn waiting_work(&self) -> ApiResult<WaitingWork> {
+        let rows = self
+            .shards
+            .rows_of_every(
+                "SELECT (SELECT MIN(next_attempt_at) FROM webhook_outbox WHERE delivered_at IS NULL) AS outbox, \
+                 (SELECT MIN(updated_at) FROM refunds WHERE status IN ('pending', 'processing')) AS refunds",
+                &[],
+            )
+            .await?;
+        let earliest = |column: &str| {
+            rows.iter()
+                .filter_map(|(_, row)| row[column].as_i64())
+                .min()
+                .map(UnixTime)
+        };
+        Ok(WaitingWork {
+            outbox: earliest("outbox"),
+            refunds: earliest("refunds"),
+        })
     }
 
     /// The tests' build only: the shards, for `crate::inspect`.

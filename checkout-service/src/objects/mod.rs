@@ -55,7 +55,20 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0019_sessions_in_creation_order.sql"),
 ];
 
-/// The object that holds shard `number` of the order books.
+/// In the object: whether it holds any of the order books (a shard's object, even one whose
+/// due work is all done, must never forget its storage the way a spent subject's does).
+pub fn holds_books(sql: &worker::SqlStorage) -> worker::Result<bool> {
+    let held = worker_kit::object::int(
+        sql,
+        "SELECT EXISTS (SELECT 1 FROM checkout_sessions) OR EXISTS (SELECT 1 FROM order_events) \
+         OR EXISTS (SELECT 1 FROM refunds) OR EXISTS (SELECT 1 FROM idempotency_keys) \
+         OR EXISTS (SELECT 1 FROM payment_attempts) OR EXISTS (SELECT 1 FROM notifications_received) AS value",
+        None,
+    )?;
+    Ok(held != Some(0))
+}
+
+/// The object that holds shard `number` of the order books (and its due work).
 fn shard_object(number: u32) -> String {
     format!("shard:{number}")
 }

@@ -1,8 +1,11 @@
 //! Due work: what an object must do at a moment, kept in its own SQLite and woken by its alarm.
 //! A session's object (`session:{id}`) is told when its session falls due (its expiry; the
 //! query of its order after a prepay) and then settles it as the cron does, so a lost
-//! notification is healed and an expired session closed at WeChat Pay on time, with no cron;
-//! the cron stays, as the sweep that reaches a session whose object missed its alarm. The
+//! notification is healed and an expired session closed at WeChat Pay on time, with no cron.
+//! A shard's object (`shard:{n}`) is told when its books have work due (a webhook whose
+//! delivery failed, a refund recorded) and does its shard's part of the cron's work: webhook
+//! retries on their backoff, refunds asked about. The cron stays, as the sweep that reaches an
+//! object that missed its alarm. The
 //! Worker's side ([`Books::session_due`]) and the object's ([`keep`], [`due_by`],
 //! [`reschedule`], [`done`], [`earliest`]).
 
@@ -13,7 +16,7 @@ use worker_kit::object::int;
 
 #[cfg(feature = "test-routes")]
 use super::ORIGIN;
-use super::{session_object, Books};
+use super::{session_object, shard_object, Books};
 #[cfg(feature = "test-routes")]
 use crate::error::ApiResult;
 
@@ -26,6 +29,10 @@ pub const HELD: &str = "/timers/held";
 
 /// The work a session's object does for its session: `jobs::settle_session`.
 pub const SESSION: &str = "session";
+
+/// The work a shard's object does for its shard of the books (`subject`: its number):
+/// `jobs::settle_shard`, its webhook retries and the refunds waiting for WeChat Pay's word.
+pub const SHARD: &str = "shard";
 
 /// One piece of due work: what (`kind`), for whom (`subject`), and when.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -46,12 +53,32 @@ impl Books {
     /// earlier holds). Never fails the request it follows: the cron sweeps what an object
     /// misses.
     pub async fn session_due(&self, session_id: &str, at: UnixTime) {
+        self.due(&session_object(session_id), SESSION, session_id.into(), at)
+            .await;
+    }
+
+    /// Tells shard `number`'s object that it has work due at `at` (a webhook to retry, a
+    /// refund to ask about); never fails the request it follows either.
+    pub async fn shard_due(&self, number: u32, at: UnixTime) {
+        self.due(&shard_object(number), SHARD, number.to_string(), at)
+            .await;
+    }
+
+    /// Tells the object `name` of its due work `kind` for `subject`.
+    async fn due(&self, name: &str, kind: &str, subject: String, at: UnixTime) {
         let due = Due {
-            kind: SESSION.into(),
-            subject: session_id.into(),
+            kind: kind.into(),
+            subject,
             at: at.secs(),
         };
-        self.tell(&session_object(session_id), DUE, &due).await;
+        self.tell(name, DUE, &due).await;
+    }
+
+    /// The tests' build only: the due work shard `number`'s object holds.
+    #[cfg(feature = "test-routes")]
+    pub async fn shard_due_work(&self, number: u32) -> ApiResult<Vec<Due>> {
+        let request = worker::Request::new(&format!("{ORIGIN}{HELD}"), worker::Method::Get)?;
+        self.ask(&shard_object(number), request).await
     }
 
     /// The tests' build only: the due work the session's object holds.

@@ -3,6 +3,7 @@
 
 use pay_core::checkout::{self, SessionStatus};
 use pay_core::refund::RefundState;
+use pay_core::shard;
 use pay_core::UnixTime;
 use serde::Serialize;
 
@@ -28,8 +29,7 @@ pub struct Ran {
 /// Every job, in order.
 pub async fn run(ctx: &Ctx<'_>) -> ApiResult<Ran> {
     let (checked, failed) = settle_open_sessions(ctx).await?;
-    resume_lost_refunds(ctx).await?;
-    settle_processing_refunds(ctx).await?;
+    settle_refunds(ctx, ctx.merchant.query_after_secs).await?;
     let webhooks = webhooks::deliver_due(ctx).await?;
     Ok(Ran {
         checked,
@@ -78,18 +78,40 @@ pub async fn settle_session(ctx: &Ctx<'_>, id: &str) -> ApiResult<Option<UnixTim
     }))
 }
 
-/// Refunds whose answer was lost (5xx, network, a rate limit): asked about, and sent again
-/// with their own out_refund_no only if WeChat Pay holds none.
-async fn resume_lost_refunds(ctx: &Ctx<'_>) -> ApiResult<()> {
+/// A shard's due work, as its object's alarm runs it (objects/timers.rs) with a ledger
+/// narrowed to that shard: the refunds waiting for WeChat Pay's word asked about, the webhooks
+/// due delivered; when the shard falls due again, if it does (pay_core::shard::next_due).
+pub async fn settle_shard(ctx: &Ctx<'_>) -> ApiResult<Option<UnixTime>> {
+    // Refunds only once they have waited as long as the alarm would wait for them (whatever
+    // woke it: a webhook retry must not race a refund's own answer or notification).
+    let wait = shard::refund_wait_secs(ctx.merchant.query_after_secs, checkout::REQUERY_SECS);
+    settle_refunds(ctx, wait).await?;
+    webhooks::deliver_due(ctx).await?;
+    let waiting = ctx.ledger.waiting_work().await?;
+    Ok(shard::next_due(
+        // Without an endpoint nothing is delivered: no retry to wake for.
+        waiting.outbox.filter(|_| ctx.merchant.webhook.is_some()),
+        waiting.refunds,
+        ctx.merchant.query_after_secs,
+        checkout::REQUERY_SECS,
+        ctx.now,
+    ))
+}
+
+/// The refunds waiting for WeChat Pay's word, unchanged for `older_than` seconds, asked about.
+async fn settle_refunds(ctx: &Ctx<'_>, older_than: i64) -> ApiResult<()> {
+    resume_lost_refunds(ctx, older_than).await?;
+    settle_processing_refunds(ctx, older_than).await
+}
+
+/// Refunds whose answer was lost (5xx, network, a rate limit) and unchanged for `older_than`
+/// seconds: asked about, and sent again with their own out_refund_no only if WeChat Pay holds
+/// none.
+async fn resume_lost_refunds(ctx: &Ctx<'_>, older_than: i64) -> ApiResult<()> {
     let waiting = ctx
         .ledger
         .refunds()
-        .waiting(
-            RefundState::Pending,
-            ctx.now,
-            ctx.merchant.query_after_secs,
-            BATCH,
-        )
+        .waiting(RefundState::Pending, ctx.now, older_than, BATCH)
         .await?;
     for refund in waiting {
         let Some(session) = ctx.ledger.sessions().by_id(&refund.session_id).await? else {
@@ -102,17 +124,13 @@ async fn resume_lost_refunds(ctx: &Ctx<'_>) -> ApiResult<()> {
     Ok(())
 }
 
-/// Refunds WeChat Pay accepted whose outcome no notification brought: asked about.
-async fn settle_processing_refunds(ctx: &Ctx<'_>) -> ApiResult<()> {
+/// Refunds WeChat Pay accepted whose outcome no notification brought in `older_than` seconds:
+/// asked about.
+async fn settle_processing_refunds(ctx: &Ctx<'_>, older_than: i64) -> ApiResult<()> {
     let waiting = ctx
         .ledger
         .refunds()
-        .waiting(
-            RefundState::Processing,
-            ctx.now,
-            ctx.merchant.query_after_secs,
-            BATCH,
-        )
+        .waiting(RefundState::Processing, ctx.now, older_than, BATCH)
         .await?;
     for refund in waiting {
         if let Err(e) = refunds::settle_by_query(ctx, &refund).await {

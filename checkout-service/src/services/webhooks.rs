@@ -4,7 +4,7 @@
 //! send it at the same time), posted signed (`Wxc-Signature`, pay_core::webhook), and either
 //! marked delivered on a 2xx or rescheduled with doubling backoff. Delivery is at least once.
 
-use pay_core::webhook;
+use pay_core::{webhook, UnixTime};
 use serde::Serialize;
 use worker::Method;
 use worker_kit::fetch::{self, Outgoing};
@@ -35,6 +35,8 @@ pub async fn deliver_due(ctx: &Ctx<'_>) -> ApiResult<Delivered> {
     };
     let outbox = ctx.ledger.outbox();
     let (mut delivered, mut failed) = (0, 0);
+    // Each shard's earliest retry (a few shards at most: a list, not a map).
+    let mut retry_at: Vec<(u32, i64)> = Vec::new();
     for event in outbox.due(ctx.now, BATCH).await? {
         if !outbox
             .lease(event.shard, event.seq, ctx.now, LEASE_SECS)
@@ -77,8 +79,17 @@ pub async fn deliver_due(ctx: &Ctx<'_>) -> ApiResult<Delivered> {
                     )
                     .await?;
                 failed += 1;
+                // The shard's alarm retries it on time (once per shard and run is enough: it
+                // keeps the earliest).
+                match retry_at.iter_mut().find(|(shard, _)| *shard == event.shard) {
+                    Some((_, at)) => *at = (*at).min(next),
+                    None => retry_at.push((event.shard, next)),
+                }
             }
         }
+    }
+    for (shard, at) in retry_at {
+        ctx.books.shard_due(shard, UnixTime(at)).await;
     }
     Ok(Delivered::Ran { delivered, failed })
 }

@@ -10,7 +10,7 @@
 //! | `GET /_test/shards` | what each shard of the books holds: `{"shards": [{shard, sessions, events, refunds}]}` (checkout-service inspect.rs) |
 //! | `GET /_test/counters?subject={key}` | the rate-limit windows a subject's object holds (checkout-service objects/counters.rs) |
 //! | `GET /_test/objects/schema?name={object}`, `POST … {"name", "version"}` | an object's schema as its storage holds it; a fresh object brought to an older version (checkout-service objects/mod.rs) |
-//! | `GET /_test/objects/due?session={id}` | the due work a session's object holds: `{"due": [{kind, subject, at}]}` (checkout-service objects/timers.rs) |
+//! | `GET /_test/objects/due?session={id}` or `?shard={n}` | the due work a session's or a shard's object holds: `{"due": [{kind, subject, at}]}` (checkout-service objects/timers.rs) |
 //! | `GET /_test/usage` | what this isolate has asked of storage so far: D1 statements and round trips, object calls (worker-kit usage.rs) |
 //! | `POST /_test/faults/unanswered-idempotency-key` `{"key", "secs_ago"}` | the claim of `key` as a request that died after its work left it |
 //! | `POST /_test/faults/forget-platform-certificates` | the certificate cache emptied, as by a rotation |
@@ -57,8 +57,12 @@ pub async fn handle(req: &mut Request, path: &str, rc: &RequestContext) -> ApiRe
             ))
         }
         (["_test", "objects", "due"], Some(Method::Get)) => {
-            let id = request::query_value(req, "session")?.ok_or(ApiError::NotFound("session"))?;
-            let due = rc.books.session_due_work(&id).await?;
+            let shard = request::query_value(req, "shard")?.and_then(|n| n.parse().ok());
+            let due = match (shard, request::query_value(req, "session")?) {
+                (Some(number), _) => rc.books.shard_due_work(number).await?,
+                (None, Some(id)) => rc.books.session_due_work(&id).await?,
+                (None, None) => return Err(ApiError::NotFound("session or shard")),
+            };
             Ok(json(200, &json!({ "due": due })))
         }
         (["_test", "usage"], Some(Method::Get)) => Ok(json(200, &worker_kit::usage::usage())),
