@@ -9,6 +9,7 @@
 //! shards, are what they always were. A shard's own due work (webhook retries, refunds waiting
 //! for WeChat Pay's word) wakes it when [`next_due`] says.
 
+use crate::checkout::REQUERY_SECS;
 use crate::UnixTime;
 
 /// The most shards a deployment may have (each is a Durable Object; a listing or a sweep asks
@@ -131,20 +132,19 @@ pub fn parse_event_id(id: &str) -> Option<(u32, i64)> {
 /// earliest undelivered webhook's next attempt (`outbox`, when the merchant has webhooks; one
 /// still due now is a batch left for the next pass, a second on), and the refunds waiting for
 /// WeChat Pay's word (`refunds`: the earliest time one was last changed), asked about
-/// [`refund_wait_secs`] after their last change and then every `requery_secs` (a refund asked
-/// about just now is not asked again at once). `None`: nothing left to do.
+/// [`refund_wait_secs`] after their last change and then every [`REQUERY_SECS`] (a refund
+/// asked about just now is not asked again at once). `None`: nothing left to do.
 pub fn next_due(
     outbox: Option<UnixTime>,
     refunds: Option<UnixTime>,
     query_after_secs: i64,
-    requery_secs: i64,
     now: UnixTime,
 ) -> Option<UnixTime> {
     let outbox = outbox.map(|at| at.max(now.plus(1)));
     let refunds = refunds.map(|changed| {
-        let due = changed.plus(refund_wait_secs(query_after_secs, requery_secs));
+        let due = changed.plus(refund_wait_secs(query_after_secs));
         if due <= now {
-            now.plus(requery_secs)
+            now.plus(REQUERY_SECS)
         } else {
             due
         }
@@ -153,11 +153,11 @@ pub fn next_due(
 }
 
 /// How long after its last change a shard's alarm first asks WeChat Pay about a refund still
-/// waiting: the merchant's query delay, but never under `requery_secs` (WeChat Pay's answer or
-/// notification settles a refund within seconds, and its refund query is rate-limited per
+/// waiting: the merchant's query delay, but never under [`REQUERY_SECS`] (WeChat Pay's answer
+/// or notification settles a refund within seconds, and its refund query is rate-limited per
 /// merchant, so the alarm does not race them; the scheduled run asks as soon as the delay says).
-pub fn refund_wait_secs(query_after_secs: i64, requery_secs: i64) -> i64 {
-    query_after_secs.max(requery_secs)
+pub fn refund_wait_secs(query_after_secs: i64) -> i64 {
+    query_after_secs.max(REQUERY_SECS)
 }
 
 #[cfg(test)]
@@ -220,28 +220,27 @@ mod tests {
 
     #[test]
     fn a_shard_wakes_for_its_next_webhook_or_refund_and_never_spins() {
+        // The requery period is a minute.
+        assert_eq!(REQUERY_SECS, 60);
         let now = UnixTime(1_000);
         let at = UnixTime;
-        assert_eq!(next_due(None, None, 60, 60, now), None);
+        assert_eq!(next_due(None, None, 60, now), None);
         // A retry in ten seconds; one still due now is the next pass's, a second on.
-        assert_eq!(
-            next_due(Some(at(1_010)), None, 60, 60, now),
-            Some(at(1_010))
-        );
-        assert_eq!(next_due(Some(at(900)), None, 60, 60, now), Some(at(1_001)));
+        assert_eq!(next_due(Some(at(1_010)), None, 60, now), Some(at(1_010)));
+        assert_eq!(next_due(Some(at(900)), None, 60, now), Some(at(1_001)));
         // A refund changed 30 s ago is asked about 30 s from now; one asked about just now
         // (its last change long ago) a minute from now; never under a minute after a change.
-        assert_eq!(next_due(None, Some(at(970)), 60, 60, now), Some(at(1_030)));
-        assert_eq!(next_due(None, Some(at(100)), 60, 60, now), Some(at(1_060)));
-        assert_eq!(next_due(None, Some(at(990)), 0, 60, now), Some(at(1_050)));
-        assert_eq!(next_due(None, Some(at(990)), 120, 60, now), Some(at(1_110)));
+        assert_eq!(next_due(None, Some(at(970)), 60, now), Some(at(1_030)));
+        assert_eq!(next_due(None, Some(at(100)), 60, now), Some(at(1_060)));
+        assert_eq!(next_due(None, Some(at(990)), 0, now), Some(at(1_050)));
+        assert_eq!(next_due(None, Some(at(990)), 120, now), Some(at(1_110)));
         // The earlier of the two.
         assert_eq!(
-            next_due(Some(at(1_500)), Some(at(970)), 60, 60, now),
+            next_due(Some(at(1_500)), Some(at(970)), 60, now),
             Some(at(1_030))
         );
         assert_eq!(
-            next_due(Some(at(1_002)), Some(at(970)), 60, 60, now),
+            next_due(Some(at(1_002)), Some(at(970)), 60, now),
             Some(at(1_002))
         );
     }

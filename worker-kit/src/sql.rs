@@ -156,7 +156,7 @@ impl Db {
                 let first: Option<Value> = d1_statement(db, &self.statement(sql, args))?
                     .first(None)
                     .await?;
-                first.map(row).transpose()
+                first.map(typed_row).transpose()
             }
             Host::Object(..) => Ok(self.rows(sql, args).await?.into_iter().next()),
         }
@@ -172,7 +172,7 @@ impl Db {
         let first: Option<Value> = self.first(sql, args).await?;
         match first.and_then(|mut r| r.get_mut(column).map(Value::take)) {
             None | Some(Value::Null) => Ok(None),
-            Some(v) => row(v).map(Some),
+            Some(v) => typed_row(v).map(Some),
         }
     }
 
@@ -241,14 +241,15 @@ pub fn d1_changed(result: &worker::D1Result) -> Result<bool> {
     Ok(result.meta()?.and_then(|m| m.changes).unwrap_or(0) > 0)
 }
 
-fn row<T: DeserializeOwned>(value: Value) -> Result<T> {
+/// One row read as JSON, as `T`.
+pub fn typed_row<T: DeserializeOwned>(value: Value) -> Result<T> {
     Ok(serde_json::from_value(value)?)
 }
 
 /// Rows read as JSON, as `T` (what [`Db::rows`] answers; for rows gathered from several
 /// databases, so that each row type is read by one function).
 pub fn typed_rows<T: DeserializeOwned>(rows: Vec<Value>) -> Result<Vec<T>> {
-    rows.into_iter().map(row).collect()
+    rows.into_iter().map(typed_row).collect()
 }
 
 /// In the object: runs `statements` in one `transactionSync` (a statement that fails, a

@@ -22,7 +22,6 @@ pub struct Usage {
 pub struct Attempts<'a>(pub(super) &'a Shards);
 
 /// How an attempt went for one subject.
-#[derive(PartialEq)]
 enum Counted {
     /// Counted now, by this attempt.
     Now,

@@ -37,6 +37,18 @@ impl Listing<'_> {
         limit: u32,
     ) -> ApiResult<Vec<CheckoutSession>> {
         let after_shard = after.map(|a| self.0.named_by(&a.id));
+        // The same for every shard: only where the previous page ended differs (`cursor`).
+        let flag = filter.flag.map(|f| f.map_or("any", |flag| flag.as_str()));
+        let args: [Arg; 8] = [
+            opt_text(filter.status.map(SessionStatus::as_str)),
+            opt_int(after.map(|a| a.created_ms)),
+            opt_text(after.map(|a| a.id.as_str())),
+            int(limit.into()),
+            opt_int(filter.created_gte),
+            opt_int(filter.created_lt),
+            opt_text(filter.search.as_deref()),
+            opt_text(flag),
+        ];
         // Each shard's page, reversed: `pop` takes its newest.
         let mut pages: Vec<Vec<CheckoutSession>> = Vec::new();
         for shard in self.0.every()? {
@@ -58,17 +70,6 @@ impl Listing<'_> {
                       AND e.kind = 'flagged' AND (?8 = 'any' OR json_extract(e.detail, '$.flag') = ?8))) \
                  ORDER BY created_ms DESC, rowid DESC LIMIT ?4"
             );
-            let flag = filter.flag.map(|f| f.map_or("any", |flag| flag.as_str()));
-            let args: [Arg; 8] = [
-                opt_text(filter.status.map(SessionStatus::as_str)),
-                opt_int(after.map(|a| a.created_ms)),
-                opt_text(after.map(|a| a.id.as_str())),
-                int(limit.into()),
-                opt_int(filter.created_gte),
-                opt_int(filter.created_lt),
-                opt_text(filter.search.as_deref()),
-                opt_text(flag),
-            ];
             let mut page: Vec<CheckoutSession> = shard.db.rows(&sql, &args).await?;
             page.reverse();
             pages.push(page);

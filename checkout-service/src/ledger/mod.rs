@@ -37,7 +37,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use worker_kit::sql::{Arg, Db};
 
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::objects::Books;
 
 /// The books of the merchant this request serves: their aggregates, each of which finds the
@@ -186,11 +186,6 @@ impl Ledger {
         narrowed
     }
 
-    /// How many shards the books have.
-    pub fn shard_count(&self) -> ShardCount {
-        self.shards.count
-    }
-
     /// The shard an order with this out_trade_no lives in (its ids name it).
     pub fn shard_of_order(&self, out_trade_no: &str) -> u32 {
         self.shards.count.of(out_trade_no)
@@ -273,10 +268,7 @@ impl Ledger {
 /// Rows read from every shard ([`Shards::rows_of_every`]) as `T`, each with its shard's number.
 pub(crate) fn typed<T: DeserializeOwned>(rows: Vec<(u32, Value)>) -> ApiResult<Vec<(u32, T)>> {
     rows.into_iter()
-        .map(|(shard, row)| {
-            let row = serde_json::from_value(row).map_err(|e| ApiError::Internal(e.to_string()))?;
-            Ok((shard, row))
-        })
+        .map(|(shard, row)| Ok((shard, worker_kit::sql::typed_row(row)?)))
         .collect()
 }
 

@@ -84,7 +84,7 @@ pub async fn settle_session(ctx: &Ctx<'_>, id: &str) -> ApiResult<Option<UnixTim
 pub async fn settle_shard(ctx: &Ctx<'_>) -> ApiResult<Option<UnixTime>> {
     // Refunds only once they have waited as long as the alarm would wait for them (whatever
     // woke it: a webhook retry must not race a refund's own answer or notification).
-    let wait = shard::refund_wait_secs(ctx.merchant.query_after_secs, checkout::REQUERY_SECS);
+    let wait = shard::refund_wait_secs(ctx.merchant.query_after_secs);
     settle_refunds(ctx, wait).await?;
     webhooks::deliver_due(ctx).await?;
     let waiting = ctx.ledger.waiting_work().await?;
@@ -93,7 +93,6 @@ pub async fn settle_shard(ctx: &Ctx<'_>) -> ApiResult<Option<UnixTime>> {
         waiting.outbox.filter(|_| ctx.merchant.webhook.is_some()),
         waiting.refunds,
         ctx.merchant.query_after_secs,
-        checkout::REQUERY_SECS,
         ctx.now,
     ))
 }

@@ -2,7 +2,7 @@
 //! Pay refunds at most once; then moved only on WeChat Pay's signed word (an answer, a query or
 //! a notification), as pay_core::refund decides.
 
-use pay_core::checkout::{generate_reference, REQUERY_SECS};
+use pay_core::checkout::generate_reference;
 use pay_core::crypto::webcrypto::random_bytes;
 use pay_core::refund::{self, ErrorAnswer, RefundEvidence, RefundMove, RefundState};
 use pay_core::requests::{self, ValidRefund};
@@ -28,7 +28,8 @@ pub async fn start(
 ) -> ApiResult<Refund> {
     let ValidRefund { amount, reason } = requests::validate_refund(amount_fen, reason)?;
     // In its order's shard, which the session id names.
-    let id = shard::id("re", ctx.ledger.shard_of_id(session_id), token);
+    let in_shard = ctx.ledger.shard_of_id(session_id);
+    let id = shard::id("re", in_shard, token);
     let refunds = ctx.ledger.refunds();
     // A refund `id` that exists already was recorded by a request that crashed before it
     // answered: it is answered as it is (the scheduled run sends a pending one again).
@@ -48,10 +49,8 @@ pub async fn start(
         )
         .await?;
     // Its shard's alarm asks WeChat Pay about it if no answer or notification settles it.
-    let wait = pay_core::shard::refund_wait_secs(ctx.merchant.query_after_secs, REQUERY_SECS);
-    ctx.books
-        .shard_due(ctx.ledger.shard_of_id(&session.id), ctx.now.plus(wait))
-        .await;
+    let wait = shard::refund_wait_secs(ctx.merchant.query_after_secs);
+    ctx.books.shard_due(in_shard, ctx.now.plus(wait)).await;
     risk::flag_quick_large_refund(ctx, &session, amount).await?;
     let refund = ctx.refund(&id).await?;
     if let Err(e) = send(ctx, &refund, &session).await {

@@ -27,11 +27,7 @@ use worker::{Env, Request, Response};
 
 /// Answers one request; with the context it was served with, if it got that far (the books it
 /// asked about are where the webhooks of its changes wait: lib.rs delivers them).
-pub async fn serve(
-    #[allow(unused_mut)] mut req: Request,
-    env: &Env,
-    now: UnixTime,
-) -> (Response, Option<RequestContext>) {
+pub async fn serve(req: Request, env: &Env, now: UnixTime) -> (Response, Option<RequestContext>) {
     let path = match request::path(&req) {
         Ok(path) => path,
         Err(e) => return (e.into_response(now), None),
@@ -43,6 +39,7 @@ pub async fn serve(
     // Bench builds only: no D1 there (workerd runs them directly), configuration only.
     #[cfg(feature = "bench")]
     if let Some(what) = path.strip_prefix("/bench/") {
+        let mut req = req;
         let ran = match Config::of_isolate(env) {
             Ok(config) => crate::bench::handle(&mut req, &config.merchant.account, now, what).await,
             Err(e) => Err(e),
