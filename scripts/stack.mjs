@@ -236,6 +236,8 @@ export async function startStack(opts) {
     join(root, "edge-worker", opts.edgeBuild ?? "build", "index.js"),
     "--port", String(edgePort),
     "--inspector-port", String(edgePort + 1000),
+    // `GET /__scheduled` fires the cron (wrangler dev fires none by itself): its sweep is tested.
+    "--test-scheduled",
     ...Object.entries(devVars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
   ];
   const startEdge = () => {

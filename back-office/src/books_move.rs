@@ -4,7 +4,8 @@
 //! the call until it answers `"done": true`, which compares what both sides hold, per table and
 //! status, with their fen. Each page is copied in one transaction and only where a row's key is
 //! missing, and its progress is kept in D1 after it: a move stopped anywhere resumes on the next
-//! call, and a move run again (`from_start`) copies nothing twice.
+//! call, and a move run again (`from_start`) copies nothing twice. Last, the moved orders are
+//! projected into the listing (ledger/listing.rs), one round a call.
 
 use checkout_service::config::BooksIn;
 use checkout_service::error::{ApiError, ApiResult, BadInput};
@@ -40,7 +41,7 @@ pub async fn handle(req: &mut Request, rc: &RequestContext) -> ApiResult<Respons
     }
     // While moving, the request's ledger is D1's (http/mod.rs); the books go into one shard
     // (a deployment that moves has `SHARDS = 1`: config.rs).
-    let into = Ledger::in_objects(rc.books.clone(), ShardCount::ONE);
+    let into = Ledger::in_objects(rc.books.clone(), ShardCount::ONE, rc.catalog.db().clone());
     let from = &rc.ledger;
     let moves = rc.catalog.books_moves();
     if asked.from_start {
@@ -59,6 +60,14 @@ pub async fn handle(req: &mut Request, rc: &RequestContext) -> ApiResult<Respons
         return Ok(json(
             200,
             &json!({ "done": false, "table": table.name, "rows": page.len(), "copied": copied }),
+        ));
+    }
+    // Then the listing of what was moved, a round a call (the shard's object would project it
+    // once the books are open; this way the move's end means the listing holds every order).
+    if into.listing().project(0, rc.now).await? {
+        return Ok(json(
+            200,
+            &json!({ "done": false, "table": "order_listing" }),
         ));
     }
     let (d1, objects) = (

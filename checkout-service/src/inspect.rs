@@ -48,15 +48,23 @@ const CATALOG: &[&str] = &["platform_certificates"];
 pub struct Inspect<'a> {
     books: &'a Shards,
     catalog: &'a Db,
+    /// Whether the listing is D1's projection of the shards (the books are in the objects).
+    projected: bool,
 }
 
-/// What one shard of the books holds.
+/// What one shard of the books holds, and how far the listing has projected it.
 #[derive(Serialize, Deserialize)]
 pub struct ShardHolds {
     pub shard: u32,
     pub sessions: i64,
     pub events: i64,
     pub refunds: i64,
+    /// Its newest event's sequence number (0: none).
+    pub newest_event: i64,
+    /// The last of its events the listing holds (`newest_event` while the books are in D1:
+    /// their listing is their own view).
+    #[serde(default)]
+    pub listed_up_to: i64,
 }
 
 impl<'a> Inspect<'a> {
@@ -64,6 +72,7 @@ impl<'a> Inspect<'a> {
         Inspect {
             books: ledger.shards(),
             catalog: catalog.db(),
+            projected: ledger.shards_in_objects().is_some(),
         }
     }
 }
@@ -109,20 +118,52 @@ impl Inspect<'_> {
         ))
     }
 
-    /// What each shard holds: how the orders spread.
+    /// What each shard holds (how the orders spread), and how far the listing has projected it.
     pub async fn shards(&self) -> ApiResult<Vec<ShardHolds>> {
         let holds = self
             .books
             .rows_of_every(
                 "SELECT 0 AS shard, (SELECT COUNT(*) FROM checkout_sessions) AS sessions, \
-                 (SELECT COUNT(*) FROM order_events) AS events, (SELECT COUNT(*) FROM refunds) AS refunds",
+                 (SELECT COUNT(*) FROM order_events) AS events, (SELECT COUNT(*) FROM refunds) AS refunds, \
+                 (SELECT COALESCE(MAX(seq), 0) FROM order_events) AS newest_event",
                 &[],
             )
             .await?;
+        #[derive(Deserialize)]
+        struct Progress {
+            shard: u32,
+            projected_seq: i64,
+        }
+        let progress: Vec<Progress> = self
+            .catalog
+            .rows("SELECT shard, projected_seq FROM listing_progress", &[])
+            .await?;
         Ok(typed::<ShardHolds>(holds)?
             .into_iter()
-            .map(|(shard, held)| ShardHolds { shard, ..held })
+            .map(|(shard, held)| ShardHolds {
+                shard,
+                listed_up_to: match self.projected {
+                    true => progress
+                        .iter()
+                        .find(|p| p.shard == shard)
+                        .map_or(0, |p| p.projected_seq),
+                    false => held.newest_event,
+                },
+                ..held
+            })
             .collect())
+    }
+
+    /// The listing's progress through shard `number` rewound to its start, as if it were
+    /// never projected: its next projection replays every event.
+    pub async fn rewind_listing(&self, number: u32) -> ApiResult<bool> {
+        Ok(self
+            .catalog
+            .write(
+                "UPDATE listing_progress SET projected_seq = 0 WHERE shard = ?1",
+                &[int(number.into())],
+            )
+            .await?)
     }
 
     /// What a request that died right after its work leaves: the claim of `key` without its

@@ -6,16 +6,19 @@
 //! Worker's statements, each batch run as one transaction: `worker_kit::sql`), a session's live sockets
 //! (accepted for hibernation: the object sleeps while they are idle), a session's due work
 //! (the alarm settles it as the cron would: its order asked about, the session closed at its
-//! expiry) and a shard's (its webhook retries and its refunds waiting for WeChat Pay's word).
+//! expiry) and a shard's (its webhook retries, its refunds waiting for WeChat Pay's word, the
+//! sweep for sessions whose alarm was lost, and its changes projected into D1's listing a second
+//! after a write).
 
 use std::cell::Cell;
 
 use checkout_service::http::RequestContext;
 #[cfg(feature = "test-routes")]
 use checkout_service::objects::schema;
-use checkout_service::objects::{counters, holds_books, live, timers, MIGRATIONS};
+use checkout_service::objects::{counters, holds_books, live, shard_named, timers, MIGRATIONS};
 use checkout_service::services;
 use pay_core::checkout::REQUERY_SECS;
+use pay_core::shard::LISTING_LAG_SECS;
 use pay_core::UnixTime;
 use worker::{
     durable_object, DurableObject, Env, Method, Request, Response, Result, SqlStorage, State,
@@ -32,6 +35,15 @@ pub struct Books {
     env: Env,
     /// Whether this instance has brought the schema up to date (again after forgetting all).
     migrated: Cell<bool>,
+    /// Whether a write since the listing's last projection has made it due (a shard's object).
+    listing_due: Cell<bool>,
+}
+
+/// What a piece of due work is for (`timers::Due::kind`, with its subject).
+enum Work<'a> {
+    Session(&'a str),
+    Shard(u32),
+    Listing(u32),
 }
 
 impl Books {
@@ -58,9 +70,15 @@ impl Books {
     /// Runs one piece of due work; when it falls due again, if it does. A failure is logged and
     /// tried again a minute later (the cron's sweep would find it too).
     async fn run(&self, due: &timers::Due, now: UnixTime) -> Option<i64> {
-        let shard = match (due.kind.as_str(), due.subject.parse::<u32>()) {
-            (timers::SESSION, _) => None,
-            (timers::SHARD, Ok(number)) => Some(number),
+        let number = due.subject.parse::<u32>();
+        let work = match (due.kind.as_str(), number) {
+            (timers::SESSION, _) => Work::Session(&due.subject),
+            (timers::SHARD, Ok(number)) => Work::Shard(number),
+            (timers::LISTING, Ok(number)) => {
+                // A write from now on makes it due again.
+                self.listing_due.set(false);
+                Work::Listing(number)
+            }
             _ => {
                 worker::console_warn!("due work of an unknown kind dropped: {}", due.kind);
                 return None;
@@ -69,11 +87,17 @@ impl Books {
         let ran = async {
             let rc = RequestContext::load(&self.env, now)?;
             rc.books_open()?;
-            match shard {
-                None => services::jobs::settle_session(&rc.services(), &due.subject).await,
-                Some(number) => {
+            match work {
+                Work::Session(id) => services::jobs::settle_session(&rc.services(), id).await,
+                Work::Shard(number) => {
                     let rc = rc.for_shard(number);
-                    services::jobs::settle_shard(&rc.services()).await
+                    services::jobs::settle_shard(&rc.services(), number).await
+                }
+                Work::Listing(number) => {
+                    let again = services::jobs::project_listing(&rc.services(), number).await?;
+                    // Written to while it projected: due again, after the usual lag.
+                    let written = self.listing_due.get().then(|| now.plus(LISTING_LAG_SECS));
+                    Ok(again.or(written))
                 }
             }
         };
@@ -85,6 +109,21 @@ impl Books {
             }
         }
     }
+
+    /// After a write to shard `number`'s books: its listing is projected `LISTING_LAG_SECS`
+    /// later, with whatever else is written meanwhile.
+    async fn listing_written(&self, sql: &SqlStorage, number: u32) -> Result<()> {
+        if self.listing_due.replace(true) {
+            return Ok(());
+        }
+        let due = timers::Due {
+            kind: timers::LISTING.into(),
+            subject: number.to_string(),
+            at: checkout_service::now().plus(LISTING_LAG_SECS).secs(),
+        };
+        timers::keep(sql, &due)?;
+        self.wake_by(due.at).await
+    }
 }
 
 impl DurableObject for Books {
@@ -93,6 +132,7 @@ impl DurableObject for Books {
             state,
             env,
             migrated: Cell::new(false),
+            listing_due: Cell::new(false),
         }
     }
 
@@ -120,8 +160,21 @@ impl DurableObject for Books {
             }
             (Method::Post, sql::PATH) => {
                 let statements: Vec<sql::Statement> = req.json().await?;
-                match sql::serve(&self.state, &self.sql()?, &statements) {
-                    Ok(outcomes) => Response::from_json(&outcomes),
+                let sql = self.sql()?;
+                match sql::serve(&self.state, &sql, &statements) {
+                    Ok(outcomes) => {
+                        let shard = url
+                            .query_pairs()
+                            .into_iter()
+                            .find(|(k, _)| k == sql::OBJECT);
+                        let shard = shard.and_then(|(_, name)| shard_named(&name));
+                        if let Some(number) =
+                            shard.filter(|_| outcomes.iter().any(|o| o.written > 0))
+                        {
+                            self.listing_written(&sql, number).await?;
+                        }
+                        Response::from_json(&outcomes)
+                    }
                     // A statement refused (a constraint, a trigger): nothing of the batch written.
                     Err(e) => Response::error(e.to_string(), 500),
                 }
@@ -147,6 +200,13 @@ impl DurableObject for Books {
             }
             #[cfg(feature = "test-routes")]
             (Method::Get, timers::HELD) => Response::from_json(&timers::held(&self.sql()?)?),
+            #[cfg(feature = "test-routes")]
+            (Method::Delete, timers::HELD) => {
+                // As if its alarm were lost: the work it held, and the alarm, gone.
+                let forgotten = timers::forget_all(&self.sql()?)?;
+                self.state.storage().delete_alarm().await?;
+                Response::from_json(&forgotten)
+            }
             #[cfg(feature = "test-routes")]
             (Method::Get, counters::WINDOWS) => {
                 Response::from_json(&counters::windows(&self.sql()?)?)

@@ -45,16 +45,17 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     Ok(response)
 }
 
-/// The cron's work on the books; the back office's own cron reconciles.
+/// The cron's sweep of the books: every shard's object woken for its due work, in case its
+/// alarm was lost (`jobs::sweep`); the back office's own cron reconciles.
 #[event(scheduled)]
 async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
     let now = now();
     let ran = async {
         let rc = RequestContext::load(&env, now)?;
         rc.books_open()?;
-        services::jobs::run(&rc.services()).await
+        services::jobs::sweep(&rc.services()).await
     };
     if let Err(e) = ran.await {
-        worker::console_error!("scheduled run failed: {}", e.log_line());
+        worker::console_error!("scheduled sweep failed: {}", e.log_line());
     }
 }

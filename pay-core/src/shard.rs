@@ -160,6 +160,18 @@ pub fn refund_wait_secs(query_after_secs: i64) -> i64 {
     query_after_secs.max(REQUERY_SECS)
 }
 
+/// How long after a shard's first change the shard's object projects its changes into the
+/// listing: changes made meanwhile go in the same write, so D1 sees at most one write a second
+/// per shard however busy the shard is, and a listing is about that far behind the books.
+pub const LISTING_LAG_SECS: i64 = 1;
+
+/// The sessions a shard's sweep settles (the cron's, when it wakes the shard): those due this
+/// long ago or more. A session's own object settles it when it falls due; the sweep is for one
+/// whose alarm was lost, and does not race one that is on time.
+pub fn sweep_settles_due_by(now: UnixTime) -> UnixTime {
+    now.plus(-REQUERY_SECS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@
 // a storm of duplicate notifications that changes the books exactly once.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { approveAtCashier, books, eventId, eventKinds, forgeNotification, oauthRoundTrip, payerPays as pays, platformRecords, startAll, until, webhookReceiver, merchantClient } from "./support.mjs";
+import { approveAtCashier, books, eventId, eventKinds, forgeNotification, listingCaughtUp, oauthRoundTrip, payerPays as pays, platformRecords, startAll, until, webhookReceiver, merchantClient } from "./support.mjs";
 
 const MCHID = "1230000109";
 
@@ -168,6 +168,7 @@ describe("order lifecycle", { timeout: 900_000 }, () => {
 
   test("listing pages newest first with a cursor and filters by status", async () => {
     const made = [await newSession(101), await newSession(102), await newSession(103)];
+    await listingCaughtUp(env.stack);
     const page1 = await (await api("/v1/checkout/sessions?status=open&limit=2", { headers: merchantHeaders() })).json();
     assert.deepEqual(page1.data.map((s) => s.id), [made[2].id, made[1].id]);
     assert.equal(page1.has_more, true);

@@ -8,7 +8,7 @@ import { request } from "node:http";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { approveAtCashier, books, eventKinds, merchantRequest, outputDir, payerPays, startAll, testMerchants, until, merchantClient } from "./support.mjs";
+import { approveAtCashier, books, eventKinds, listingCaughtUp, merchantRequest, outputDir, payerPays, startAll, testMerchants, until, merchantClient } from "./support.mjs";
 
 const shots = join(outputDir, "console");
 mkdirSync(shots, { recursive: true });
@@ -162,6 +162,7 @@ describe("reconciliation and settlement", { timeout: 900_000 }, () => {
     const errors = [];
     page.on("pageerror", (e) => errors.push(String(e)));
     const shot = (name) => page.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
+    await listingCaughtUp(env.stack);
 
     await page.goto(`${edge}/console/orders`);
     assert.equal(new URL(page.url()).pathname, "/console/login");

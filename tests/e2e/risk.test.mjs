@@ -4,7 +4,7 @@
 // flagged exactly once (with its webhook). Ports 4787/4788.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { approveAtCashier, books, merchantRequest, oauthRoundTrip, startAll, testMerchants, until, webhookReceiver, merchantClient } from "./support.mjs";
+import { approveAtCashier, books, listingCaughtUp, merchantRequest, oauthRoundTrip, startAll, testMerchants, until, webhookReceiver, merchantClient } from "./support.mjs";
 
 const APPID = "wxd930ea5d5a258f4f";
 const MCHID = "1230000109";
@@ -224,6 +224,7 @@ describe("risk controls", { timeout: 900_000 }, () => {
     }, 30_000);
     const flagged = [...receiver.seen.values()].filter((e) => e.type === "checkout.session.flagged").map((e) => [e.data.session.id, e.data.detail.flag]).sort();
     assert.deepEqual(flagged, [[closedHere.id, "paid_after_close"], [mismatched.id, "notification_mismatch"], [failing.id, "many_failed_attempts"], [big.id, "quick_large_refund"], [flooded.id, "many_failed_attempts"]].sort());
+    await listingCaughtUp(env.stack);
     const page = await env.browser.newPage();
     await page.goto(`${env.stack.edgeUrl}/console/login`);
     await page.fill('input[name="key"]', env.edgeVars.MERCHANT_SECRET_KEY);

@@ -4,10 +4,12 @@
 // refund and their webhooks in a shard other than 0; an idempotent retry lands in the same shard;
 // a payer's budget counted exactly across sessions of different shards; each shard's alarm doing
 // its own due work (webhook retries, a refund whose answer and notification were lost) with no
-// cron, and keeping its books when it is done.
+// cron, and keeping its books when it is done; the listing projected from every shard's events
+// into D1 (a moment behind, replayed idempotently); the cron's sweep reaching a session whose own
+// alarm was lost.
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { approveAtCashier, books, eventKinds, merchantClient, NO_RATE_LIMITS, payerPays, startAll, until, webhookReceiver } from "./support.mjs";
+import { approveAtCashier, books, edgeFault, eventKinds, listingCaughtUp, merchantClient, NO_RATE_LIMITS, payerPays, shardHolds, startAll, until, webhookReceiver } from "./support.mjs";
 
 const SHARDS = 4;
 const WEBHOOK_SECRET = "whsec_shards_test_secret_0123456789";
@@ -30,6 +32,8 @@ before(async () => {
       // Two payments per client address an hour: counted in the address's shard, whichever
       // shards hold the sessions that spend it.
       RISK_IP_HOURLY: "2/0",
+      // A session that expires in seconds, for the cron's sweep.
+      MIN_SESSION_TTL_SECS: "2",
     },
   });
   merchant = merchantClient(env);
@@ -88,6 +92,7 @@ test("orders spread over the shards by their out_trade_no, and each is found by 
 
 test("the listing pages through every shard, newest first, none missed or twice", { timeout: 60_000 }, async () => {
   assert.equal(made.length, 40, "the sessions of the first test");
+  await listingCaughtUp(env.stack);
   const seen = [];
   let after;
   for (let page = 0; page < 20; page++) {
@@ -236,4 +241,65 @@ test("a shard's alarm asks about a refund whose answer and notification were los
   assert.ok((await dueIn(1)).some((d) => d.kind === "shard"), "its shard holds the refund's due work");
   await until("the refund settled by its shard's alarm", async () => (await merchant.request("GET", `/v1/refunds/${refund.body.id}`)).body.status === "succeeded", 100_000);
   await fetch(`${env.stack.sandboxUrl}/sandbox/faults`, { method: "DELETE" });
+});
+
+/** Every order the listing holds, paged through: id → status. */
+async function listedStatuses() {
+  const listed = new Map();
+  let after;
+  for (;;) {
+    const q = new URLSearchParams({ limit: "100", ...(after ? { starting_after: after } : {}) });
+    const list = await merchant.request("GET", `/v1/checkout/sessions?${q}`);
+    assert.equal(list.status, 200, list.text);
+    for (const s of list.body.data) {
+      assert.ok(!listed.has(s.id), `${s.id} listed once`);
+      listed.set(s.id, s.status);
+    }
+    if (!list.body.has_more) return listed;
+    after = list.body.data.at(-1).id;
+  }
+}
+
+/** Fires the cron, as Cloudflare would every minute (`wrangler dev --test-scheduled`). */
+async function cron() {
+  const r = await fetch(`${env.stack.edgeUrl}/__scheduled`);
+  assert.equal(r.status, 200, await r.text());
+}
+
+test("the listing is D1's projection of the shards' events: a moment behind them, every order in it, a replay changes nothing", { timeout: 120_000 }, async () => {
+  const burst = await Promise.all(Array.from({ length: 24 }, (_, i) => merchant.createSession({ amount_fen: 300 + i, description: `burst ${i}` })));
+  assert.equal(new Set(burst.map((s) => shardNamed(s.id))).size, SHARDS, "the burst reaches every shard");
+  const waited = await listingCaughtUp(env.stack);
+  console.log(`[shards] the listing held 24 new orders over ${SHARDS} shards ${waited} ms after the last was made`);
+  const booked = new Map((await books(env.stack, "sessions")).map((s) => [s.id, s.status]));
+  assert.deepEqual(await listedStatuses(), booked, "the listing holds every order of every shard, each as its books say");
+  // A change reaches it too: a close, in whichever shard.
+  const closing = burst.find((s) => shardNamed(s.id) === 2);
+  assert.equal((await merchant.request("POST", `/v1/checkout/sessions/${closing.id}/close`, {})).status, 200);
+  await listingCaughtUp(env.stack);
+  assert.equal((await listedStatuses()).get(closing.id), "closed");
+  booked.set(closing.id, "closed");
+
+  // Every shard's progress set back to its start: the cron's sweep wakes each shard, which
+  // projects all its events again; the listing is what it was, each order once.
+  for (let n = 0; n < SHARDS; n++) await edgeFault(env.stack, "rewind-listing", { shard: n });
+  assert.ok((await shardHolds(env.stack)).every((s) => s.listed_up_to === 0));
+  await cron();
+  await listingCaughtUp(env.stack, 30_000);
+  assert.deepEqual(await listedStatuses(), booked, "replayed: the same orders, the same statuses");
+});
+
+test("the cron's sweep reaches a session whose own alarm was lost, through its shard's object", { timeout: 180_000 }, async () => {
+  const [, , , out] = onePerShard("LOSTALARM");
+  const session = await merchant.createSession({ amount_fen: 900, description: "lost alarm", out_trade_no: out, expires_in: 2 });
+  assert.equal(shardNamed(session.id), 3);
+  await edgeFault(env.stack, "lost-alarm", { session: session.id });
+  // Due at its expiry; the sweep takes what has been due for a minute (its own alarm would have
+  // settled it by then): until that minute has passed, nothing closes it.
+  const { expires_at } = await merchant.session(session.id);
+  await until("a minute past the session's expiry", async () => Date.now() / 1000 > expires_at + 61, 90_000);
+  assert.equal((await merchant.session(session.id)).status, "open", "its alarm was lost: nothing closed it");
+  await cron();
+  await until("the sweep to close it", async () => (await merchant.session(session.id)).status === "closed", 20_000);
+  assert.deepEqual(await eventKinds(env.stack, session.id), ["created", "closed"]);
 });

@@ -102,6 +102,24 @@ export async function books(stack, name, filter = {}) {
  * `evt_{shard}_{seq}` in any other (pay_core::shard). */
 export const eventId = ({ shard, seq }) => (shard ? `evt_${shard}_${seq}` : `evt_${seq}`);
 
+/** What each shard of the books holds, and how far the listing has projected it (`/_test/shards`). */
+export async function shardHolds(stack) {
+  const res = await fetch(`${stack.edgeUrl}/_test/shards`);
+  if (res.status !== 200) throw new Error(`shards: ${res.status} ${await res.text()}`);
+  return (await res.json()).shards;
+}
+
+/**
+ * Waits until the order listing holds every event the shards hold: with the books in the objects
+ * it is D1's projection of them, a second or so behind (ledger/listing.rs). Nothing forces it:
+ * each shard's object projects on its own. Answers how long it waited, in ms.
+ */
+export async function listingCaughtUp(stack, timeoutMs = 15_000) {
+  const start = Date.now();
+  await until("the listing to catch up with the books", async () => (await shardHolds(stack)).every((s) => s.listed_up_to >= s.newest_event), timeoutMs);
+  return Date.now() - start;
+}
+
 /** The kinds of events of one session, in order. */
 export const eventKinds = async (stack, sessionId) => (await books(stack, "events", { session_id: sessionId })).map((e) => e.kind);
 

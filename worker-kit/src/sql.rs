@@ -109,6 +109,9 @@ pub struct Db(Host);
 /// The path an object serves statements on ([`serve`]).
 pub const PATH: &str = "/sql";
 
+/// The query parameter that names the object the statements are sent to.
+pub const OBJECT: &str = "object";
+
 /// Where a stub's request goes: the host is a placeholder, the stub decides the object.
 const OBJECT_ORIGIN: &str = "https://sql.object";
 
@@ -213,7 +216,9 @@ impl Db {
         let body = serde_json::to_string(&statements)?;
         let mut init = RequestInit::new();
         init.with_method(Method::Post).with_body(Some(body.into()));
-        let request = Request::new_with_init(&format!("{OBJECT_ORIGIN}{PATH}"), &init)?;
+        // The object learns its own name from its statements (its id need not carry it).
+        let url = format!("{OBJECT_ORIGIN}{PATH}?{OBJECT}={name}");
+        let request = Request::new_with_init(&url, &init)?;
         let mut answer = stub.fetch_with_request(request).await?;
         if answer.status_code() != 200 {
             return Err(worker::Error::RustError(format!(

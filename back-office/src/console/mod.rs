@@ -214,14 +214,14 @@ fn filter_of(params: &[(String, String)]) -> ApiResult<SessionFilter> {
 async fn orders(req: &Request, rc: &RequestContext) -> ApiResult<Response> {
     let params = query(req)?;
     let filter = filter_of(&params)?;
-    let after = match params.iter().find(|(k, _)| k == "after") {
-        Some((_, id)) => rc.ledger.sessions().by_id(id).await?,
-        None => None,
-    };
+    let after = params
+        .iter()
+        .find(|(k, _)| k == "after")
+        .map(|(_, id)| id.as_str());
     let found = rc
         .ledger
         .listing()
-        .sessions(&filter, after.as_ref(), PAGE_SIZE + 1)
+        .sessions(&filter, after, PAGE_SIZE + 1)
         .await?;
     let more = found.len() > PAGE_SIZE as usize;
     let shown = &found[..found.len().min(PAGE_SIZE as usize)];

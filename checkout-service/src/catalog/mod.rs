@@ -22,9 +22,9 @@ impl Catalog {
         Catalog { db }
     }
 
-    /// The tests' build only: the database, for `crate::inspect`.
-    #[cfg(feature = "test-routes")]
-    pub(crate) fn db(&self) -> &Db {
+    /// D1 itself: where the books' listing is projected (`Ledger::in_objects`), and what the
+    /// tests' build inspects.
+    pub fn db(&self) -> &Db {
         &self.db
     }
 

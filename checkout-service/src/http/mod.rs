@@ -42,7 +42,9 @@ impl RequestContext {
         let config = Config::of_isolate(env)?;
         let books = Books::of(env);
         let ledger = match config.deployment.books_in {
-            BooksIn::Objects => Ledger::in_objects(books.clone(), config.deployment.shards),
+            BooksIn::Objects => {
+                Ledger::in_objects(books.clone(), config.deployment.shards, db.clone())
+            }
             // While moving, nothing but the move reads them (`books_open`).
             BooksIn::D1 | BooksIn::Moving => Ledger::in_d1(db.clone()),
         };

@@ -1,14 +1,20 @@
 //! The merchant's order listing and search (the API's `GET /v1/checkout/sessions` and the
-//! console): newest first, cursor paging, read from every shard of the books and merged.
+//! console): newest first, cursor paging, in one query. With the books in the objects it reads
+//! D1's `order_listing`, which each shard's object keeps up to date from its events
+//! ([`Listing::project`]: a second or so behind them, never missing one); with the books still
+//! in D1 it reads their own `books_listing` view. Both have the same columns (migrations 0020,
+//! 0021).
 
 use pay_core::checkout::SessionStatus;
 use pay_core::risk::Flag;
+use pay_core::UnixTime;
+use serde::Deserialize;
+use serde_json::Value;
+use worker_kit::sql::{int, opt_int, opt_text, text, Db};
 
-use worker_kit::sql::{int, opt_int, opt_text, Arg};
-
-use super::sessions::COLUMNS;
-use super::{CheckoutSession, Shards};
-use crate::error::ApiResult;
+use super::sessions::LISTED;
+use super::{CheckoutSession, Place, Shards};
+use crate::error::{ApiError, ApiResult};
 
 /// What a listing is narrowed to.
 #[derive(Debug, Default, PartialEq)]
@@ -22,69 +28,138 @@ pub struct SessionFilter {
     pub flag: Option<Option<Flag>>,
 }
 
-/// Every shard is asked and the pages merged (the listing's projection into D1 is the next
-/// step: README, "Notes for the books' move").
 pub struct Listing<'a>(pub(super) &'a Shards);
 
+/// How many of a shard's events one round of the projection reads (one D1 write carries the
+/// sessions they changed, bound as one JSON parameter).
+const ROUND: i64 = 100;
+
+/// The sessions that a shard's events after `?1` changed, up to `ROUND` (`?2`) events, as its
+/// `books_listing` view shows them, each with the last event of the round (`upto`) and the
+/// shard's newest (`newest`).
+const CHANGED: &str = "WITH upto AS (SELECT COALESCE( \
+       (SELECT seq FROM order_events WHERE seq > ?1 ORDER BY seq LIMIT 1 OFFSET ?2 - 1), \
+       (SELECT MAX(seq) FROM order_events)) AS seq) \
+     SELECT *, (SELECT seq FROM upto) AS upto, (SELECT MAX(seq) FROM order_events) AS newest \
+     FROM books_listing WHERE id IN \
+       (SELECT session_id FROM order_events WHERE seq > ?1 AND seq <= (SELECT seq FROM upto))";
+
+/// Where one round of a projection got to.
+#[derive(Deserialize)]
+struct Round {
+    upto: i64,
+    newest: i64,
+}
+
 impl Listing<'_> {
-    /// Newest first, by the millisecond each was made at (sessions made before there were
-    /// milliseconds: by their second); on a tie, the higher shard first, then the later insert.
-    /// `after` is the last session of the previous page.
+    /// Where the listing is read: D1's projection, or the books' own view while they are in D1.
+    fn source(&self) -> (&Db, &'static str) {
+        match &self.0.place {
+            Place::D1(db) => (db, "books_listing"),
+            Place::Objects { listing, .. } => (listing, "order_listing"),
+        }
+    }
+
+    /// Newest first, by the millisecond each was made at; on a tie, the higher shard first,
+    /// then the later insert. `after` is the id of the last session of the previous page (one
+    /// the listing does not hold is a 404).
     pub async fn sessions(
         &self,
         filter: &SessionFilter,
-        after: Option<&CheckoutSession>,
+        after: Option<&str>,
         limit: u32,
     ) -> ApiResult<Vec<CheckoutSession>> {
-        let after_shard = after.map(|a| self.0.named_by(&a.id));
-        // The same for every shard: only where the previous page ended differs (`cursor`).
+        let (db, source) = self.source();
         let flag = filter.flag.map(|f| f.map_or("any", |flag| flag.as_str()));
-        let args: [Arg; 8] = [
-            opt_text(filter.status.map(SessionStatus::as_str)),
-            opt_int(after.map(|a| a.created_ms)),
-            opt_text(after.map(|a| a.id.as_str())),
-            int(limit.into()),
-            opt_int(filter.created_gte),
-            opt_int(filter.created_lt),
-            opt_text(filter.search.as_deref()),
-            opt_text(flag),
-        ];
-        // Each shard's page, reversed: `pop` takes its newest.
-        let mut pages: Vec<Vec<CheckoutSession>> = Vec::new();
-        for shard in self.0.every()? {
-            // Where the previous page ended, as this shard sees it.
-            let cursor = match after_shard {
-                None => "1",
-                Some(s) if s == shard.number => {
-                    "(created_ms, rowid) < (?2, (SELECT rowid FROM checkout_sessions WHERE id = ?3))"
-                }
-                Some(s) if s > shard.number => "created_ms <= ?2",
-                Some(_) => "created_ms < ?2",
-            };
-            let sql = format!(
-                "SELECT {COLUMNS} FROM checkout_sessions WHERE (?1 IS NULL OR status = ?1) AND {cursor} \
-                 AND (?5 IS NULL OR created_at >= ?5) AND (?6 IS NULL OR created_at < ?6) \
-                 AND (?7 IS NULL OR id = ?7 OR out_trade_no = ?7 OR transaction_id = ?7 \
-                      OR instr(lower(description), lower(?7)) > 0) \
-                 AND (?8 IS NULL OR EXISTS (SELECT 1 FROM order_events e WHERE e.session_id = checkout_sessions.id \
-                      AND e.kind = 'flagged' AND (?8 = 'any' OR json_extract(e.detail, '$.flag') = ?8))) \
-                 ORDER BY created_ms DESC, rowid DESC LIMIT ?4"
-            );
-            let mut page: Vec<CheckoutSession> = shard.db.rows(&sql, &args).await?;
-            page.reverse();
-            pages.push(page);
+        let page = db.statement(
+            &format!(
+                "SELECT {LISTED} FROM {source} WHERE (?1 IS NULL OR status = ?1) \
+                 AND (?2 IS NULL OR (created_ms, shard, shard_row) < \
+                      (SELECT created_ms, shard, shard_row FROM {source} WHERE id = ?2)) \
+                 AND (?4 IS NULL OR created_at >= ?4) AND (?5 IS NULL OR created_at < ?5) \
+                 AND (?6 IS NULL OR id = ?6 OR out_trade_no = ?6 OR transaction_id = ?6 \
+                      OR instr(lower(description), lower(?6)) > 0) \
+                 AND (?7 IS NULL OR (?7 = 'any' AND flags <> '') OR instr(flags, ' ' || ?7 || ' ') > 0) \
+                 ORDER BY created_ms DESC, shard DESC, shard_row DESC LIMIT ?3"
+            ),
+            &[
+                opt_text(filter.status.map(SessionStatus::as_str)),
+                opt_text(after),
+                int(limit.into()),
+                opt_int(filter.created_gte),
+                opt_int(filter.created_lt),
+                opt_text(filter.search.as_deref()),
+                opt_text(flag),
+            ],
+        );
+        let cursor = db.statement(
+            &format!("SELECT id FROM {source} WHERE id = ?1"),
+            &[opt_text(after)],
+        );
+        let [cursor, page] = <[_; 2]>::try_from(db.batch(vec![cursor, page]).await?)
+            .map_err(|_| ApiError::Internal("a listing's batch answered two results".into()))?;
+        if after.is_some() && cursor.rows.is_empty() {
+            return Err(ApiError::NotFound("checkout session for starting_after"));
         }
-        // Merged newest first: the newest head of any page, the higher shard's on a tie.
-        let mut merged = Vec::with_capacity(limit as usize);
-        while merged.len() < limit as usize {
-            let newest = pages
-                .iter()
-                .enumerate()
-                .filter_map(|(shard, page)| page.last().map(|s| (s.created_ms, shard)))
-                .max();
-            let Some((_, shard)) = newest else { break };
-            merged.extend(pages[shard].pop());
-        }
-        Ok(merged)
+        Ok(worker_kit::sql::typed_rows(page.rows)?)
+    }
+
+    /// One round of shard `number`'s projection into D1's listing: the sessions its events since
+    /// the last round changed, written with the round's last event in one transaction; whether
+    /// more events wait. A row never overwrites a newer one (a round run twice, or two at once,
+    /// changes nothing). Nothing to do while the books are in D1.
+    pub async fn project(&self, number: u32, now: UnixTime) -> ApiResult<bool> {
+        let Place::Objects { listing, .. } = &self.0.place else {
+            return Ok(false);
+        };
+        let shard = int(number.into());
+        let since: i64 = listing
+            .value(
+                "SELECT projected_seq FROM listing_progress WHERE shard = ?1",
+                std::slice::from_ref(&shard),
+                "projected_seq",
+            )
+            .await?
+            .unwrap_or(0);
+        let changed: Vec<Value> = self
+            .0
+            .db(number)?
+            .rows(CHANGED, &[int(since), int(ROUND)])
+            .await?;
+        let Some(first) = changed.first() else {
+            return Ok(false);
+        };
+        let round: Round = worker_kit::sql::typed_row(first.clone())?;
+        let columns = LISTED_IN_ORDER_LISTING;
+        let read: Vec<String> = columns
+            .split(", ")
+            .map(|c| format!("json_extract(value, '$.{c}')"))
+            .collect();
+        let update: Vec<String> = columns
+            .split(", ")
+            .map(|c| format!("{c} = excluded.{c}"))
+            .collect();
+        let upsert = listing.statement(
+            &format!(
+                "INSERT INTO order_listing ({columns}, shard) SELECT {}, ?2 FROM json_each(?1) WHERE 1 \
+                 ON CONFLICT (id) DO UPDATE SET {}, shard = excluded.shard \
+                 WHERE excluded.last_seq > order_listing.last_seq",
+                read.join(", "),
+                update.join(", ")
+            ),
+            &[text(&Value::Array(changed).to_string()), shard.clone()],
+        );
+        let progress = listing.statement(
+            "INSERT INTO listing_progress (shard, projected_seq, projected_at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (shard) DO UPDATE SET projected_seq = MAX(projected_seq, excluded.projected_seq), \
+             projected_at = excluded.projected_at",
+            &[shard, int(round.upto), int(now.secs())],
+        );
+        listing.batch(vec![upsert, progress]).await?;
+        Ok(round.upto < round.newest)
     }
 }
+
+/// The columns a projected row is written with, its shard apart (the view says 0: it does not
+/// know its shard's number).
+const LISTED_IN_ORDER_LISTING: &str = concat!(listed_columns!(), ", shard_row, flags, last_seq");

@@ -9,6 +9,15 @@
 //! written only if the change was (`events::Recorded`). The schema's triggers guard the
 //! invariants (paid never goes back, refunds never above the payment, events append-only).
 
+/// A session's columns but its client secret's hash: what the listing shows of it.
+macro_rules! listed_columns {
+    () => {
+        "id, out_trade_no, mchid, appid, amount_fen, currency, description, status, scene, \
+         code_url, prepay_created_at, transaction_id, paid_at, created_at, created_ms, expires_at, \
+         return_url, metadata, payer_openid"
+    };
+}
+
 mod attempts;
 pub mod events;
 mod idempotency;
@@ -66,8 +75,8 @@ pub(crate) struct Shards {
 enum Place {
     /// D1, until a deployment has moved its books (`BOOKS_IN`): one shard.
     D1(Db),
-    /// The objects `shard:0` … `shard:{count - 1}`.
-    Objects(Books),
+    /// The objects `shard:0` … `shard:{count - 1}`, and D1 for the listing projected from them.
+    Objects { books: Books, listing: Db },
 }
 
 /// What a shard has waiting ([`Ledger::waiting_work`]).
@@ -88,7 +97,7 @@ impl Shards {
         self.asked.set(self.asked.get() | 1 << number);
         match &self.place {
             Place::D1(db) => Ok(db.clone()),
-            Place::Objects(books) => books.shard_db(number),
+            Place::Objects { books, .. } => books.shard_db(number),
         }
     }
 
@@ -157,11 +166,11 @@ impl Ledger {
         }
     }
 
-    /// The books in `count` shards of the objects.
-    pub fn in_objects(books: Books, count: ShardCount) -> Self {
+    /// The books in `count` shards of the objects, listed in D1 (`listing`).
+    pub fn in_objects(books: Books, count: ShardCount, listing: Db) -> Self {
         Ledger {
             shards: Shards {
-                place: Place::Objects(books),
+                place: Place::Objects { books, listing },
                 count,
                 asked: Rc::default(),
                 only_asked: false,
@@ -184,6 +193,15 @@ impl Ledger {
         narrowed.shards.asked = Rc::new(Cell::new(1 << number));
         narrowed.shards.only_asked = true;
         narrowed
+    }
+
+    /// The shards' numbers, when the books are in the objects (each wakes itself: the cron
+    /// only sweeps them).
+    pub fn shards_in_objects(&self) -> Option<impl Iterator<Item = u32>> {
+        match self.shards.place {
+            Place::Objects { .. } => Some(self.shards.count.all()),
+            Place::D1(_) => None,
+        }
     }
 
     /// The shard an order with this out_trade_no lives in (its ids name it).

@@ -17,6 +17,8 @@ use crate::error::{ApiError, ApiResult};
 #[derive(Debug, Clone, Deserialize)]
 pub struct CheckoutSession {
     pub id: String,
+    /// Empty in a listing's rows: the listing never holds it.
+    #[serde(default)]
     pub client_secret_hash: String,
     pub out_trade_no: String,
     pub mchid: String,
@@ -64,9 +66,10 @@ pub struct NewCheckoutSession {
     pub metadata: serde_json::Map<String, serde_json::Value>,
 }
 
-pub(crate) const COLUMNS: &str =
-    "id, client_secret_hash, out_trade_no, mchid, appid, amount_fen, currency, description, \
-     status, scene, code_url, prepay_created_at, transaction_id, paid_at, created_at, created_ms, expires_at, return_url, metadata, payer_openid";
+pub(crate) const COLUMNS: &str = concat!(listed_columns!(), ", client_secret_hash");
+
+/// What the listing shows of a session (ledger/listing.rs).
+pub(crate) const LISTED: &str = listed_columns!();
 
 pub struct Sessions<'a>(pub(super) &'a Shards);
 

@@ -53,6 +53,8 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../../migrations/0018_attempts_by_subject.sql"),
     // 5: the millisecond a session was made at, for the listing's order (ledger/listing.rs).
     include_str!("../../../migrations/0019_sessions_in_creation_order.sql"),
+    // 6: what the listing shows of a session, as the shard projects it into D1 (ledger/listing.rs).
+    include_str!("../../../migrations/0020_books_listing_view.sql"),
 ];
 
 /// In the object: whether it holds any of the order books (a shard's object, even one whose
@@ -71,6 +73,11 @@ pub fn holds_books(sql: &worker::SqlStorage) -> worker::Result<bool> {
 /// The object that holds shard `number` of the order books (and its due work).
 fn shard_object(number: u32) -> String {
     format!("shard:{number}")
+}
+
+/// The shard whose books the object `name` holds, if it is a shard's.
+pub fn shard_named(name: &str) -> Option<u32> {
+    name.strip_prefix("shard:")?.parse().ok()
 }
 
 /// The object of one checkout session: its payer's sockets and its due work.

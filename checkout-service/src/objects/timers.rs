@@ -34,6 +34,10 @@ pub const SESSION: &str = "session";
 /// `jobs::settle_shard`, its webhook retries and the refunds waiting for WeChat Pay's word.
 pub const SHARD: &str = "shard";
 
+/// The work a shard's object does for the listing (`subject`: its number): its changes
+/// projected into D1's (`jobs::project_listing`), `LISTING_LAG_SECS` after a write.
+pub const LISTING: &str = "listing";
+
 /// One piece of due work: what (`kind`), for whom (`subject`), and when.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Due {
@@ -81,6 +85,14 @@ impl Books {
         self.ask(&shard_object(number), request).await
     }
 
+    /// The tests' build only: the session's object loses its due work and its alarm.
+    #[cfg(feature = "test-routes")]
+    pub async fn forget_session_due_work(&self, session_id: &str) -> ApiResult<()> {
+        let request = worker::Request::new(&format!("{ORIGIN}{HELD}"), worker::Method::Delete)?;
+        let _: Vec<Due> = self.ask(&session_object(session_id), request).await?;
+        Ok(())
+    }
+
     /// The tests' build only: the due work the session's object holds.
     #[cfg(feature = "test-routes")]
     pub async fn session_due_work(&self, session_id: &str) -> ApiResult<Vec<Due>> {
@@ -114,6 +126,16 @@ pub fn due_by(sql: &SqlStorage, now: i64) -> worker::Result<Vec<Due>> {
     sql.exec(
         "SELECT kind, subject, due_at AS at FROM due_work WHERE due_at <= ? ORDER BY due_at",
         vec![SqlStorageValue::Integer(now)],
+    )?
+    .to_array()
+}
+
+/// In the object, the tests' build only: every piece of due work forgotten; what it held.
+#[cfg(feature = "test-routes")]
+pub fn forget_all(sql: &SqlStorage) -> worker::Result<Vec<Due>> {
+    sql.exec(
+        "DELETE FROM due_work RETURNING kind, subject, due_at AS at",
+        None,
     )?
     .to_array()
 }

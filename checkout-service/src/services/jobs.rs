@@ -1,5 +1,8 @@
-//! The cron trigger's work, also runnable on demand (`POST /v1/admin/run-scheduled`), one
-//! function per job; a failure of one session or refund does not stop the others.
+//! The books' scheduled work, one function per job; a failure of one session or refund does not
+//! stop the others. Each shard's object does its own (its alarm: [`settle_shard`],
+//! [`project_listing`]; each session's object its session's: [`settle_session`]); the cron is
+//! the sweep that wakes every shard in case an alarm was lost ([`sweep`]); `POST
+//! /v1/admin/run-scheduled` does all of it at once, now ([`run`]).
 
 use pay_core::checkout::{self, SessionStatus};
 use pay_core::refund::RefundState;
@@ -26,9 +29,9 @@ pub struct Ran {
     pub reconciled: Option<String>,
 }
 
-/// Every job, in order.
+/// Every job, in order, over every shard.
 pub async fn run(ctx: &Ctx<'_>) -> ApiResult<Ran> {
-    let (checked, failed) = settle_open_sessions(ctx).await?;
+    let (checked, failed) = settle_open_sessions(ctx, ctx.now).await?;
     settle_refunds(ctx, ctx.merchant.query_after_secs).await?;
     let webhooks = webhooks::deliver_due(ctx).await?;
     Ok(Ran {
@@ -39,14 +42,31 @@ pub async fn run(ctx: &Ctx<'_>) -> ApiResult<Ran> {
     })
 }
 
-/// Sessions past their expiry are closed (at WeChat Pay first), and sessions still unpaid a
-/// while after their prepay are queried: this heals a notification that never arrived.
-async fn settle_open_sessions(ctx: &Ctx<'_>) -> ApiResult<(u32, u32)> {
+/// The cron's sweep: each shard's object is told its work is due now, and its alarm does it
+/// ([`settle_shard`], which also settles the sessions whose own alarm was lost). With the
+/// books still in D1 there are no shards' objects, and the work is done here ([`run`]).
+pub async fn sweep(ctx: &Ctx<'_>) -> ApiResult<()> {
+    match ctx.ledger.shards_in_objects() {
+        Some(shards) => {
+            for number in shards {
+                ctx.books.shard_due(number, ctx.now).await;
+            }
+        }
+        None => {
+            run(ctx).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Sessions past their expiry by `due_by` are closed (at WeChat Pay first), and sessions still
+/// unpaid a while after their prepay are queried: this heals a notification that never arrived.
+async fn settle_open_sessions(ctx: &Ctx<'_>, due_by: UnixTime) -> ApiResult<(u32, u32)> {
     let (mut checked, mut failed) = (0, 0);
     let due = ctx
         .ledger
         .sessions()
-        .to_settle(ctx.now, ctx.merchant.query_after_secs, BATCH)
+        .to_settle(due_by, ctx.merchant.query_after_secs, BATCH)
         .await?;
     for session in due {
         checked += 1;
@@ -78,15 +98,20 @@ pub async fn settle_session(ctx: &Ctx<'_>, id: &str) -> ApiResult<Option<UnixTim
     }))
 }
 
-/// A shard's due work, as its object's alarm runs it (objects/timers.rs) with a ledger
+/// Shard `number`'s due work, as its object's alarm runs it (objects/timers.rs) with a ledger
 /// narrowed to that shard: the refunds waiting for WeChat Pay's word asked about, the webhooks
-/// due delivered; when the shard falls due again, if it does (pay_core::shard::next_due).
-pub async fn settle_shard(ctx: &Ctx<'_>) -> ApiResult<Option<UnixTime>> {
+/// due delivered, the sessions whose own alarm was lost settled, the listing caught up; when
+/// the shard falls due again, if it does (pay_core::shard::next_due).
+pub async fn settle_shard(ctx: &Ctx<'_>, number: u32) -> ApiResult<Option<UnixTime>> {
     // Refunds only once they have waited as long as the alarm would wait for them (whatever
     // woke it: a webhook retry must not race a refund's own answer or notification).
     let wait = shard::refund_wait_secs(ctx.merchant.query_after_secs);
     settle_refunds(ctx, wait).await?;
     webhooks::deliver_due(ctx).await?;
+    settle_open_sessions(ctx, shard::sweep_settles_due_by(ctx.now)).await?;
+    if project_listing(ctx, number).await?.is_some() {
+        return Ok(Some(ctx.now));
+    }
     let waiting = ctx.ledger.waiting_work().await?;
     Ok(shard::next_due(
         // Without an endpoint nothing is delivered: no retry to wake for.
@@ -95,6 +120,13 @@ pub async fn settle_shard(ctx: &Ctx<'_>) -> ApiResult<Option<UnixTime>> {
         ctx.merchant.query_after_secs,
         ctx.now,
     ))
+}
+
+/// Shard `number`'s changes projected into the listing, one round (its object's alarm, told
+/// by the shard's writes: `LISTING_LAG_SECS` after the first); due again at once if more wait.
+pub async fn project_listing(ctx: &Ctx<'_>, number: u32) -> ApiResult<Option<UnixTime>> {
+    let more = ctx.ledger.listing().project(number, ctx.now).await?;
+    Ok(more.then_some(ctx.now))
 }
 
 /// The refunds waiting for WeChat Pay's word, unchanged for `older_than` seconds, asked about.

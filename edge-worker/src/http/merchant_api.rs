@@ -139,20 +139,14 @@ pub fn parse_list_query(pairs: &[(String, String)]) -> ApiResult<ListQuery> {
 pub async fn list_sessions(req: &Request, rc: &RequestContext) -> ApiResult<Response> {
     auth::merchant(req, rc)?;
     let query = parse_list_query(&request::query(req)?)?;
-    let after = match &query.starting_after {
-        Some(id) => Some(
-            rc.ledger
-                .sessions()
-                .by_id(id)
-                .await?
-                .ok_or(ApiError::NotFound("checkout session for starting_after"))?,
-        ),
-        None => None,
-    };
     let found = rc
         .ledger
         .listing()
-        .sessions(&query.filter, after.as_ref(), query.limit + 1)
+        .sessions(
+            &query.filter,
+            query.starting_after.as_deref(),
+            query.limit + 1,
+        )
         .await?;
     let page = SessionListView {
         has_more: found.len() > query.limit as usize,

@@ -7,13 +7,15 @@
 //! | route | what |
 //! |---|---|
 //! | `GET /_test/books/{name}?{column}={value}…` | rows of `sessions`, `events`, `refunds`, `outbox`, `notifications_received`, `payment_attempts`, `platform_certificates` or `idempotency_keys`, narrowed by equality (checkout-service inspect.rs) |
-//! | `GET /_test/shards` | what each shard of the books holds: `{"shards": [{shard, sessions, events, refunds}]}` (checkout-service inspect.rs) |
+//! | `GET /_test/shards` | what each shard of the books holds, and how far the listing has projected it: `{"shards": [{shard, sessions, events, refunds, newest_event, listed_up_to}]}` (checkout-service inspect.rs) |
 //! | `GET /_test/counters?subject={key}` | the rate-limit windows a subject's object holds (checkout-service objects/counters.rs) |
 //! | `GET /_test/objects/schema?name={object}`, `POST … {"name", "version"}` | an object's schema as its storage holds it; a fresh object brought to an older version (checkout-service objects/mod.rs) |
 //! | `GET /_test/objects/due?session={id}` or `?shard={n}` | the due work a session's or a shard's object holds: `{"due": [{kind, subject, at}]}` (checkout-service objects/timers.rs) |
 //! | `GET /_test/usage` | what this isolate has asked of storage so far: D1 statements and round trips, object calls (worker-kit usage.rs) |
 //! | `POST /_test/faults/unanswered-idempotency-key` `{"key", "secs_ago"}` | the claim of `key` as a request that died after its work left it |
 //! | `POST /_test/faults/forget-platform-certificates` | the certificate cache emptied, as by a rotation |
+//! | `POST /_test/faults/rewind-listing` `{"shard"}` | the listing's progress through a shard set back to its start (its next projection replays every event) |
+//! | `POST /_test/faults/lost-alarm` `{"session"}` | a session's object without its due work and its alarm, as if the alarm were lost |
 
 use serde::Deserialize;
 use serde_json::json;
@@ -87,6 +89,26 @@ pub async fn handle(req: &mut Request, path: &str, rc: &RequestContext) -> ApiRe
             } else {
                 Err(ApiError::NotFound("idempotency key"))
             }
+        }
+        (["_test", "faults", "rewind-listing"], Some(Method::Post)) => {
+            #[derive(Deserialize)]
+            struct Rewind {
+                shard: u32,
+            }
+            let Rewind { shard } = request::json_body(req).await?;
+            match inspect.rewind_listing(shard).await? {
+                true => Ok(json(200, &json!({ "shard": shard }))),
+                false => Err(ApiError::NotFound("listing progress of that shard")),
+            }
+        }
+        (["_test", "faults", "lost-alarm"], Some(Method::Post)) => {
+            #[derive(Deserialize)]
+            struct Lost {
+                session: String,
+            }
+            let Lost { session } = request::json_body(req).await?;
+            rc.books.forget_session_due_work(&session).await?;
+            Ok(json(200, &json!({ "session": session })))
         }
         (["_test", "faults", "forget-platform-certificates"], Some(Method::Post)) => {
             inspect.forget_platform_certificates().await?;
