@@ -1,10 +1,10 @@
 // Writes freshly generated TEST keys into .dev.vars (edge-worker) and platform-sandbox/.dev.vars
 // (simulator), unless both exist already (pass --force to regenerate). Never real keys: the
-// merchant key pair, the simulator's "WeChat Pay" key pair, the API v3 key and the merchant
-// secret key are all made here, on this machine.
+// merchant key pair, the simulator's "WeChat Pay" key pair, the API v3 key, the merchant
+// secret key and the platform's keys are all made here, on this machine.
 import { execFileSync } from "node:child_process";
 import { generateKeyPairSync, randomBytes, randomInt } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,8 +16,21 @@ const sandboxVars = join(root, "platform-sandbox", ".dev.vars");
 // with an established SDK (tests/oracle/sandbox_sdk.py).
 const testMerchants = join(root, "platform-sandbox", ".test-merchants.json");
 
+// Platform mode (issue #19): the platform API's key and the key-encryption key that seals the
+// registry merchants' secrets (`{id}:{base64 of 32 bytes}`).
+const platformVars = () => [
+  `PLATFORM_SECRET_KEY="pk_test_${randomBytes(24).toString("hex")}"`,
+  `SECRETS_KEK="dev-1:${randomBytes(32).toString("base64")}"`,
+];
+
 if (!process.argv.includes("--force") && [edgeVars, sandboxVars, testMerchants].every(existsSync)) {
-  console.log("[devkeys] .dev.vars present: keeping the existing test keys");
+  // A .dev.vars made before platform mode gets its keys, the others kept.
+  if (!readFileSync(edgeVars, "utf8").includes("PLATFORM_SECRET_KEY=")) {
+    appendFileSync(edgeVars, platformVars().join("\n") + "\n");
+    console.log("[devkeys] .dev.vars present: added the platform's keys, kept the existing test keys");
+  } else {
+    console.log("[devkeys] .dev.vars present: keeping the existing test keys");
+  }
   process.exit(0);
 }
 
@@ -78,6 +91,7 @@ writeFileSync(
       `WECHATPAY_PUBLIC_KEY=${pemVar(platform.publicKey)}`,
       `MERCHANT_SECRET_KEY="${merchantSecretKey}"`,
       `WECHAT_APP_SECRET="${appSecret}"`,
+      ...platformVars(),
     ].join("\n") + "\n",
   { mode: 0o600 },
 );

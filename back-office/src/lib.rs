@@ -10,9 +10,11 @@
 //! | `reconciliation_api.rs` | the merchant API's reconciliation routes, and the due run |
 //! | `reconcile.rs` | the use case: a day's bills against the books, differences fixed |
 //! | `books_move.rs` | `POST /v1/admin/books/move`: a deployment's books from D1 into the objects |
+//! | `platform_api.rs` | the platform API: the merchant registry (providers, merchants, API keys, sealed secrets) |
 
 mod books_move;
 mod console;
+mod platform_api;
 mod reconcile;
 mod reconciliation_api;
 
@@ -54,6 +56,9 @@ async fn serve(req: &mut Request, env: &Env, now: UnixTime) -> Response {
                 reconciliation_api::reconciliation(req, &rc, date).await
             }
             Resolved::Found(Route::RunScheduled, _) => reconciliation_api::run_due(req, &rc).await,
+            Resolved::Found(route, id) if path.starts_with("/v1/platform/") => {
+                platform_api::handle(route, id.unwrap_or_default(), req, &rc).await
+            }
             Resolved::NotAllowed(allow) => Err(ApiError::MethodNotAllowed { allow }),
             Resolved::Found(..) | Resolved::NotFound { .. } => Err(ApiError::NotFound("route")),
         }

@@ -11,12 +11,17 @@ use crate::error::{ApiError, ApiResult};
 /// Whether a request path is the back office's: the console, the reconciliation routes and
 /// the move of the books.
 pub fn serves(path: &str) -> bool {
-    ["/console", "/v1/admin/reconciliations", "/v1/admin/books"]
-        .iter()
-        .any(|prefix| {
-            path.strip_prefix(prefix)
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-        })
+    [
+        "/console",
+        "/v1/admin/reconciliations",
+        "/v1/admin/books",
+        "/v1/platform",
+    ]
+    .iter()
+    .any(|prefix| {
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    })
 }
 
 /// The service binding, if the deployment has one (a bench build under workerd has none).

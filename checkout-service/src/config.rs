@@ -16,6 +16,7 @@ use pay_core::crypto::RsaPrivateKeyDer;
 use pay_core::rate_limit::RateLimit;
 use pay_core::requests::Scene;
 use pay_core::risk::{Budget, RiskRules};
+use pay_core::sealed::{Kek, Keyring};
 use pay_core::shard::ShardCount;
 use pay_core::v3::certificate::public_key_from_pem;
 use pay_core::v3::{KeyId, PlatformKeys};
@@ -47,6 +48,18 @@ pub struct Deployment {
     /// shard its out_trade_no hashes to (pay_core::shard). Chosen when a deployment starts and
     /// kept: with more shards, an order made before would be looked for in another one.
     pub shards: ShardCount,
+    /// Platform mode (issue #19): the platform API's key and the keys that seal the merchants'
+    /// secrets; `None` until both are set, and the platform API answers that it is off.
+    pub platform: Option<Platform>,
+}
+
+/// What the platform API runs with.
+pub struct Platform {
+    /// `PLATFORM_SECRET_KEY`: the platform operator's key.
+    pub key: Secret,
+    /// `SECRETS_KEK` (`{id}:{base64 of 32 bytes}`) seals; `SECRETS_KEK_PREVIOUS` (the same,
+    /// comma-separated) still opens what was sealed before a rotation.
+    pub keyring: Keyring,
 }
 
 /// Where the order books are.
@@ -237,6 +250,7 @@ impl Deployment {
                 )))
                 }
             },
+            platform: Platform::read(vars)?,
             shards: ShardCount::new(vars.number("SHARDS", 1)?).ok_or_else(|| {
                 ApiError::Config(format!(
                     "SHARDS must be 1 to {}",
@@ -250,6 +264,36 @@ impl Deployment {
             ));
         }
         Ok(deployment)
+    }
+}
+
+impl Platform {
+    fn read(vars: &Vars) -> Result<Option<Self>, ApiError> {
+        let (Some(key), Some(current)) = (
+            vars.optional("PLATFORM_SECRET_KEY"),
+            vars.optional("SECRETS_KEK"),
+        ) else {
+            return Ok(None);
+        };
+        if key.len() < 24 {
+            return Err(ApiError::Config(
+                "PLATFORM_SECRET_KEY must be at least 24 characters".into(),
+            ));
+        }
+        let kek = |name: &str, entry: &str| {
+            let (id, key) = entry.split_once(':').unwrap_or(("", entry));
+            Kek::new(id.trim(), key)
+                .map_err(|e| ApiError::Config(format!("{name} is {{id}}:{{base64}}: {e}")))
+        };
+        let previous = vars
+            .list("SECRETS_KEK_PREVIOUS")
+            .iter()
+            .map(|entry| kek("SECRETS_KEK_PREVIOUS", entry))
+            .collect::<Result<_, _>>()?;
+        Ok(Some(Platform {
+            key: Secret::new(key),
+            keyring: Keyring::new(kek("SECRETS_KEK", &current)?, previous),
+        }))
     }
 }
 
@@ -282,6 +326,12 @@ impl Limits {
 }
 
 impl MerchantProfile {
+    /// A merchant's profile from settings by the names of the default merchant's (a registry
+    /// merchant's: platform/); a refused setting is named in the error.
+    pub fn from_settings(settings: Settings<'_>) -> Result<Self, ApiError> {
+        MerchantProfile::read(&Vars(settings))
+    }
+
     fn read(vars: &Vars) -> Result<Self, ApiError> {
         let secret_key = Secret::new(vars.get("MERCHANT_SECRET_KEY")?);
         if secret_key.len() < 24 {

@@ -71,6 +71,12 @@ pub enum ApiError {
     BooksMoving,
     /// A move of the books asked while `BOOKS_IN` is not `"moving"`.
     BooksNotMoving,
+    /// The platform API asked of a deployment without `PLATFORM_SECRET_KEY` and `SECRETS_KEK`.
+    PlatformNotConfigured,
+    /// A merchant or provider with the same WeChat Pay identity exists (`what` says which).
+    AlreadyExists(&'static str),
+    /// A registry entry changed between its read and its write (`what` says which).
+    ChangedMeanwhile(&'static str),
     /// The deployment is misconfigured; the message names the setting.
     Config(String),
     /// D1, fetch or the runtime failed.
@@ -92,6 +98,8 @@ pub enum BadInput {
     OauthDenied,
     UnknownProduct,
     CrossOrigin,
+    /// A merchant's or provider's settings refused (the message names the setting).
+    InvalidMerchant,
     /// The tests' build only: a read of books that are not inspectable.
     #[cfg(feature = "test-routes")]
     NotInspectable,
@@ -112,6 +120,7 @@ impl BadInput {
             BadInput::OauthDenied => "oauth_denied",
             BadInput::UnknownProduct => "unknown_product",
             BadInput::CrossOrigin => "cross_origin",
+            BadInput::InvalidMerchant => "invalid_merchant",
             #[cfg(feature = "test-routes")]
             BadInput::NotInspectable => "not_inspectable",
         }
@@ -141,7 +150,9 @@ impl ApiError {
             | ApiError::PayerUnknown { .. }
             | ApiError::OutTradeNoUsed { .. }
             | ApiError::RefundExceedsPayment
-            | ApiError::IdempotencyInProgress => 409,
+            | ApiError::IdempotencyInProgress
+            | ApiError::AlreadyExists(_)
+            | ApiError::ChangedMeanwhile(_) => 409,
             ApiError::SessionExpired => 410,
             ApiError::IdempotencyKeyReused => 422,
             ApiError::ReturnToNotAllowed => 403,
@@ -170,7 +181,7 @@ impl ApiError {
                 E::ApiV3KeyLength { .. } | E::Key { .. } | E::Crypto { .. } => 500,
             },
             ApiError::Upstream { .. } => 502,
-            ApiError::BooksMoving => 503,
+            ApiError::BooksMoving | ApiError::PlatformNotConfigured => 503,
             ApiError::BooksNotMoving => 409,
             ApiError::Config(_) | ApiError::Internal(_) => 500,
         }
@@ -199,6 +210,9 @@ impl ApiError {
             ApiError::Upstream { .. } => "wechatpay_error",
             ApiError::BooksMoving => "books_moving",
             ApiError::BooksNotMoving => "books_not_moving",
+            ApiError::PlatformNotConfigured => "platform_not_configured",
+            ApiError::AlreadyExists(_) => "already_exists",
+            ApiError::ChangedMeanwhile(_) => "changed_meanwhile",
             ApiError::Config(_) => "misconfigured",
             ApiError::Internal(_) => "internal",
         }
@@ -262,6 +276,14 @@ impl ApiError {
             }
             ApiError::BooksNotMoving => {
                 "the books are moved only while BOOKS_IN is \"moving\"".into()
+            }
+            ApiError::PlatformNotConfigured => {
+                "the platform API needs PLATFORM_SECRET_KEY and SECRETS_KEK (README, \"Platform mode\")"
+                    .into()
+            }
+            ApiError::AlreadyExists(what) => format!("{what} already exists"),
+            ApiError::ChangedMeanwhile(what) => {
+                format!("the {what} changed while this request was made; read it and try again")
             }
             ApiError::Config(_) | ApiError::Internal(_) => {
                 "internal error; the details are in the Worker's log".into()

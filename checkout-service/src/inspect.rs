@@ -40,10 +40,18 @@ const INSPECTABLE: &[(&str, &str, &[&str])] = &[
         "platform_certificates",
         &["serial"],
     ),
+    ("providers", "providers", &["id"]),
+    ("merchants", "merchants", &["id"]),
+    ("merchant_api_keys", "merchant_api_keys", &["merchant_id"]),
 ];
 
 /// The tables of [`INSPECTABLE`] that are the control plane's, in D1.
-const CATALOG: &[&str] = &["platform_certificates"];
+const CATALOG: &[&str] = &[
+    "platform_certificates",
+    "providers",
+    "merchants",
+    "merchant_api_keys",
+];
 
 pub struct Inspect<'a> {
     books: &'a Shards,

@@ -21,6 +21,7 @@ pub mod reconcile;
 pub mod refund;
 pub mod requests;
 pub mod risk;
+pub mod sealed;
 pub mod shard;
 pub mod sign_in;
 pub mod time;

@@ -163,6 +163,19 @@ pub struct BooksMoveRequest {
     pub limit: Option<i64>,
 }
 
+/// The platform API's body for a provider or a merchant (issue #19): its name, the id of the
+/// provider it is a sub-merchant of (a merchant, when created), and its settings by the
+/// default merchant's names lower-cased (checkout-service platform/ reads them). On an update,
+/// what is left out stays as it was.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryEntry {
+    pub name: Option<String>,
+    pub provider_id: Option<String>,
+    #[serde(default)]
+    pub settings: serde_json::Map<String, serde_json::Value>,
+}
+
 /// The payment scenes the widget can ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -7,6 +7,10 @@
 - Every other session created is paid at the simulator's cashier (the widget's Native pay
   call, then the payer approves), so the links to refunds reach real refunds.
 - Idempotency keys are made unique per request, as a client makes them.
+- The platform API (issue #19) gets the platform key. Half of the schema-valid merchants asked
+  for are given a working WeChat Pay account (the simulator's test keys, a fresh mchid each), so
+  the links reach real merchants and their API keys; the rest are refused 400 invalid_merchant,
+  which a schema cannot foresee (a key that is not a key).
 - Half of the OAuth tickets asked for return to the Worker's own origin (allowed); the rest to
   wherever was generated (refused with 403 unless allowed).
 """
@@ -24,6 +28,9 @@ import schemathesis
 EDGE = os.environ["EDGE_URL"]
 SANDBOX = os.environ["SANDBOX_URL"]
 MERCHANT_KEY = os.environ["MERCHANT_SECRET_KEY"]
+PLATFORM_KEY = os.environ["PLATFORM_SECRET_KEY"]
+TEST_MERCHANTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "platform-sandbox", ".test-merchants.json")
+MERCHANTS_MADE = itertools.count()
 SECRETS: dict[str, str] = {}
 CREATED = itertools.count()
 OAUTH_STARTS = itertools.count()
@@ -69,6 +76,8 @@ def after_call(ctx, case, response):
 @schemathesis.auth(refresh_interval=None)
 class Credentials:
     def get(self, case, ctx):
+        if case.operation.path.startswith("/v1/platform/"):
+            return PLATFORM_KEY
         if case.operation.path.startswith("/v1/widget/sessions/"):
             session = str((case.path_parameters or {}).get("id"))
             return SECRETS.get(session, f"{session}_secret_{'0' * 32}")
@@ -83,6 +92,31 @@ class Credentials:
             url = urllib.parse.urlparse(given) if isinstance(given, str) else None
             if url and url.scheme in ("http", "https") and url.netloc and next(OAUTH_STARTS) % 2 == 0:
                 case.body = {**case.body, "return_to": f"{EDGE}/?return={uuid.uuid4()}"}
+        if case.operation.path == "/v1/platform/merchants" and case.method.upper() == "POST":
+            case.body = working_merchant(case)
         if "Idempotency-Key" in case.headers:
             case.headers["Idempotency-Key"] = f"{case.headers['Idempotency-Key'][:200]}-{uuid.uuid4()}"
 
+
+
+def working_merchant(case):
+    """Half of the schema-valid merchants asked for, with a working account of their own."""
+    body = case.body
+    mode = getattr(getattr(getattr(case, "meta", None), "generation", None), "mode", None)
+    if not (mode is not None and mode.is_positive and isinstance(body, dict) and next(MERCHANTS_MADE) % 2 == 0):
+        return body
+    with open(TEST_MERCHANTS) as f:
+        keys = json.load(f)
+    merchant = next(m for m in keys["merchants"] if m["trust_mode"] == "public_key")
+    return {
+        "name": body.get("name", "Fuzzed"),
+        "settings": {
+            "wechatpay_mchid": f"19{uuid.uuid4().int % 10**8:08d}",
+            "wechatpay_appid": merchant["appid"],
+            "wechatpay_merchant_serial": merchant["serial"],
+            "wechatpay_merchant_private_key": merchant["private_key"],
+            "wechatpay_api_v3_key": merchant["api_v3_key"],
+            "wechatpay_public_key_id": keys["platform"]["public_key_id"],
+            "wechatpay_public_key": keys["platform"]["public_key"],
+        },
+    }

@@ -48,6 +48,8 @@ describe("API fuzzing with schemathesis", { timeout: 900_000 }, () => {
       ["GET", "/_test/objects/due?session=cs_x"],
       ["POST", "/_test/faults/unanswered-idempotency-key", { key: "create_session:x", secs_ago: 31 }],
       ["POST", "/_test/faults/forget-platform-certificates", {}],
+      ["POST", "/_test/faults/rewind-listing", { shard: 0 }],
+      ["POST", "/_test/faults/lost-alarm", { session: "cs_x" }],
     ];
     for (const [method, path, body] of routes) {
       const r = await fetch(`${env.stack.edgeUrl}${path}`, { method, headers: { "Content-Type": "application/json" }, body: body && JSON.stringify(body) });
@@ -91,7 +93,7 @@ describe("API fuzzing with schemathesis", { timeout: 900_000 }, () => {
       cwd: join(root, "tests", "api"),
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, SCHEMATHESIS_HOOKS: "hooks", EDGE_URL: edgeUrl, SANDBOX_URL: sandboxUrl, MERCHANT_SECRET_KEY: env.edgeVars.MERCHANT_SECRET_KEY },
+      env: { ...process.env, SCHEMATHESIS_HOOKS: "hooks", EDGE_URL: edgeUrl, SANDBOX_URL: sandboxUrl, MERCHANT_SECRET_KEY: env.edgeVars.MERCHANT_SECRET_KEY, PLATFORM_SECRET_KEY: env.edgeVars.PLATFORM_SECRET_KEY },
     });
     let output = "";
     for (const s of [child.stdout, child.stderr]) s.on("data", (d) => (output += d));

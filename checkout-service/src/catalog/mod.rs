@@ -1,15 +1,18 @@
-//! The control plane, apart from the books: what spans the deployment (reconciliation runs, the
-//! move of the books, platform certificates, the console's sign-ins). On D1; the SQL lives here only.
+//! The control plane, apart from the books: what spans the deployment (the merchant registry,
+//! reconciliation runs, the move of the books, platform certificates, the console's sign-ins).
+//! On D1; the SQL lives here only.
 
 mod books_moves;
 mod certificates;
 mod console;
 mod reconciliation;
+mod registry;
 
 pub use books_moves::{BooksMoves, TableMoved};
 pub use certificates::Certificates;
 pub use console::ConsoleSignIns;
 pub use reconciliation::{Difference, ReconciliationRun, Reconciliations, RunStatus};
+pub use registry::{ApiKeyRow, EntryRow, MerchantRow, NewApiKey, ProviderRow, Registry};
 use worker_kit::sql::Db;
 
 #[derive(Clone)]
@@ -38,6 +41,10 @@ impl Catalog {
 
     pub fn certificates(&self) -> Certificates<'_> {
         Certificates(&self.db)
+    }
+
+    pub fn registry(&self) -> Registry<'_> {
+        Registry(&self.db)
     }
 
     pub fn console_sign_ins(&self) -> ConsoleSignIns<'_> {

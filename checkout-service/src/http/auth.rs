@@ -1,5 +1,6 @@
-//! Who may call: the merchant (its secret key as Bearer), or the payer's widget (a session's
-//! client secret as Bearer, or on a WebSocket as its second subprotocol). Compared in constant
+//! Who may call: the merchant (its secret key as Bearer), the platform operator (the platform
+//! key as Bearer), or the payer's widget (a session's client secret as Bearer, or on a
+//! WebSocket as its second subprotocol). Compared in constant
 //! time; an unknown session and a wrong secret get the same answer, so there is nothing to
 //! probe.
 
@@ -7,6 +8,7 @@ use worker::Request;
 
 use super::request::bearer;
 use super::RequestContext;
+use crate::config::Platform;
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::CheckoutSession;
 use worker_kit::secret::constant_time_eq;
@@ -15,6 +17,22 @@ use worker_kit::secret::constant_time_eq;
 pub fn merchant(req: &Request, rc: &RequestContext) -> ApiResult<()> {
     if rc.config.merchant.secret_key.matches(&bearer(req)?) {
         Ok(())
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}
+
+/// The platform API's credential: `Authorization: Bearer <PLATFORM_SECRET_KEY>`; the
+/// platform's keys, or that platform mode is not configured.
+pub fn platform<'a>(req: &Request, rc: &'a RequestContext) -> ApiResult<&'a Platform> {
+    let platform = rc
+        .config
+        .deployment
+        .platform
+        .as_ref()
+        .ok_or(ApiError::PlatformNotConfigured)?;
+    if platform.key.matches(&bearer(req)?) {
+        Ok(platform)
     } else {
         Err(ApiError::Unauthorized)
     }

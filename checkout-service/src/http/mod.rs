@@ -4,6 +4,7 @@
 //! secret) and rate limits (`limits`).
 
 pub mod auth;
+pub mod idempotent;
 pub mod limits;
 pub mod request;
 pub mod routes;

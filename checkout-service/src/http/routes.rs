@@ -32,6 +32,20 @@ pub enum Route {
     WechatPayNotify,
     DemoProducts,
     DemoCheckout,
+    ListProviders,
+    CreateProvider,
+    RetrieveProvider,
+    UpdateProvider,
+    ListMerchants,
+    CreateMerchant,
+    RetrieveMerchant,
+    UpdateMerchant,
+    SuspendMerchant,
+    ResumeMerchant,
+    ListApiKeys,
+    CreateApiKey,
+    RevokeApiKey,
+    ResealSecrets,
 }
 
 impl Route {
@@ -94,6 +108,48 @@ pub const ROUTES: &[(&str, &str, Route)] = &[
     ("POST", "/v1/wechatpay/notify", Route::WechatPayNotify),
     ("GET", "/demo/products", Route::DemoProducts),
     ("POST", "/demo/checkout", Route::DemoCheckout),
+    ("GET", "/v1/platform/providers", Route::ListProviders),
+    ("POST", "/v1/platform/providers", Route::CreateProvider),
+    (
+        "GET",
+        "/v1/platform/providers/{id}",
+        Route::RetrieveProvider,
+    ),
+    ("POST", "/v1/platform/providers/{id}", Route::UpdateProvider),
+    ("GET", "/v1/platform/merchants", Route::ListMerchants),
+    ("POST", "/v1/platform/merchants", Route::CreateMerchant),
+    (
+        "GET",
+        "/v1/platform/merchants/{id}",
+        Route::RetrieveMerchant,
+    ),
+    ("POST", "/v1/platform/merchants/{id}", Route::UpdateMerchant),
+    (
+        "POST",
+        "/v1/platform/merchants/{id}/suspend",
+        Route::SuspendMerchant,
+    ),
+    (
+        "POST",
+        "/v1/platform/merchants/{id}/resume",
+        Route::ResumeMerchant,
+    ),
+    (
+        "GET",
+        "/v1/platform/merchants/{id}/api-keys",
+        Route::ListApiKeys,
+    ),
+    (
+        "POST",
+        "/v1/platform/merchants/{id}/api-keys",
+        Route::CreateApiKey,
+    ),
+    (
+        "POST",
+        "/v1/platform/api-keys/{id}/revoke",
+        Route::RevokeApiKey,
+    ),
+    ("POST", "/v1/platform/secrets/reseal", Route::ResealSecrets),
 ];
 
 /// What the table says of a request.

@@ -19,8 +19,9 @@ use crate::ledger::{Claim, IdempotencyKeys};
 pub const LEASE_SECS: i64 = 30;
 
 /// Fields of an answer that are never stored: a replay recomputes them (`restore`), so no
-/// client secret is kept in clear in the idempotency table.
-const NEVER_STORED: &[&str] = &["client_secret"];
+/// client secret is kept in clear in the idempotency table; a merchant's API key, shown once,
+/// is not in a replay at all (it is kept as its hash only: the platform mints another).
+const NEVER_STORED: &[&str] = &["client_secret", "api_key"];
 
 /// What [`run`] answered.
 pub struct Answer {

@@ -7,8 +7,8 @@ use pay_core::requests::{self, NewRefund, NewSession};
 use serde_json::json;
 use worker::{Request, Response};
 
-use super::idempotent;
 use checkout_service::error::{ApiError, ApiResult, BadInput};
+use checkout_service::http::idempotent;
 use checkout_service::http::request::{self, json};
 use checkout_service::http::{auth, limits, RequestContext};
 use checkout_service::ledger::SessionFilter;

@@ -8,7 +8,6 @@
 
 mod cors;
 mod demo;
-mod idempotent;
 mod merchant_api;
 mod notification_receiver;
 #[cfg(feature = "test-routes")]
@@ -125,7 +124,21 @@ async fn handle(
         | Reconcile
         | ListReconciliations
         | RetrieveReconciliation
-        | MoveBooks => Err(ApiError::NotFound("route")),
+        | MoveBooks
+        | ListProviders
+        | CreateProvider
+        | RetrieveProvider
+        | UpdateProvider
+        | ListMerchants
+        | CreateMerchant
+        | RetrieveMerchant
+        | UpdateMerchant
+        | SuspendMerchant
+        | ResumeMerchant
+        | ListApiKeys
+        | CreateApiKey
+        | RevokeApiKey
+        | ResealSecrets => Err(ApiError::NotFound("route")),
         CreateSession => merchant_api::create_session(req, rc).await,
         ListSessions => merchant_api::list_sessions(req, rc).await,
         RetrieveSession => merchant_api::retrieve_session(req, rc, id).await,

@@ -6,7 +6,7 @@
 //!
 //! | route | what |
 //! |---|---|
-//! | `GET /_test/books/{name}?{column}={value}…` | rows of `sessions`, `events`, `refunds`, `outbox`, `notifications_received`, `payment_attempts`, `platform_certificates` or `idempotency_keys`, narrowed by equality (checkout-service inspect.rs) |
+//! | `GET /_test/books/{name}?{column}={value}…` | rows of `sessions`, `events`, `refunds`, `outbox`, `notifications_received`, `payment_attempts`, `idempotency_keys`, or of the control plane's `platform_certificates`, `providers`, `merchants`, `merchant_api_keys`, narrowed by equality (checkout-service inspect.rs) |
 //! | `GET /_test/shards` | what each shard of the books holds, and how far the listing has projected it: `{"shards": [{shard, sessions, events, refunds, newest_event, listed_up_to}]}` (checkout-service inspect.rs) |
 //! | `GET /_test/counters?subject={key}` | the rate-limit windows a subject's object holds (checkout-service objects/counters.rs) |
 //! | `GET /_test/objects/schema?name={object}`, `POST … {"name", "version"}` | an object's schema as its storage holds it; a fresh object brought to an older version (checkout-service objects/mod.rs) |

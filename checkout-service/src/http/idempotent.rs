@@ -1,14 +1,14 @@
-//! A POST of the merchant API run at most once per `Idempotency-Key` header
-//! (services::idempotency has the rules): the body is read here, the answer carries
+//! A POST of the merchant API or the platform API run at most once per `Idempotency-Key`
+//! header (services::idempotency has the rules): the body is read here, the answer carries
 //! `Idempotent-Replayed: true` when it is an earlier request's.
 
 use std::future::Future;
 
 use worker::{Request, Response};
 
-use checkout_service::error::ApiResult;
-use checkout_service::http::{request, RequestContext};
-use checkout_service::services::idempotency::{self, Request as Once};
+use super::{request, RequestContext};
+use crate::error::ApiResult;
+use crate::services::idempotency::{self, Request as Once};
 
 pub async fn once<F, Fut>(
     req: &mut Request,
@@ -22,8 +22,11 @@ where
     F: FnOnce(Vec<u8>, String) -> Fut,
     Fut: Future<Output = ApiResult<(u16, serde_json::Value)>>,
 {
-    request::require_json(req)?;
+    // A body, if there is one, is JSON (some POSTs take none: a suspension, a new API key).
     let body = request::body_bytes(req).await?;
+    if !body.is_empty() {
+        request::require_json(req)?;
+    }
     let key = req.headers().get("Idempotency-Key")?;
     let once = Once {
         scope,

@@ -1,0 +1,272 @@
+//! The merchant registry (platform mode, migration 0022): providers, merchants and the
+//! merchants' API keys. Settings are stored as JSON maps by setting name (platform/), the
+//! secrets among them sealed; an API key as its SHA-256 only. Every change of a merchant moves
+//! its `version` on.
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use worker_kit::sql::{int, opt_text, text, Db};
+
+use crate::error::{ApiError, ApiResult};
+use crate::platform::SettingsMap;
+
+pub struct Registry<'a>(pub(super) &'a Db);
+
+/// What a provider (服务商) and a merchant both are, as stored: a provider is this alone.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EntryRow {
+    pub id: String,
+    pub name: String,
+    #[serde(deserialize_with = "map_text")]
+    pub settings: SettingsMap,
+    #[serde(deserialize_with = "map_text")]
+    pub secrets: SettingsMap,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub type ProviderRow = EntryRow;
+
+/// A merchant as stored.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MerchantRow {
+    #[serde(flatten)]
+    pub entry: EntryRow,
+    pub status: String,
+    pub provider_id: Option<String>,
+}
+
+/// One of a merchant's API keys, as listed (never the key).
+#[derive(Debug, Deserialize)]
+pub struct ApiKeyRow {
+    pub id: String,
+    pub merchant_id: String,
+    pub last4: String,
+    pub created_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+/// A new API key: its id, its hash, its last four characters.
+pub struct NewApiKey<'a> {
+    pub id: &'a str,
+    pub hash: &'a str,
+    pub last4: &'a str,
+}
+
+const PROVIDER: &str = "id, name, settings, secrets, version, created_at, updated_at";
+const MERCHANT: &str =
+    "id, name, status, provider_id, settings, secrets, version, created_at, updated_at";
+const KEY: &str = "id, merchant_id, last4, created_at, revoked_at";
+
+fn map_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SettingsMap, D::Error> {
+    let text = String::deserialize(d)?;
+    serde_json::from_str(&text).map_err(serde::de::Error::custom)
+}
+
+/// An insert that did nothing met an entry with the same identity (`what`).
+fn made(inserted: bool, what: &'static str) -> ApiResult<()> {
+    match inserted {
+        true => Ok(()),
+        false => Err(ApiError::AlreadyExists(what)),
+    }
+}
+
+fn json(map: &SettingsMap) -> String {
+    serde_json::to_string(map).expect("a map of strings is JSON")
+}
+
+impl Registry<'_> {
+    async fn one<T: DeserializeOwned>(&self, sql: &str, id: &str) -> ApiResult<Option<T>> {
+        Ok(self.0.first(sql, &[text(id)]).await?)
+    }
+
+    /// A new provider; `AlreadyExists` if its sp_mchid is another's.
+    pub async fn insert_provider(
+        &self,
+        id: &str,
+        name: &str,
+        settings: &SettingsMap,
+        secrets: &SettingsMap,
+        now: i64,
+    ) -> ApiResult<()> {
+        let inserted = self
+            .0
+            .write(
+                "INSERT INTO providers (id, name, settings, secrets, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT DO NOTHING",
+                &[
+                    text(id),
+                    text(name),
+                    text(&json(settings)),
+                    text(&json(secrets)),
+                    int(now),
+                ],
+            )
+            .await?;
+        made(inserted, "a provider with this wechatpay_mchid")
+    }
+
+    pub async fn provider(&self, id: &str) -> ApiResult<Option<ProviderRow>> {
+        self.one(
+            &format!("SELECT {PROVIDER} FROM providers WHERE id = ?1"),
+            id,
+        )
+        .await
+    }
+
+    pub async fn providers(&self) -> ApiResult<Vec<ProviderRow>> {
+        let sql = format!("SELECT {PROVIDER} FROM providers ORDER BY created_at DESC, rowid DESC");
+        Ok(self.0.rows(&sql, &[]).await?)
+    }
+
+    /// A provider's settings replaced, if it is still at `version` (a change made meanwhile
+    /// is not overwritten: false).
+    pub async fn update_provider(
+        &self,
+        row: &ProviderRow,
+        name: &str,
+        settings: &SettingsMap,
+        secrets: &SettingsMap,
+        now: i64,
+    ) -> ApiResult<bool> {
+        Ok(self
+            .0
+            .write(
+                "UPDATE providers SET name = ?2, settings = ?3, secrets = ?4, version = version + 1, \
+                 updated_at = ?5 WHERE id = ?1 AND version = ?6",
+                &[
+                    text(&row.id),
+                    text(name),
+                    text(&json(settings)),
+                    text(&json(secrets)),
+                    int(now),
+                    int(row.version),
+                ],
+            )
+            .await?)
+    }
+
+    /// A new merchant with its first API key, in one transaction; `AlreadyExists` if its
+    /// WeChat Pay identity (its mchid, or its provider's sub_mchid) is another's.
+    pub async fn insert_merchant(&self, row: &MerchantRow, key: &NewApiKey<'_>) -> ApiResult<()> {
+        let merchant = self.0.statement(
+            "INSERT INTO merchants (id, name, status, provider_id, settings, secrets, created_at, updated_at) \
+             VALUES (?1, ?2, 'active', ?3, ?4, ?5, ?6, ?6) ON CONFLICT DO NOTHING",
+            &[
+                text(&row.entry.id),
+                text(&row.entry.name),
+                opt_text(row.provider_id.as_deref()),
+                text(&json(&row.entry.settings)),
+                text(&json(&row.entry.secrets)),
+                int(row.entry.created_at),
+            ],
+        );
+        let first_key = self.insert_key_statement(&row.entry.id, key, row.entry.created_at);
+        let outcomes = self.0.batch(vec![merchant, first_key]).await?;
+        made(
+            outcomes.first().is_some_and(|o| o.changed()),
+            "a merchant with this WeChat Pay identity (its mchid, or its provider's sub_mchid)",
+        )
+    }
+
+    pub async fn merchant(&self, id: &str) -> ApiResult<Option<MerchantRow>> {
+        self.one(
+            &format!("SELECT {MERCHANT} FROM merchants WHERE id = ?1"),
+            id,
+        )
+        .await
+    }
+
+    /// Newest first (within a second, the later insert first); `after` is the last merchant
+    /// of the previous page.
+    pub async fn merchants(&self, after: Option<&str>, limit: u32) -> ApiResult<Vec<MerchantRow>> {
+        let sql = format!(
+            "SELECT {MERCHANT} FROM merchants WHERE ?1 IS NULL OR (created_at, rowid) < \
+             (SELECT created_at, rowid FROM merchants WHERE id = ?1) \
+             ORDER BY created_at DESC, rowid DESC LIMIT ?2"
+        );
+        Ok(self
+            .0
+            .rows(&sql, &[opt_text(after), int(limit.into())])
+            .await?)
+    }
+
+    /// A merchant's name, settings and status replaced, if it is still at `row.entry.version` (a
+    /// change made meanwhile is not overwritten: false).
+    pub async fn update_merchant(&self, row: &MerchantRow, now: i64) -> ApiResult<bool> {
+        Ok(self
+            .0
+            .write(
+                "UPDATE merchants SET name = ?2, status = ?3, settings = ?4, secrets = ?5, \
+                 version = version + 1, updated_at = ?6 WHERE id = ?1 AND version = ?7",
+                &[
+                    text(&row.entry.id),
+                    text(&row.entry.name),
+                    text(&row.status),
+                    text(&json(&row.entry.settings)),
+                    text(&json(&row.entry.secrets)),
+                    int(now),
+                    int(row.entry.version),
+                ],
+            )
+            .await?)
+    }
+
+    fn insert_key_statement(
+        &self,
+        merchant_id: &str,
+        key: &NewApiKey<'_>,
+        now: i64,
+    ) -> worker_kit::sql::Statement {
+        self.0.statement(
+            "INSERT INTO merchant_api_keys (id, merchant_id, key_hash, last4, created_at) \
+             SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM merchants WHERE id = ?2)",
+            &[
+                text(key.id),
+                text(merchant_id),
+                text(key.hash),
+                text(key.last4),
+                int(now),
+            ],
+        )
+    }
+
+    /// Another API key for the merchant (several live at once, so that one can be rotated).
+    pub async fn insert_key(
+        &self,
+        merchant_id: &str,
+        key: &NewApiKey<'_>,
+        now: i64,
+    ) -> ApiResult<()> {
+        let statement = self.insert_key_statement(merchant_id, key, now);
+        self.0.batch(vec![statement]).await?;
+        Ok(())
+    }
+
+    pub async fn keys(&self, merchant_id: &str) -> ApiResult<Vec<ApiKeyRow>> {
+        let sql = format!(
+            "SELECT {KEY} FROM merchant_api_keys WHERE merchant_id = ?1 ORDER BY created_at, rowid"
+        );
+        Ok(self.0.rows(&sql, &[text(merchant_id)]).await?)
+    }
+
+    pub async fn key(&self, id: &str) -> ApiResult<Option<ApiKeyRow>> {
+        self.one(
+            &format!("SELECT {KEY} FROM merchant_api_keys WHERE id = ?1"),
+            id,
+        )
+        .await
+    }
+
+    /// The key revoked (once: its first revocation's time stays).
+    pub async fn revoke_key(&self, id: &str, now: i64) -> ApiResult<()> {
+        self.0
+            .write(
+                "UPDATE merchant_api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                &[text(id), int(now)],
+            )
+            .await?;
+        Ok(())
+    }
+}
