@@ -6,8 +6,10 @@
 // Ports 32787/32788.
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { books, startAll, testMerchants } from "./support.mjs";
+import { books, outputDir, startAll, testMerchants } from "./support.mjs";
 
 let env;
 /** Every answer's text, to show that no secret is ever in one. */
@@ -211,6 +213,14 @@ test("secrets are sealed at rest, bound to their owner; no answer ever carried o
   for (const value of clear) {
     assert.ok(!provider.secrets.includes(value) && !merchant.secrets.includes(value), "nothing in clear at rest");
     assert.ok(!answered.some((text) => text.includes(value)), "no answer carried a secret");
+  }
+  // Nor any log line of the Workers (the edge's log holds the back office's too), the
+  // platform's own keys and the merchants' API keys included.
+  const log = readFileSync(join(outputDir, "logs-32787", "edge.log"), "utf8");
+  assert.match(log, /POST \/v1\/platform\/merchants 201/, "the scan reads this run's real log");
+  const keys = [env.edgeVars.PLATFORM_SECRET_KEY, env.edgeVars.SECRETS_KEK.split(":")[1], made.directKey, made.secondKey];
+  for (const value of [...clear, ...keys]) {
+    assert.ok(value.length >= 16 && !log.includes(value), "no log line carries a secret");
   }
   // The registry made the merchant a derivation key of its own; it is sealed, never listed.
   assert.ok("MERCHANT_SECRET_KEY" in JSON.parse(merchant.secrets));
