@@ -117,11 +117,51 @@ impl Api<'_> {
             .ok_or(ApiError::NotFound("merchant"))
     }
 
-    /// A provider's public settings and opened secrets: the account its sub-merchants use.
-    async fn account_of(&self, provider_id: &str) -> ApiResult<(SettingsMap, SettingsMap)> {
+    /// The account a sub-merchant of `provider_id` is checked with: its provider's public
+    /// settings and opened secrets (a direct merchant's is its own: none).
+    async fn account_of(
+        &self,
+        provider_id: Option<&str>,
+    ) -> ApiResult<Option<(SettingsMap, SettingsMap)>> {
+        let Some(provider_id) = provider_id else {
+            return Ok(None);
+        };
         let provider = self.provider(provider_id).await?;
         let secrets = self.open(Holder::Provider, &provider.id, &provider.secrets)?;
-        Ok((provider.settings, secrets))
+        Ok(Some((provider.settings, secrets)))
+    }
+
+    /// `entry` with the change `asked` made to it (its name; settings set, replaced or
+    /// removed), checked whole and its secrets sealed again; refused whole if the result would
+    /// not work.
+    fn changed(
+        &self,
+        holder: Holder,
+        account: Option<&(SettingsMap, SettingsMap)>,
+        entry: &EntryRow,
+        asked: &RegistryEntry,
+    ) -> ApiResult<EntryRow> {
+        let entered = platform::entered(holder, &asked.settings)?;
+        let public = platform::apply(&entry.settings, &entered.public, &entered.removed);
+        let opened = self.open(holder, &entry.id, &entry.secrets)?;
+        let secrets = platform::apply(&opened, &entered.secret, &entered.removed);
+        platform::check(holder, account, &public, &secrets)?;
+        Ok(EntryRow {
+            name: match asked.name.as_deref() {
+                Some(name) => name_of(Some(name))?.into(),
+                None => entry.name.clone(),
+            },
+            secrets: self.seal(holder, &entry.id, &secrets)?,
+            settings: public,
+            ..entry.clone()
+        })
+    }
+
+    /// `entry`'s secrets sealed again under the current key-encryption key.
+    fn sealed_again(&self, holder: Holder, entry: &mut EntryRow) -> ApiResult<()> {
+        let opened = self.open(holder, &entry.id, &entry.secrets)?;
+        entry.secrets = self.seal(holder, &entry.id, &opened)?;
+        Ok(())
     }
 
     fn open(&self, holder: Holder, id: &str, sealed: &SettingsMap) -> ApiResult<SettingsMap> {
@@ -154,44 +194,24 @@ impl Api<'_> {
         let asked: RegistryEntry = from_json(body)?;
         refuse_provider_id(&asked)?;
         let provider = self.provider(id).await?;
-        let entered = platform::entered(Holder::Provider, &asked.settings)?;
-        let public = platform::apply(&provider.settings, &entered.public, &entered.removed);
-        let opened = self.open(Holder::Provider, id, &provider.secrets)?;
-        let secrets = platform::apply(&opened, &entered.secret, &entered.removed);
-        platform::check(Holder::Provider, None, &public, &secrets)?;
-        let name = match asked.name.as_deref() {
-            Some(name) => name_of(Some(name))?,
-            None => &provider.name,
-        };
-        let sealed = self.seal(Holder::Provider, id, &secrets)?;
-        if !self
-            .registry
-            .update_provider(&provider, name, &public, &sealed, self.now)
-            .await?
-        {
-            return Err(ApiError::ChangedMeanwhile("provider"));
-        }
-        Ok((200, provider_view(&self.provider(id).await?)))
+        self.save_provider(&self.changed(Holder::Provider, None, &provider, &asked)?)
+            .await
+    }
+
+    /// The provider as changed, if nothing changed it meanwhile.
+    async fn save_provider(&self, provider: &ProviderRow) -> Answer {
+        let written = self.registry.update_provider(provider, self.now).await?;
+        unchanged_meanwhile(written, "provider")?;
+        Ok((200, provider_view(&self.provider(&provider.id).await?)))
     }
 
     async fn create_merchant(&self, body: &[u8], token: &str) -> Answer {
         let asked: RegistryEntry = from_json(body)?;
         let name = name_of(asked.name.as_deref())?;
-        let holder = match asked.provider_id {
-            Some(_) => Holder::SubMerchant,
-            None => Holder::Direct,
-        };
-        let account = match &asked.provider_id {
-            Some(provider) => Some(self.account_of(provider).await?),
-            None => None,
-        };
+        let holder = holder_of(&asked.provider_id);
+        let account = self.account_of(asked.provider_id.as_deref()).await?;
         let entered = platform::entered(holder, &asked.settings)?;
-        platform::check(
-            holder,
-            account.as_ref().map(|(p, s)| (p, s)),
-            &entered.public,
-            &entered.secret,
-        )?;
+        platform::check(holder, account.as_ref(), &entered.public, &entered.secret)?;
         let id = format!("mch_{token}");
         // A request that died after its insert, taken over by a retry: its merchant stands,
         // without the key it was shown with (only its hash is kept).
@@ -225,26 +245,9 @@ impl Api<'_> {
         let asked: RegistryEntry = from_json(body)?;
         refuse_provider_id(&asked)?;
         let mut merchant = self.merchant(id).await?;
-        let holder = holder_of(&merchant);
-        let account = match &merchant.provider_id {
-            Some(provider) => Some(self.account_of(provider).await?),
-            None => None,
-        };
-        let entered = platform::entered(holder, &asked.settings)?;
-        let public = platform::apply(&merchant.entry.settings, &entered.public, &entered.removed);
-        let opened = self.open(holder, id, &merchant.entry.secrets)?;
-        let secrets = platform::apply(&opened, &entered.secret, &entered.removed);
-        platform::check(
-            holder,
-            account.as_ref().map(|(p, s)| (p, s)),
-            &public,
-            &secrets,
-        )?;
-        if let Some(name) = asked.name.as_deref() {
-            merchant.entry.name = name_of(Some(name))?.into();
-        }
-        merchant.entry.settings = public;
-        merchant.entry.secrets = self.seal(holder, id, &secrets)?;
+        let holder = holder_of(&merchant.provider_id);
+        let account = self.account_of(merchant.provider_id.as_deref()).await?;
+        merchant.entry = self.changed(holder, account.as_ref(), &merchant.entry, &asked)?;
         self.save(&merchant).await
     }
 
@@ -259,9 +262,8 @@ impl Api<'_> {
 
     /// The merchant as changed, if nothing changed it meanwhile.
     async fn save(&self, merchant: &MerchantRow) -> Answer {
-        if !self.registry.update_merchant(merchant, self.now).await? {
-            return Err(ApiError::ChangedMeanwhile("merchant"));
-        }
+        let written = self.registry.update_merchant(merchant, self.now).await?;
+        unchanged_meanwhile(written, "merchant")?;
         Ok((
             200,
             merchant_view(&self.merchant(&merchant.entry.id).await?),
@@ -310,18 +312,11 @@ impl Api<'_> {
         let ring = &self.keys.keyring;
         let stale = |sealed: &SettingsMap| sealed.values().any(|s| ring.is_stale(s));
         let mut providers = 0;
-        for provider in self.registry.providers().await? {
+        for mut provider in self.registry.providers().await? {
             if stale(&provider.secrets) {
-                let opened = self.open(Holder::Provider, &provider.id, &provider.secrets)?;
-                let sealed = self.seal(Holder::Provider, &provider.id, &opened)?;
-                let (name, settings) = (&provider.name, &provider.settings);
-                if !self
-                    .registry
-                    .update_provider(&provider, name, settings, &sealed, self.now)
-                    .await?
-                {
-                    return Err(ApiError::ChangedMeanwhile("provider"));
-                }
+                self.sealed_again(Holder::Provider, &mut provider)?;
+                let written = self.registry.update_provider(&provider, self.now).await?;
+                unchanged_meanwhile(written, "provider")?;
                 providers += 1;
             }
         }
@@ -330,12 +325,9 @@ impl Api<'_> {
         loop {
             let page = self.registry.merchants(after.as_deref(), MAX_PAGE).await?;
             for mut merchant in page.iter().filter(|m| stale(&m.entry.secrets)).cloned() {
-                let holder = holder_of(&merchant);
-                let opened = self.open(holder, &merchant.entry.id, &merchant.entry.secrets)?;
-                merchant.entry.secrets = self.seal(holder, &merchant.entry.id, &opened)?;
-                if !self.registry.update_merchant(&merchant, self.now).await? {
-                    return Err(ApiError::ChangedMeanwhile("merchant"));
-                }
+                self.sealed_again(holder_of(&merchant.provider_id), &mut merchant.entry)?;
+                let written = self.registry.update_merchant(&merchant, self.now).await?;
+                unchanged_meanwhile(written, "merchant")?;
                 merchants += 1;
             }
             match page.last() {
@@ -422,8 +414,17 @@ impl ApiKey {
     }
 }
 
-fn holder_of(merchant: &MerchantRow) -> Holder {
-    match merchant.provider_id {
+/// A conditional update that wrote nothing met a change made meanwhile (`what` says to what).
+fn unchanged_meanwhile(written: bool, what: &'static str) -> ApiResult<()> {
+    match written {
+        true => Ok(()),
+        false => Err(ApiError::ChangedMeanwhile(what)),
+    }
+}
+
+/// A merchant with a provider is its sub-merchant; one without is direct.
+fn holder_of(provider_id: &Option<String>) -> Holder {
+    match provider_id {
         Some(_) => Holder::SubMerchant,
         None => Holder::Direct,
     }

@@ -121,8 +121,16 @@ impl Books {
             subject: number.to_string(),
             at: checkout_service::now().plus(LISTING_LAG_SECS).secs(),
         };
-        timers::keep(sql, &due)?;
-        self.wake_by(due.at).await
+        self.hold(sql, &due).await.map(|_| ())
+    }
+
+    /// Keeps `due` (of two times for the same work, the earlier) and makes sure the alarm
+    /// rings by the earliest work held; that moment.
+    async fn hold(&self, sql: &SqlStorage, due: &timers::Due) -> Result<i64> {
+        timers::keep(sql, due)?;
+        let earliest = timers::earliest(sql)?.unwrap_or(due.at);
+        self.wake_by(earliest).await?;
+        Ok(earliest)
     }
 }
 
@@ -153,9 +161,7 @@ impl DurableObject for Books {
             (Method::Post, timers::DUE) => {
                 let due: timers::Due = req.json().await?;
                 let sql = self.sql()?;
-                timers::keep(&sql, &due)?;
-                let earliest = timers::earliest(&sql)?.unwrap_or(due.at);
-                self.wake_by(earliest).await?;
+                let earliest = self.hold(&sql, &due).await?;
                 Response::from_json(&timers::Scheduled { earliest })
             }
             (Method::Post, sql::PATH) => {

@@ -120,16 +120,9 @@ impl Registry<'_> {
         Ok(self.0.rows(&sql, &[]).await?)
     }
 
-    /// A provider's settings replaced, if it is still at `version` (a change made meanwhile
-    /// is not overwritten: false).
-    pub async fn update_provider(
-        &self,
-        row: &ProviderRow,
-        name: &str,
-        settings: &SettingsMap,
-        secrets: &SettingsMap,
-        now: i64,
-    ) -> ApiResult<bool> {
+    /// A provider's name, settings and secrets replaced, if it is still at `row.version` (a
+    /// change made meanwhile is not overwritten: false).
+    pub async fn update_provider(&self, row: &ProviderRow, now: i64) -> ApiResult<bool> {
         Ok(self
             .0
             .write(
@@ -137,9 +130,9 @@ impl Registry<'_> {
                  updated_at = ?5 WHERE id = ?1 AND version = ?6",
                 &[
                     text(&row.id),
-                    text(name),
-                    text(&json(settings)),
-                    text(&json(secrets)),
+                    text(&row.name),
+                    text(&json(&row.settings)),
+                    text(&json(&row.secrets)),
                     int(now),
                     int(row.version),
                 ],

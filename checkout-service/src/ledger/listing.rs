@@ -92,13 +92,18 @@ impl Listing<'_> {
                 opt_text(flag),
             ],
         );
-        let cursor = db.statement(
-            &format!("SELECT id FROM {source} WHERE id = ?1"),
-            &[opt_text(after)],
-        );
-        let [cursor, page] = <[_; 2]>::try_from(db.batch(vec![cursor, page]).await?)
-            .map_err(|_| ApiError::Internal("a listing's batch answered two results".into()))?;
-        if after.is_some() && cursor.rows.is_empty() {
+        // With a cursor, whether the listing holds it, in the same round trip.
+        let cursor = after.map(|id| {
+            db.statement(
+                &format!("SELECT id FROM {source} WHERE id = ?1"),
+                &[text(id)],
+            )
+        });
+        let mut outcomes = db.batch(cursor.into_iter().chain([page]).collect()).await?;
+        let page = outcomes
+            .pop()
+            .ok_or_else(|| ApiError::Internal("a listing's batch answered nothing".into()))?;
+        if after.is_some() && outcomes.pop().is_none_or(|cursor| cursor.rows.is_empty()) {
             return Err(ApiError::NotFound("checkout session for starting_after"));
         }
         Ok(worker_kit::sql::typed_rows(page.rows)?)

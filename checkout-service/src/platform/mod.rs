@@ -182,7 +182,7 @@ pub fn apply(current: &SettingsMap, entered: &SettingsMap, removed: &[String]) -
 /// provider's account. The error names the setting, lower-cased as the API spells it.
 pub fn check(
     holder: Holder,
-    provider: Option<(&SettingsMap, &SettingsMap)>,
+    provider: Option<&(SettingsMap, SettingsMap)>,
     public: &SettingsMap,
     secret: &SettingsMap,
 ) -> ApiResult<()> {
@@ -384,6 +384,7 @@ mod tests {
         let (public, secret) = account();
         assert!(check(Holder::Provider, None, &public, &secret).is_ok());
         assert!(check(Holder::Direct, None, &public, &secret).is_ok());
+        let provider = (public.clone(), secret.clone());
         let sub = entered_json(
             Holder::SubMerchant,
             json!({"wechatpay_sub_mchid": "1900000109"}),
@@ -391,7 +392,7 @@ mod tests {
         .unwrap();
         assert!(check(
             Holder::SubMerchant,
-            Some((&public, &secret)),
+            Some(&provider),
             &sub.public,
             &sub.secret
         )
@@ -403,7 +404,7 @@ mod tests {
             entered_json(Holder::SubMerchant, json!({"wechatpay_sub_mchid": "12ab"})).unwrap();
         assert!(check(
             Holder::SubMerchant,
-            Some((&public, &secret)),
+            Some(&provider),
             &bad_sub.public,
             &bad_sub.secret
         )
