@@ -23,7 +23,10 @@ const platformVars = () => [
   `SECRETS_KEK="dev-1:${randomBytes(32).toString("base64")}"`,
 ];
 
-if (!process.argv.includes("--force") && [edgeVars, sandboxVars, testMerchants].every(existsSync)) {
+// Keys made before platform mode's payments know two merchants at the simulator; a third (a
+// registry merchant's) needs them made again.
+const current = () => JSON.parse(readFileSync(testMerchants, "utf8")).merchants.length >= 3;
+if (!process.argv.includes("--force") && [edgeVars, sandboxVars, testMerchants].every(existsSync) && current()) {
   // A .dev.vars made before platform mode gets its keys, the others kept.
   if (!readFileSync(edgeVars, "utf8").includes("PLATFORM_SECRET_KEY=")) {
     appendFileSync(edgeVars, platformVars().join("\n") + "\n");
@@ -75,6 +78,8 @@ rmSync(work, { recursive: true, force: true });
 
 // A second merchant, in platform-certificate mode, for the SDK conformance tests.
 const certMerchant = { mchid: String(Number(mchid) + 1), appid: "wx2421b1c4370ec43b", key: rsa(), serial: serial(), apiV3Key: alnum(32) };
+// A third, in public-key mode, that the tests add as a registry merchant (platform mode).
+const shopMerchant = { mchid: String(Number(mchid) + 2), appid: "wx5a1c0ffee0c0ffee", key: rsa(), serial: serial(), apiV3Key: alnum(32), appSecret: randomBytes(16).toString("hex") };
 
 // Double-quoted values: dotenv turns \n back into newlines. JSON goes single-quoted (literal).
 const pemVar = (pem) => `"${pem.trim().replaceAll("\n", "\\n")}"`;
@@ -98,6 +103,7 @@ writeFileSync(
 const merchants = [
   { mchid, appids: [appid], serial: merchantSerial, public_key: merchant.publicKey, api_v3_key: apiV3Key, trust_mode: "public_key", app_secrets: { [appid]: appSecret } },
   { mchid: certMerchant.mchid, appids: [certMerchant.appid], serial: certMerchant.serial, public_key: certMerchant.key.publicKey, api_v3_key: certMerchant.apiV3Key, trust_mode: "certificate" },
+  { mchid: shopMerchant.mchid, appids: [shopMerchant.appid], serial: shopMerchant.serial, public_key: shopMerchant.key.publicKey, api_v3_key: shopMerchant.apiV3Key, trust_mode: "public_key", app_secrets: { [shopMerchant.appid]: shopMerchant.appSecret } },
 ];
 writeFileSync(
   sandboxVars,
@@ -118,6 +124,7 @@ writeFileSync(
       merchants: [
         { mchid, appid, serial: merchantSerial, private_key: merchant.privateKey, api_v3_key: apiV3Key, trust_mode: "public_key", app_secret: appSecret },
         { mchid: certMerchant.mchid, appid: certMerchant.appid, serial: certMerchant.serial, private_key: certMerchant.key.privateKey, api_v3_key: certMerchant.apiV3Key, trust_mode: "certificate" },
+        { mchid: shopMerchant.mchid, appid: shopMerchant.appid, serial: shopMerchant.serial, private_key: shopMerchant.key.privateKey, api_v3_key: shopMerchant.apiV3Key, trust_mode: "public_key", app_secret: shopMerchant.appSecret },
       ],
     },
     null,

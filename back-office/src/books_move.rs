@@ -23,7 +23,7 @@ const PAGE: u32 = 200;
 const MAX_PAGE: u32 = 1000;
 
 pub async fn handle(req: &mut Request, rc: &RequestContext) -> ApiResult<Response> {
-    auth::merchant(req, rc)?;
+    auth::default_merchant(req, rc)?;
     let asked: BooksMoveRequest = request::json_body(req).await?;
     let limit = asked
         .limit

@@ -393,7 +393,7 @@ struct ApiKey {
 
 impl ApiKey {
     fn new() -> ApiResult<Self> {
-        let key = format!("sk_{}", random_hex(24)?);
+        let key = platform::new_api_key()?;
         Ok(ApiKey {
             id: format!("key_{}", random_hex(8)?),
             hash: pay_core::sha256_hex(key.as_bytes()),

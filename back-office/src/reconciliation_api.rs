@@ -13,7 +13,7 @@ use crate::reconcile;
 
 /// `POST /v1/admin/reconciliations {"date"}`: reconciles that day now (again, if it was).
 pub async fn reconcile(req: &mut Request, rc: &RequestContext) -> ApiResult<Response> {
-    auth::merchant(req, rc)?;
+    auth::default_merchant(req, rc)?;
     let asked: ReconcileRequest = request::json_body(req).await?;
     let day = asked
         .day()
@@ -24,14 +24,14 @@ pub async fn reconcile(req: &mut Request, rc: &RequestContext) -> ApiResult<Resp
 
 /// `GET /v1/admin/reconciliations`: the latest runs, newest first.
 pub async fn reconciliations(req: &Request, rc: &RequestContext) -> ApiResult<Response> {
-    auth::merchant(req, rc)?;
+    auth::default_merchant(req, rc)?;
     let runs = rc.catalog.reconciliations().latest(90).await?;
     Ok(json(200, &json!({ "data": runs })))
 }
 
 /// `GET /v1/admin/reconciliations/{date}`: one day's report.
 pub async fn reconciliation(req: &Request, rc: &RequestContext, date: &str) -> ApiResult<Response> {
-    auth::merchant(req, rc)?;
+    auth::default_merchant(req, rc)?;
     let report = reconcile::report(&rc.catalog.reconciliations(), date).await?;
     Ok(json(200, &report))
 }
@@ -39,7 +39,7 @@ pub async fn reconciliation(req: &Request, rc: &RequestContext, date: &str) -> A
 /// `POST /v1/admin/run-scheduled`, forwarded by the edge after its own jobs: the daily
 /// reconciliation if it is due, and the day it reconciled.
 pub async fn run_due(req: &Request, rc: &RequestContext) -> ApiResult<Response> {
-    auth::merchant(req, rc)?;
+    auth::default_merchant(req, rc)?;
     let reconciled = reconcile::run_if_due(&rc.services(), &rc.catalog.reconciliations()).await?;
     Ok(json(200, &json!({ "reconciled": reconciled })))
 }

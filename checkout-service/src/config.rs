@@ -27,14 +27,15 @@ use crate::error::ApiError;
 
 pub struct Config {
     pub deployment: Deployment,
-    pub merchant: MerchantProfile,
+    /// The default merchant: the deployment's own settings (platform mode's registry
+    /// merchants are found per request: platform/routing.rs).
+    pub merchant: Rc<MerchantProfile>,
 }
 
 /// What the whole deployment shares.
 pub struct Deployment {
     /// WeChat Pay's API (the simulator's, locally).
     pub wechatpay_api_base: String,
-    pub allowed_origins: Vec<String>,
     pub sandbox_cashier_url: Option<String>,
     pub demo_shop: bool,
     /// WeChat OAuth: where the payer is sent to authorize, and where the code is exchanged.
@@ -79,6 +80,9 @@ pub struct MerchantProfile {
     /// The merchant API's key (and the console's sign-in); client secrets derive from it.
     pub secret_key: Secret,
     pub notify_url: String,
+    /// The origins besides the Worker's own that the widget API grants (CORS) and the OAuth
+    /// flow returns to (`ALLOWED_ORIGINS`).
+    pub allowed_origins: Vec<String>,
     /// Shortest session life accepted (default 300 s; tests lower it).
     pub min_session_ttl_secs: i64,
     /// How long after its prepay an unpaid session is queried by the scheduled run (default 60 s).
@@ -213,7 +217,7 @@ impl Config {
     pub fn from_settings(settings: Settings<'_>) -> Result<Self, ApiError> {
         let vars = Vars(settings);
         let deployment = Deployment::read(&vars)?;
-        let merchant = MerchantProfile::read(&vars)?;
+        let merchant = Rc::new(MerchantProfile::read(&vars)?);
         Ok(Config {
             deployment,
             merchant,
@@ -233,7 +237,6 @@ impl Deployment {
         }
         let deployment = Deployment {
             wechatpay_api_base: api_base,
-            allowed_origins: vars.list("ALLOWED_ORIGINS"),
             sandbox_cashier_url: vars.optional("SANDBOX_CASHIER_URL"),
             demo_shop: vars.on("DEMO_SHOP"),
             oauth_authorize_base: vars
@@ -358,6 +361,7 @@ impl MerchantProfile {
             account: WechatPayAccount::read(vars)?,
             secret_key,
             notify_url: vars.get("NOTIFY_URL")?,
+            allowed_origins: vars.list("ALLOWED_ORIGINS"),
             min_session_ttl_secs: vars
                 .number("MIN_SESSION_TTL_SECS", pay_core::checkout::MIN_TTL_SECS)?,
             query_after_secs: vars.number("QUERY_PENDING_AFTER_SECS", 60)?,
@@ -584,7 +588,7 @@ mod tests {
             "http://127.0.0.1:8788"
         );
         assert_eq!(
-            config.deployment.allowed_origins,
+            config.merchant.allowed_origins,
             ["https://a.example", "https://b.example"]
         );
         assert_eq!(config.merchant.risk.ip_hourly.max_count, 20);

@@ -73,6 +73,11 @@ pub enum ApiError {
     BooksNotMoving,
     /// The platform API asked of a deployment without `PLATFORM_SECRET_KEY` and `SECRETS_KEK`.
     PlatformNotConfigured,
+    /// A suspended merchant's new session: its open payments still complete and refund.
+    MerchantSuspended,
+    /// A sub-merchant's payment, before partner mode is served (issue #19's next step): its
+    /// provider's own account must never be charged in its place.
+    PartnerModeNotReady,
     /// A merchant or provider with the same WeChat Pay identity exists (`what` says which).
     AlreadyExists(&'static str),
     /// A registry entry changed between its read and its write (`what` says which).
@@ -155,7 +160,8 @@ impl ApiError {
             | ApiError::ChangedMeanwhile(_) => 409,
             ApiError::SessionExpired => 410,
             ApiError::IdempotencyKeyReused => 422,
-            ApiError::ReturnToNotAllowed => 403,
+            ApiError::ReturnToNotAllowed | ApiError::MerchantSuspended => 403,
+            ApiError::PartnerModeNotReady => 501,
             ApiError::Domain(e) => match e {
                 E::InvalidAmount { .. }
                 | E::InvalidField { .. }
@@ -211,6 +217,8 @@ impl ApiError {
             ApiError::BooksMoving => "books_moving",
             ApiError::BooksNotMoving => "books_not_moving",
             ApiError::PlatformNotConfigured => "platform_not_configured",
+            ApiError::MerchantSuspended => "merchant_suspended",
+            ApiError::PartnerModeNotReady => "partner_mode_not_ready",
             ApiError::AlreadyExists(_) => "already_exists",
             ApiError::ChangedMeanwhile(_) => "changed_meanwhile",
             ApiError::Config(_) => "misconfigured",
@@ -280,6 +288,13 @@ impl ApiError {
             ApiError::PlatformNotConfigured => {
                 "the platform API needs PLATFORM_SECRET_KEY and SECRETS_KEK (README, \"Platform mode\")"
                     .into()
+            }
+            ApiError::MerchantSuspended => {
+                "this merchant is suspended: it takes no new payments (its open ones complete)"
+                    .into()
+            }
+            ApiError::PartnerModeNotReady => {
+                "a sub-merchant takes payments once service-provider mode is served".into()
             }
             ApiError::AlreadyExists(what) => format!("{what} already exists"),
             ApiError::ChangedMeanwhile(what) => {

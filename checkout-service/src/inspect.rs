@@ -144,7 +144,10 @@ impl Inspect<'_> {
         }
         let progress: Vec<Progress> = self
             .catalog
-            .rows("SELECT shard, projected_seq FROM listing_progress", &[])
+            .rows(
+                "SELECT shard, projected_seq FROM listing_progress WHERE merchant_id = 'default'",
+                &[],
+            )
             .await?;
         Ok(typed::<ShardHolds>(holds)?
             .into_iter()
@@ -168,7 +171,8 @@ impl Inspect<'_> {
         Ok(self
             .catalog
             .write(
-                "UPDATE listing_progress SET projected_seq = 0 WHERE shard = ?1",
+                "UPDATE listing_progress SET projected_seq = 0 \
+                 WHERE merchant_id = 'default' AND shard = ?1",
                 &[int(number.into())],
             )
             .await?)

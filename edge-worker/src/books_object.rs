@@ -12,12 +12,15 @@
 
 use std::cell::Cell;
 
+use checkout_service::error::ApiError;
 use checkout_service::http::RequestContext;
 #[cfg(feature = "test-routes")]
 use checkout_service::objects::schema;
-use checkout_service::objects::{counters, holds_books, live, shard_named, timers, MIGRATIONS};
+use checkout_service::objects::{counters, holds_books, live, timers, ShardOf, MIGRATIONS};
 use checkout_service::services;
 use pay_core::checkout::REQUERY_SECS;
+use pay_core::merchant::MerchantId;
+use pay_core::shard::merchant_named_by;
 use pay_core::shard::LISTING_LAG_SECS;
 use pay_core::UnixTime;
 use worker::{
@@ -42,8 +45,18 @@ pub struct Books {
 /// What a piece of due work is for (`timers::Due::kind`, with its subject).
 enum Work<'a> {
     Session(&'a str),
-    Shard(u32),
-    Listing(u32),
+    Shard(ShardOf),
+    Listing(ShardOf),
+}
+
+impl Work<'_> {
+    /// The merchant whose books the work is in (a session's id names it, as a shard's does).
+    fn merchant(&self) -> MerchantId {
+        match self {
+            Work::Session(id) => merchant_named_by(id),
+            Work::Shard(shard) | Work::Listing(shard) => shard.merchant.clone(),
+        }
+    }
 }
 
 impl Books {
@@ -70,14 +83,14 @@ impl Books {
     /// Runs one piece of due work; when it falls due again, if it does. A failure is logged and
     /// tried again a minute later (the cron's sweep would find it too).
     async fn run(&self, due: &timers::Due, now: UnixTime) -> Option<i64> {
-        let number = due.subject.parse::<u32>();
-        let work = match (due.kind.as_str(), number) {
+        let shard = ShardOf::of_subject(&due.subject);
+        let work = match (due.kind.as_str(), shard) {
             (timers::SESSION, _) => Work::Session(&due.subject),
-            (timers::SHARD, Ok(number)) => Work::Shard(number),
-            (timers::LISTING, Ok(number)) => {
+            (timers::SHARD, Some(shard)) => Work::Shard(shard),
+            (timers::LISTING, Some(shard)) => {
                 // A write from now on makes it due again.
                 self.listing_due.set(false);
-                Work::Listing(number)
+                Work::Listing(shard)
             }
             _ => {
                 worker::console_warn!("due work of an unknown kind dropped: {}", due.kind);
@@ -85,16 +98,21 @@ impl Books {
             }
         };
         let ran = async {
-            let rc = RequestContext::load(&self.env, now)?;
+            let mut rc = RequestContext::load(&self.env, now)?;
             rc.books_open()?;
+            let merchant = work.merchant();
+            if !rc.serve_named(&merchant).await? {
+                return Err(ApiError::Internal(format!("no merchant {merchant}")));
+            }
             match work {
                 Work::Session(id) => services::jobs::settle_session(&rc.services(), id).await,
-                Work::Shard(number) => {
-                    let rc = rc.for_shard(number);
-                    services::jobs::settle_shard(&rc.services(), number).await
+                Work::Shard(shard) => {
+                    let rc = rc.for_shard(shard.number);
+                    services::jobs::settle_shard(&rc.services(), shard.number).await
                 }
-                Work::Listing(number) => {
-                    let again = services::jobs::project_listing(&rc.services(), number).await?;
+                Work::Listing(shard) => {
+                    let again =
+                        services::jobs::project_listing(&rc.services(), shard.number).await?;
                     // Written to while it projected: due again, after the usual lag.
                     let written = self.listing_due.get().then(|| now.plus(LISTING_LAG_SECS));
                     Ok(again.or(written))
@@ -110,15 +128,15 @@ impl Books {
         }
     }
 
-    /// After a write to shard `number`'s books: its listing is projected `LISTING_LAG_SECS`
-    /// later, with whatever else is written meanwhile.
-    async fn listing_written(&self, sql: &SqlStorage, number: u32) -> Result<()> {
+    /// After a write to `shard`'s books: its listing is projected `LISTING_LAG_SECS` later,
+    /// with whatever else is written meanwhile.
+    async fn listing_written(&self, sql: &SqlStorage, shard: &ShardOf) -> Result<()> {
         if self.listing_due.replace(true) {
             return Ok(());
         }
         let due = timers::Due {
             kind: timers::LISTING.into(),
-            subject: number.to_string(),
+            subject: shard.subject(),
             at: checkout_service::now().plus(LISTING_LAG_SECS).secs(),
         };
         self.hold(sql, &due).await.map(|_| ())
@@ -173,11 +191,11 @@ impl DurableObject for Books {
                             .query_pairs()
                             .into_iter()
                             .find(|(k, _)| k == sql::OBJECT);
-                        let shard = shard.and_then(|(_, name)| shard_named(&name));
-                        if let Some(number) =
+                        let shard = shard.and_then(|(_, name)| ShardOf::of_object(&name));
+                        if let Some(shard) =
                             shard.filter(|_| outcomes.iter().any(|o| o.written > 0))
                         {
-                            self.listing_written(&sql, number).await?;
+                            self.listing_written(&sql, &shard).await?;
                         }
                         Response::from_json(&outcomes)
                     }

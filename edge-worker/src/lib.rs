@@ -17,6 +17,7 @@ mod http;
 mod wechat_oauth_client;
 
 use checkout_service::{http::RequestContext, now, services};
+use pay_core::merchant::MerchantId;
 use worker::{event, Context, Env, Method, Request, Response};
 
 #[event(fetch)]
@@ -45,15 +46,24 @@ async fn fetch(req: Request, env: Env, ctx: Context) -> worker::Result<Response>
     Ok(response)
 }
 
-/// The cron's sweep of the books: every shard's object woken for its due work, in case its
-/// alarm was lost (`jobs::sweep`); the back office's own cron reconciles.
+/// The cron's sweep of the books: every shard's object, of every merchant's books, woken for
+/// its due work in case its alarm was lost (`jobs::sweep`); the back office's own cron
+/// reconciles.
 #[event(scheduled)]
 async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
     let now = now();
     let ran = async {
         let rc = RequestContext::load(&env, now)?;
         rc.books_open()?;
-        services::jobs::sweep(&rc.services()).await
+        let registry = match rc.config.deployment.platform {
+            Some(_) => rc.catalog.registry().merchant_ids().await?,
+            None => Vec::new(),
+        };
+        let others: Vec<MerchantId> = registry
+            .iter()
+            .filter_map(|id| MerchantId::parse(id))
+            .collect();
+        services::jobs::sweep(&rc.services(), &others).await
     };
     if let Err(e) = ran.await {
         worker::console_error!("scheduled sweep failed: {}", e.log_line());

@@ -13,6 +13,7 @@ pub mod crypto;
 pub mod endpoint;
 pub mod error;
 pub mod html;
+pub mod merchant;
 pub mod money;
 pub mod oauth_state;
 pub mod pem;

@@ -54,6 +54,12 @@ pub fn verify<'a>(
     (genuine && now.secs() < expires).then_some(session_id)
 }
 
+/// The session a `state` claims to be for, unverified: only to choose the merchant whose key
+/// then [`verify`]s it.
+pub fn claimed_session(state: &str) -> Option<&str> {
+    state.rsplitn(3, '.').nth(2)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,6 +71,8 @@ mod tests {
         let now = UnixTime(1_795_000_000);
         let state = issue(KEY, "cs_abc", "nonce-1", now);
         assert_eq!(verify(KEY, &state, Some("nonce-1"), now), Some("cs_abc"));
+        assert_eq!(claimed_session(&state), Some("cs_abc"));
+        assert_eq!(claimed_session("no-dots"), None);
         assert_eq!(
             verify(
                 KEY,

@@ -10,6 +10,7 @@
 //! for WeChat Pay's word) wakes it when [`next_due`] says.
 
 use crate::checkout::REQUERY_SECS;
+use crate::merchant::MerchantId;
 use crate::UnixTime;
 
 /// The most shards a deployment may have (each is a Durable Object; a listing or a sweep asks
@@ -63,67 +64,99 @@ pub fn fnv1a_64(bytes: &[u8]) -> u64 {
         .fold(OFFSET, |h, &b| (h ^ u64::from(b)).wrapping_mul(PRIME))
 }
 
-/// An id that names its shard: `{prefix}_{token}` in shard 0, `{prefix}_{shard}_{token}` in any
-/// other. The token never holds an underscore (random hex, or an event's sequence number).
+/// An id that names its merchant and its shard: `{prefix}_{token}` for the default merchant's
+/// shard 0, `{prefix}_{shard}_{token}` in any other shard, and a registry merchant's with its
+/// merchant's token after the prefix, `{prefix}_m{merchant}[_{shard}]_{token}` (so no id made
+/// before platform mode changes meaning). The token never holds an underscore (random hex, or an
+/// event's sequence number) and never starts with `m`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShardedId<'a> {
     pub prefix: &'a str,
+    /// The registry merchant's token; `None`: the default merchant.
+    pub merchant: Option<&'a str>,
     pub shard: u32,
     pub token: &'a str,
 }
 
 impl<'a> ShardedId<'a> {
-    /// Reads an id; `None` if it is not of this form (no prefix, an empty token, a shard that is
-    /// not a plain decimal number: `cs_01_…` names no shard).
+    /// Reads an id; `None` if it is not of this form (no prefix, an empty token, a merchant that
+    /// is not a registry token, a shard that is not a plain decimal number: `cs_01_…` names no
+    /// shard).
     pub fn parse(id: &'a str) -> Option<Self> {
-        let mut parts = id.split('_');
-        let (prefix, second) = (parts.next()?, parts.next()?);
-        let (shard, token) = match parts.next() {
-            None => (0, second),
-            // A plain decimal number above 0, written without a leading zero.
-            Some(token)
-                if !second.starts_with('0') && second.bytes().all(|b| b.is_ascii_digit()) =>
-            {
-                (second.parse().ok()?, token)
+        let parts: Vec<&str> = id.split('_').collect();
+        let (&prefix, rest) = parts.split_first()?;
+        let (&token, mut middle) = rest.split_last()?;
+        let merchant = match middle.first().and_then(|m| m.strip_prefix('m')) {
+            Some(merchant) => {
+                MerchantId::of_token(merchant)?;
+                middle = &middle[1..];
+                Some(merchant)
             }
-            Some(_) => return None,
+            None => None,
         };
-        let whole = parts.next().is_none() && !prefix.is_empty() && !token.is_empty();
+        let shard = match middle {
+            [] => 0,
+            // A plain decimal number above 0, written without a leading zero.
+            [shard] if !shard.starts_with('0') && shard.bytes().all(|b| b.is_ascii_digit()) => {
+                shard.parse().ok()?
+            }
+            _ => return None,
+        };
+        let whole = !prefix.is_empty() && !token.is_empty() && !token.starts_with('m');
         whole.then_some(ShardedId {
             prefix,
+            merchant,
             shard,
             token,
         })
+    }
+
+    /// The merchant it names.
+    pub fn merchant_id(&self) -> MerchantId {
+        self.merchant
+            .and_then(MerchantId::of_token)
+            .unwrap_or(MerchantId::Default)
     }
 }
 
 impl std::fmt::Display for ShardedId<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}_", self.prefix)?;
+        if let Some(merchant) = self.merchant {
+            write!(f, "m{merchant}_")?;
+        }
         match self.shard {
-            0 => write!(f, "{}_{}", self.prefix, self.token),
-            shard => write!(f, "{}_{shard}_{}", self.prefix, self.token),
+            0 => write!(f, "{}", self.token),
+            shard => write!(f, "{shard}_{}", self.token),
         }
     }
 }
 
-/// The id of a new thing of kind `prefix` in `shard`.
-pub fn id(prefix: &str, shard: u32, token: &str) -> String {
+/// The id of a new thing of kind `prefix` of `merchant`, in its `shard`.
+pub fn id(prefix: &str, merchant: &MerchantId, shard: u32, token: &str) -> String {
     ShardedId {
         prefix,
+        merchant: merchant.token(),
         shard,
         token,
     }
     .to_string()
 }
 
+/// The merchant an id names (the default merchant for an id that names none, or that is not
+/// an id of this form: it is then not found in the default merchant's books either).
+pub fn merchant_named_by(id: &str) -> MerchantId {
+    ShardedId::parse(id).map_or(MerchantId::Default, |s| s.merchant_id())
+}
+
 /// A webhook event's id: the shard's own sequence number of the event, in that shard.
 pub fn event_id(shard: u32, seq: i64) -> String {
-    id("evt", shard, &seq.to_string())
+    id("evt", &MerchantId::Default, shard, &seq.to_string())
 }
 
 /// The shard and sequence number a webhook event's id names.
 pub fn parse_event_id(id: &str) -> Option<(u32, i64)> {
-    let parsed = ShardedId::parse(id).filter(|p| p.prefix == "evt")?;
+    let parsed = ShardedId::parse(id).filter(|p| p.prefix == "evt" && p.merchant.is_none())?;
     let seq = parsed.token.parse().ok().filter(|&s: &i64| s > 0)?;
     Some((parsed.shard, seq))
 }
@@ -202,8 +235,9 @@ mod tests {
 
     #[test]
     fn ids_name_their_shard_and_shard_0_ids_are_written_as_before() {
-        assert_eq!(id("cs", 0, "ab12"), "cs_ab12");
-        assert_eq!(id("cs", 3, "ab12"), "cs_3_ab12");
+        let default = MerchantId::Default;
+        assert_eq!(id("cs", &default, 0, "ab12"), "cs_ab12");
+        assert_eq!(id("cs", &default, 3, "ab12"), "cs_3_ab12");
         let four = ShardCount::new(4).unwrap();
         assert_eq!(four.named_by("cs_ab12"), Some(0));
         assert_eq!(four.named_by("cs_3_ab12"), Some(3));
@@ -222,12 +256,40 @@ mod tests {
             "cs_3_a_b",
             "cs_-1_ab",
             "cs_99999999999_ab",
+            "cs_m_ab",
+            "cs_mXY_ab",
+            "cs_m0a_m0b_ab",
+            "cs_m0a_3_4_ab",
+            "cs_3_m0a_ab",
+            "cs_mab",
         ] {
             assert_eq!(four.named_by(odd), None, "{odd:?}");
         }
         assert_eq!(ShardCount::new(0), None);
         assert_eq!(ShardCount::new(65), None);
         assert_eq!(ShardCount::new(64).map(ShardCount::get), Some(64));
+    }
+
+    #[test]
+    fn a_registry_merchants_ids_name_it_and_no_id_of_before_changes_meaning() {
+        let shop = MerchantId::parse("mch_0a1b").unwrap();
+        assert_eq!(id("cs", &shop, 0, "ab12"), "cs_m0a1b_ab12");
+        assert_eq!(id("re", &shop, 3, "ab12"), "re_m0a1b_3_ab12");
+        let four = ShardCount::new(4).unwrap();
+        assert_eq!(four.named_by("cs_m0a1b_ab12"), Some(0));
+        assert_eq!(four.named_by("re_m0a1b_3_ab12"), Some(3));
+        assert_eq!(merchant_named_by("re_m0a1b_3_ab12"), shop);
+        assert_eq!(merchant_named_by("cs_m0a1b_ab12"), shop);
+        // Today's ids, and anything else, name the default merchant.
+        for today in ["cs_ab12", "cs_3_ab12", "evt_2_17", "nonsense"] {
+            assert_eq!(merchant_named_by(today), MerchantId::Default, "{today}");
+        }
+        // A round trip, whatever the parts.
+        for text in ["cs_ab", "cs_7_ab", "cs_mff_ab", "cs_mff_63_ab"] {
+            assert_eq!(ShardedId::parse(text).unwrap().to_string(), text);
+        }
+        // A webhook event's id never names a merchant (it is read in its merchant's books).
+        assert_eq!(parse_event_id("evt_m0a1b_2_17"), None);
     }
 
     #[test]

@@ -166,7 +166,8 @@ describe("walking skeleton", { timeout: 900_000 }, () => {
       const res = await api(path.replace("{id}", "cs_none"), { method, headers: { "Content-Type": "application/json" }, body: method === "GET" ? undefined : "{}" });
       const text = await res.text();
       assert.ok(!/no such (route|page)/.test(text), `${op} answered ${res.status} ${text}`);
-      if (res.status >= 400 && path !== "/v1/wechatpay/notify") {
+      // WeChat Pay's endpoints answer in its own shape (`{"code": "FAIL", "message"}`).
+      if (res.status >= 400 && !path.startsWith("/v1/wechatpay/notify")) {
         const body = JSON.parse(text);
         assert.equal(typeof body.error.code, "string", `${op}: ${text}`);
         assert.equal(typeof body.error.message, "string", `${op}: ${text}`);

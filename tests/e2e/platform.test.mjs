@@ -3,20 +3,20 @@
 // lists, updates, suspends and resumes them, mints and revokes their API keys; settings are
 // checked as the default merchant's are read; secrets are sealed at rest under the key-encryption
 // key, bound to their owner, never answered; a rotation of that key is finished by sealing again.
-// Ports 32787/32788.
+// Ports 21500/21501.
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { books, outputDir, startAll, testMerchants } from "./support.mjs";
+import { accountSettings, books, outputDir, startAll, testMerchants } from "./support.mjs";
 
 let env;
 /** Every answer's text, to show that no secret is ever in one. */
 const answered = [];
 
 before(async () => {
-  env = await startAll({ edgePort: 32787, sandboxPort: 32788, shards: 1 });
+  env = await startAll({ edgePort: 21500, sandboxPort: 21501, shards: 1 });
 }, { timeout: 600_000 });
 after(async () => {
   await env?.browser.close();
@@ -38,14 +38,8 @@ async function platform(method, path, body, { key = env.edgeVars.PLATFORM_SECRET
 /** The simulator's certificate-mode test merchant: an account a provider can hold. */
 function account() {
   const m = testMerchants().merchants.find((x) => x.trust_mode === "certificate");
-  return {
-    wechatpay_mchid: m.mchid,
-    wechatpay_appid: m.appid,
-    wechatpay_merchant_serial: m.serial,
-    wechatpay_merchant_private_key: m.private_key,
-    wechatpay_api_v3_key: m.api_v3_key,
-    wechatpay_trust_mode: "certificate",
-  };
+  const { wechatpay_public_key_id: _id, wechatpay_public_key: _key, ...held } = accountSettings(m);
+  return { ...held, wechatpay_trust_mode: "certificate" };
 }
 
 const webhookSecret = `whsec_${randomBytes(16).toString("hex")}`;
@@ -85,13 +79,8 @@ test("a provider is created with its WeChat Pay account, checked as the default 
 test("a direct merchant is created with its first API key, shown once; a replay answers it without the key", async () => {
   const direct = testMerchants().merchants.find((x) => x.trust_mode === "public_key");
   const settings = {
+    ...accountSettings(direct),
     wechatpay_mchid: "1900000042",
-    wechatpay_appid: direct.appid,
-    wechatpay_merchant_serial: direct.serial,
-    wechatpay_merchant_private_key: direct.private_key,
-    wechatpay_api_v3_key: direct.api_v3_key,
-    wechatpay_public_key_id: testMerchants().platform.public_key_id,
-    wechatpay_public_key: testMerchants().platform.public_key,
     webhook_url: "https://shop-one.example/hooks",
     webhook_secret: webhookSecret,
     risk_ip_hourly: "20/500000",
@@ -216,7 +205,7 @@ test("secrets are sealed at rest, bound to their owner; no answer ever carried o
   }
   // Nor any log line of the Workers (the edge's log holds the back office's too), the
   // platform's own keys and the merchants' API keys included.
-  const log = readFileSync(join(outputDir, "logs-32787", "edge.log"), "utf8");
+  const log = readFileSync(join(outputDir, "logs-21500", "edge.log"), "utf8");
   assert.match(log, /POST \/v1\/platform\/merchants 201/, "the scan reads this run's real log");
   const keys = [env.edgeVars.PLATFORM_SECRET_KEY, env.edgeVars.SECRETS_KEK.split(":")[1], made.directKey, made.secondKey];
   for (const value of [...clear, ...keys]) {

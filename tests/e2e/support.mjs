@@ -19,7 +19,7 @@ export { NO_RATE_LIMITS } from "../../scripts/stack.mjs";
  * the OS never hands them to an outgoing connection): 18787 checkout, 24787 lifecycle,
  * 22787 widget (merchant pages on 22790-22791), 26787 certificates, 28787 sandbox_sdk, 30787 reconcile,
  * 4787 risk, 6787 objects, 10787 api_fuzz, 12787 chaos, 14787 crash, 16787 abuse, 2787 books_move,
- * 20787 shards;
+ * 20787 shards, 21500 platform, 19500 platform_payments;
  * inspectors +1000.
  */
 export async function startAll({ edgePort = 18787, sandboxPort = 18788, shards = 4, edgeVars = {}, testRoutes = true } = {}) {
@@ -145,6 +145,20 @@ const unescapePem = (v) => v.replaceAll("\\n", "\n");
 /** The test merchants' credentials (platform-sandbox/.test-merchants.json, from devkeys.mjs). */
 export const testMerchants = () => JSON.parse(readFileSync(join(root, "platform-sandbox", ".test-merchants.json"), "utf8"));
 
+/** A public-key-mode test merchant's WeChat Pay account, as the platform API's settings. */
+export function accountSettings(m) {
+  const { platform } = testMerchants();
+  return {
+    wechatpay_mchid: m.mchid,
+    wechatpay_appid: m.appid,
+    wechatpay_merchant_serial: m.serial,
+    wechatpay_merchant_private_key: m.private_key,
+    wechatpay_api_v3_key: m.api_v3_key,
+    wechatpay_public_key_id: platform.public_key_id,
+    wechatpay_public_key: platform.public_key,
+  };
+}
+
 const rsaSign = (privateKey, message) => createSign("RSA-SHA256").update(message).sign(privateKey, "base64");
 
 /** An API v3 call signed by Node's crypto as `merchant` (an independent implementation). */
@@ -178,10 +192,11 @@ export function jsapiPayParams(merchant, prepayId) {
  * A TRANSACTION.SUCCESS notification built with Node's crypto, not ours: AES-256-GCM under
  * the API v3 key, RSA-SHA256 under the simulator's platform key. `tamper` alters pieces
  * (`signedBody` replaces the body before it is signed; `eventType` makes it, for example, a
- * REFUND.SUCCESS whose resource is a refund notice).
+ * REFUND.SUCCESS whose resource is a refund notice; `apiV3Key` encrypts it for another merchant
+ * than the default one).
  */
 export function forgeNotification({ edgeVars, sandboxVars }, transaction, tamper = {}) {
-  const key = Buffer.from(edgeVars.WECHATPAY_API_V3_KEY, "utf8");
+  const key = Buffer.from(tamper.apiV3Key ?? edgeVars.WECHATPAY_API_V3_KEY, "utf8");
   const eventType = tamper.eventType ?? "TRANSACTION.SUCCESS";
   const originalType = eventType.startsWith("REFUND.") ? "refund" : "transaction";
   const nonce = randomBytes(6).toString("hex");

@@ -171,6 +171,28 @@ impl Registry<'_> {
         .await
     }
 
+    /// The merchant whose API key hashes to `key_hash`, while the key is not revoked.
+    pub async fn merchant_of_key(&self, key_hash: &str) -> ApiResult<Option<MerchantRow>> {
+        self.one(
+            &format!(
+                "SELECT {MERCHANT} FROM merchants WHERE id = (SELECT merchant_id \
+                 FROM merchant_api_keys WHERE key_hash = ?1 AND revoked_at IS NULL)"
+            ),
+            key_hash,
+        )
+        .await
+    }
+
+    /// Every merchant's id, suspended ones too (their open payments still settle).
+    pub async fn merchant_ids(&self) -> ApiResult<Vec<String>> {
+        #[derive(Deserialize)]
+        struct Id {
+            id: String,
+        }
+        let ids: Vec<Id> = self.0.rows("SELECT id FROM merchants", &[]).await?;
+        Ok(ids.into_iter().map(|i| i.id).collect())
+    }
+
     /// Newest first (within a second, the later insert first); `after` is the last merchant
     /// of the previous page.
     pub async fn merchants(&self, after: Option<&str>, limit: u32) -> ApiResult<Vec<MerchantRow>> {

@@ -1,6 +1,7 @@
-//! Who may call: the merchant (its secret key as Bearer), the platform operator (the platform
-//! key as Bearer), or the payer's widget (a session's client secret as Bearer, or on a
-//! WebSocket as its second subprotocol). Compared in constant
+//! Who may call: a merchant (its secret key or API key as Bearer), the platform operator (the
+//! platform key as Bearer), or the payer's widget (a session's client secret as Bearer, or on a
+//! WebSocket as its second subprotocol). The merchant who calls, or whose session is asked
+//! about, is the one the request then serves (`RequestContext::serve`). Compared in constant
 //! time; an unknown session and a wrong secret get the same answer, so there is nothing to
 //! probe.
 
@@ -11,10 +12,32 @@ use super::RequestContext;
 use crate::config::Platform;
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::CheckoutSession;
+use crate::platform::routing::Merchant;
+use pay_core::shard::merchant_named_by;
 use worker_kit::secret::constant_time_eq;
 
-/// The merchant API's credential: `Authorization: Bearer <MERCHANT_SECRET_KEY>`.
-pub fn merchant(req: &Request, rc: &RequestContext) -> ApiResult<()> {
+/// The merchant API's credential: `Authorization: Bearer <key>`, the default merchant's
+/// `MERCHANT_SECRET_KEY` or a registry merchant's API key (not revoked); the request then
+/// serves that merchant, and only it: the context that does.
+pub async fn merchant<'a>(
+    req: &Request,
+    rc: &'a mut RequestContext,
+) -> ApiResult<&'a RequestContext> {
+    let merchant = if default_merchant(req, rc).is_ok() {
+        Merchant::default_of(&rc.config)
+    } else {
+        Merchant::by_key(&rc.catalog, &rc.config, &bearer(req)?)
+            .await?
+            .ok_or(ApiError::Unauthorized)?
+    };
+    rc.serve(merchant)?;
+    Ok(rc)
+}
+
+/// The default merchant's key only (`MERCHANT_SECRET_KEY`): for the routes that serve the
+/// deployment's own books alone (the move of the books from D1; reconciliation, until it runs
+/// per merchant).
+pub fn default_merchant(req: &Request, rc: &RequestContext) -> ApiResult<()> {
     if rc.config.merchant.secret_key.matches(&bearer(req)?) {
         Ok(())
     } else {
@@ -38,10 +61,11 @@ pub fn platform<'a>(req: &Request, rc: &'a RequestContext) -> ApiResult<&'a Plat
     }
 }
 
-/// The session `id`, if the request carries its client secret.
+/// The session `id`, if the request carries its client secret; the request then serves the
+/// session's merchant (its id names it).
 pub async fn client_secret(
     req: &Request,
-    rc: &RequestContext,
+    rc: &mut RequestContext,
     id: &str,
 ) -> ApiResult<CheckoutSession> {
     session_with_secret(rc, id, &bearer(req)?).await
@@ -51,7 +75,7 @@ pub async fn client_secret(
 /// (a browser cannot set headers on a socket) as the subprotocol after `protocol`.
 pub async fn client_secret_of_socket(
     req: &Request,
-    rc: &RequestContext,
+    rc: &mut RequestContext,
     id: &str,
     protocol: &str,
 ) -> ApiResult<CheckoutSession> {
@@ -70,10 +94,14 @@ pub async fn client_secret_of_socket(
 }
 
 async fn session_with_secret(
-    rc: &RequestContext,
+    rc: &mut RequestContext,
     id: &str,
     secret: &str,
 ) -> ApiResult<CheckoutSession> {
+    // A merchant the deployment does not have: the same answer as a wrong secret.
+    if !rc.serve_named(&merchant_named_by(id)).await? {
+        return Err(ApiError::Unauthorized);
+    }
     let session = rc.ledger.sessions().by_id(id).await?;
     match session {
         Some(s)

@@ -11,6 +11,7 @@ pub mod routes;
 
 use std::rc::Rc;
 
+use pay_core::merchant::MerchantId;
 use pay_core::UnixTime;
 use worker::Env;
 use worker_kit::sql::Db;
@@ -21,13 +22,16 @@ use crate::config::{BooksIn, Config};
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::Ledger;
 use crate::objects::Books;
+use crate::platform::routing::Merchant;
 use crate::services;
 use crate::wechatpay::WechatPay;
 
-/// What a request is served with: the settings, the books, the control plane, the back
-/// office, and its time.
+/// What a request is served with: the settings, the merchant it serves and that merchant's
+/// books, the control plane, the back office, and its time.
 pub struct RequestContext {
     pub config: Rc<Config>,
+    /// The default merchant until the request names another ([`RequestContext::serve`]).
+    pub merchant: Merchant,
     pub ledger: Ledger,
     pub catalog: Catalog,
     /// The books' Durable Objects: each subject's rate-limit windows, each session's sockets and
@@ -50,6 +54,7 @@ impl RequestContext {
             BooksIn::D1 | BooksIn::Moving => Ledger::in_d1(db.clone()),
         };
         Ok(RequestContext {
+            merchant: Merchant::default_of(&config),
             config,
             ledger,
             catalog: Catalog::new(db),
@@ -57,6 +62,36 @@ impl RequestContext {
             back_office: BackOffice::of(env),
             now,
         })
+    }
+
+    /// This request serves `merchant`, with its books: each merchant's shards are objects of
+    /// their own, so nothing of another merchant's can be read or changed through this context.
+    pub fn serve(&mut self, merchant: Merchant) -> ApiResult<()> {
+        if merchant.id != MerchantId::Default {
+            if self.config.deployment.books_in != BooksIn::Objects {
+                return Err(ApiError::Config(
+                    "registry merchants need their books in the objects (BOOKS_IN = \"objects\")"
+                        .into(),
+                ));
+            }
+            self.books = self.books.of_merchant(&merchant.id);
+            self.ledger = Ledger::in_objects(
+                self.books.clone(),
+                self.config.deployment.shards,
+                self.catalog.db().clone(),
+            );
+        }
+        self.merchant = merchant;
+        Ok(())
+    }
+
+    /// This request serves the merchant `id` (a session id's, a notification URL's, an
+    /// object's); false if the deployment has no such merchant.
+    pub async fn serve_named(&mut self, id: &MerchantId) -> ApiResult<bool> {
+        match Merchant::by_id(&self.catalog, &self.config, id).await? {
+            Some(merchant) => self.serve(merchant).map(|_| true),
+            None => Ok(false),
+        }
     }
 
     /// Whether the books can be used: not while they are being moved (`BOOKS_IN = "moving"`),
@@ -89,11 +124,11 @@ impl RequestContext {
             books: &self.books,
             wechatpay: WechatPay::new(
                 &self.config.deployment.wechatpay_api_base,
-                &self.config.merchant.account,
+                &self.merchant.profile.account,
                 self.catalog.certificates(),
                 self.now,
             ),
-            merchant: &self.config.merchant,
+            merchant: &self.merchant.profile,
             now: self.now,
         }
     }

@@ -106,6 +106,8 @@ pub const ROUTES: &[(&str, &str, Route)] = &[
         Route::WidgetOauthCallback,
     ),
     ("POST", "/v1/wechatpay/notify", Route::WechatPayNotify),
+    // A registry merchant's (its id: WeChat Pay refuses query strings in notify_url).
+    ("POST", "/v1/wechatpay/notify/{id}", Route::WechatPayNotify),
     ("GET", "/demo/products", Route::DemoProducts),
     ("POST", "/demo/checkout", Route::DemoCheckout),
     ("GET", "/v1/platform/providers", Route::ListProviders),

@@ -60,6 +60,15 @@ impl Listing<'_> {
         }
     }
 
+    /// The merchant whose orders D1's projection holds these books' under; `None` while the
+    /// books are in D1 (the default merchant's alone).
+    fn merchant(&self) -> Option<String> {
+        match &self.0.place {
+            Place::D1(_) => None,
+            Place::Objects { books, .. } => Some(books.merchant().to_string()),
+        }
+    }
+
     /// Newest first, by the millisecond each was made at; on a tie, the higher shard first,
     /// then the later insert. `after` is the id of the last session of the previous page (one
     /// the listing does not hold is a 404).
@@ -70,10 +79,27 @@ impl Listing<'_> {
         limit: u32,
     ) -> ApiResult<Vec<CheckoutSession>> {
         let (db, source) = self.source();
+        let merchant = self.merchant();
+        // The merchant's rows only (`?8`, and `?2` in the cursor's statement): another's id is
+        // no cursor of this listing.
+        let (mine, mine_2) = match merchant {
+            Some(_) => ("merchant_id = ?8", "merchant_id = ?2"),
+            None => ("1", "1"),
+        };
         let flag = filter.flag.map(|f| f.map_or("any", |flag| flag.as_str()));
+        let mut args = vec![
+            opt_text(filter.status.map(SessionStatus::as_str)),
+            opt_text(after),
+            int(limit.into()),
+            opt_int(filter.created_gte),
+            opt_int(filter.created_lt),
+            opt_text(filter.search.as_deref()),
+            opt_text(flag),
+        ];
+        args.extend(merchant.as_deref().map(text));
         let page = db.statement(
             &format!(
-                "SELECT {LISTED} FROM {source} WHERE (?1 IS NULL OR status = ?1) \
+                "SELECT {LISTED} FROM {source} WHERE {mine} AND (?1 IS NULL OR status = ?1) \
                  AND (?2 IS NULL OR (created_ms, shard, shard_row) < \
                       (SELECT created_ms, shard, shard_row FROM {source} WHERE id = ?2)) \
                  AND (?4 IS NULL OR created_at >= ?4) AND (?5 IS NULL OR created_at < ?5) \
@@ -82,21 +108,15 @@ impl Listing<'_> {
                  AND (?7 IS NULL OR (?7 = 'any' AND flags <> '') OR instr(flags, ' ' || ?7 || ' ') > 0) \
                  ORDER BY created_ms DESC, shard DESC, shard_row DESC LIMIT ?3"
             ),
-            &[
-                opt_text(filter.status.map(SessionStatus::as_str)),
-                opt_text(after),
-                int(limit.into()),
-                opt_int(filter.created_gte),
-                opt_int(filter.created_lt),
-                opt_text(filter.search.as_deref()),
-                opt_text(flag),
-            ],
+            &args,
         );
-        // With a cursor, whether the listing holds it, in the same round trip.
+        // With a cursor, whether this merchant's listing holds it, in the same round trip.
         let cursor = after.map(|id| {
+            let mut args = vec![text(id)];
+            args.extend(merchant.as_deref().map(text));
             db.statement(
-                &format!("SELECT id FROM {source} WHERE id = ?1"),
-                &[text(id)],
+                &format!("SELECT id FROM {source} WHERE id = ?1 AND {mine_2}"),
+                &args,
             )
         });
         let mut outcomes = db.batch(cursor.into_iter().chain([page]).collect()).await?;
@@ -114,14 +134,15 @@ impl Listing<'_> {
     /// more events wait. A row never overwrites a newer one (a round run twice, or two at once,
     /// changes nothing). Nothing to do while the books are in D1.
     pub async fn project(&self, number: u32, now: UnixTime) -> ApiResult<bool> {
-        let Place::Objects { listing, .. } = &self.0.place else {
+        let Place::Objects { listing, books } = &self.0.place else {
             return Ok(false);
         };
         let shard = int(number.into());
+        let merchant = text(&books.merchant().to_string());
         let since: i64 = listing
             .value(
-                "SELECT projected_seq FROM listing_progress WHERE shard = ?1",
-                std::slice::from_ref(&shard),
+                "SELECT projected_seq FROM listing_progress WHERE merchant_id = ?1 AND shard = ?2",
+                &[merchant.clone(), shard.clone()],
                 "projected_seq",
             )
             .await?
@@ -146,19 +167,24 @@ impl Listing<'_> {
             .collect();
         let upsert = listing.statement(
             &format!(
-                "INSERT INTO order_listing ({columns}, shard) SELECT {}, ?2 FROM json_each(?1) WHERE 1 \
+                "INSERT INTO order_listing ({columns}, shard, merchant_id) \
+                 SELECT {}, ?2, ?3 FROM json_each(?1) WHERE 1 \
                  ON CONFLICT (id) DO UPDATE SET {}, shard = excluded.shard \
                  WHERE excluded.last_seq > order_listing.last_seq",
                 read.join(", "),
                 update.join(", ")
             ),
-            &[text(&Value::Array(changed).to_string()), shard.clone()],
+            &[
+                text(&Value::Array(changed).to_string()),
+                shard.clone(),
+                merchant.clone(),
+            ],
         );
         let progress = listing.statement(
-            "INSERT INTO listing_progress (shard, projected_seq, projected_at) VALUES (?1, ?2, ?3) \
-             ON CONFLICT (shard) DO UPDATE SET projected_seq = MAX(projected_seq, excluded.projected_seq), \
-             projected_at = excluded.projected_at",
-            &[shard, int(round.upto), int(now.secs())],
+            "INSERT INTO listing_progress (merchant_id, shard, projected_seq, projected_at) \
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (merchant_id, shard) DO UPDATE SET \
+             projected_seq = MAX(projected_seq, excluded.projected_seq), projected_at = excluded.projected_at",
+            &[merchant, shard, int(round.upto), int(now.secs())],
         );
         listing.batch(vec![upsert, progress]).await?;
         Ok(round.upto < round.newest)

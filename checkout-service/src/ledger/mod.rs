@@ -40,6 +40,7 @@ pub use sessions::{CheckoutSession, Sessions};
 use std::cell::Cell;
 use std::rc::Rc;
 
+use pay_core::merchant::MerchantId;
 use pay_core::shard::ShardCount;
 use pay_core::UnixTime;
 use serde::de::DeserializeOwned;
@@ -207,6 +208,16 @@ impl Ledger {
     /// The shard an order with this out_trade_no lives in (its ids name it).
     pub fn shard_of_order(&self, out_trade_no: &str) -> u32 {
         self.shards.count.of(out_trade_no)
+    }
+
+    /// The id of a new thing of kind `prefix` (`cs`, `re`) in `shard` of these books: it names
+    /// their merchant and the shard (pay_core::shard).
+    pub fn new_id(&self, prefix: &str, shard: u32, token: &str) -> String {
+        let merchant = match &self.shards.place {
+            Place::D1(_) => &MerchantId::Default,
+            Place::Objects { books, .. } => books.merchant(),
+        };
+        pay_core::shard::id(prefix, merchant, shard, token)
     }
 
     /// The shard an id (a session's, a refund's) names.

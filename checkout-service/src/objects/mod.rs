@@ -15,6 +15,7 @@ pub mod counters;
 pub mod live;
 pub mod timers;
 
+use pay_core::merchant::MerchantId;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use worker::{Env, Method, ObjectNamespace, Request, RequestInit, Stub};
@@ -70,14 +71,55 @@ pub fn holds_books(sql: &worker::SqlStorage) -> worker::Result<bool> {
     Ok(held != Some(0))
 }
 
-/// The object that holds shard `number` of the order books (and its due work).
-fn shard_object(number: u32) -> String {
-    format!("shard:{number}")
+/// One shard of one merchant's order books: its object is `shard:{n}` for the default
+/// merchant's (as before platform mode), `mch_{token}:shard:{n}` for a registry merchant's; its
+/// due work's subject is `{n}`, or `mch_{token}:{n}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardOf {
+    pub merchant: MerchantId,
+    pub number: u32,
 }
 
-/// The shard whose books the object `name` holds, if it is a shard's.
-pub fn shard_named(name: &str) -> Option<u32> {
-    name.strip_prefix("shard:")?.parse().ok()
+impl ShardOf {
+    /// The name of its object.
+    fn object(&self) -> String {
+        match &self.merchant {
+            MerchantId::Default => format!("shard:{}", self.number),
+            registry => format!("{registry}:shard:{}", self.number),
+        }
+    }
+
+    /// Its due work's subject.
+    pub fn subject(&self) -> String {
+        match &self.merchant {
+            MerchantId::Default => self.number.to_string(),
+            registry => format!("{registry}:{}", self.number),
+        }
+    }
+
+    /// The shard a due work's subject names.
+    pub fn of_subject(subject: &str) -> Option<Self> {
+        let (merchant, number) = match subject.rsplit_once(':') {
+            Some((merchant, number)) => (MerchantId::parse(merchant)?, number),
+            None => (MerchantId::Default, subject),
+        };
+        Some(ShardOf {
+            merchant,
+            number: number.parse().ok()?,
+        })
+    }
+
+    /// The shard whose books the object `name` holds, if it is a shard's.
+    pub fn of_object(name: &str) -> Option<Self> {
+        let (merchant, number) = match name.split_once(":shard:") {
+            Some((merchant, number)) => (MerchantId::parse(merchant)?, number),
+            None => (MerchantId::Default, name.strip_prefix("shard:")?),
+        };
+        Some(ShardOf {
+            merchant,
+            number: number.parse().ok()?,
+        })
+    }
 }
 
 /// The object of one checkout session: its payer's sockets and its due work.
@@ -85,25 +127,53 @@ fn session_object(session_id: &str) -> String {
     format!("session:{session_id}")
 }
 
-/// Every object of the class, by name.
+/// Every object of the class, by name; the shards' are those of one merchant's books.
 #[derive(Clone)]
-pub struct Books(Option<ObjectNamespace>);
+pub struct Books {
+    namespace: Option<ObjectNamespace>,
+    merchant: MerchantId,
+}
 
 impl Books {
-    /// The binding, if the deployment has one; asking without it is a `misconfigured` error.
+    /// The binding, if the deployment has one (asking without it is a `misconfigured` error),
+    /// with the default merchant's shards.
     pub fn of(env: &Env) -> Self {
-        Books(env.durable_object(BINDING).ok())
+        Books {
+            namespace: env.durable_object(BINDING).ok(),
+            merchant: MerchantId::Default,
+        }
+    }
+
+    /// The same objects, with `merchant`'s shards.
+    pub fn of_merchant(&self, merchant: &MerchantId) -> Self {
+        Books {
+            namespace: self.namespace.clone(),
+            merchant: merchant.clone(),
+        }
+    }
+
+    /// The merchant whose shards these are.
+    pub fn merchant(&self) -> &MerchantId {
+        &self.merchant
+    }
+
+    /// Shard `number` of this merchant's books.
+    fn shard(&self, number: u32) -> ShardOf {
+        ShardOf {
+            merchant: self.merchant.clone(),
+            number,
+        }
     }
 
     /// The SQL database of shard `number` of the order books.
     pub fn shard_db(&self, number: u32) -> ApiResult<Db> {
-        let name = shard_object(number);
+        let name = self.shard(number).object();
         Ok(Db::object(self.stub(&name)?, &name))
     }
 
     /// The object named `name` (each call to it is counted: `worker_kit::usage`).
     fn stub(&self, name: &str) -> ApiResult<Stub> {
-        let namespace = self.0.as_ref().ok_or_else(|| {
+        let namespace = self.namespace.as_ref().ok_or_else(|| {
             ApiError::Config(format!(
                 "{BINDING}: no Durable Object binding for the books"
             ))
@@ -229,5 +299,39 @@ pub mod schema {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shards_object_and_subject_name_its_merchant_and_the_default_ones_are_as_before() {
+        let default = ShardOf {
+            merchant: MerchantId::Default,
+            number: 3,
+        };
+        assert_eq!(default.object(), "shard:3");
+        assert_eq!(default.subject(), "3");
+        let shop = ShardOf {
+            merchant: MerchantId::parse("mch_0a1b").unwrap(),
+            number: 3,
+        };
+        assert_eq!(shop.object(), "mch_0a1b:shard:3");
+        assert_eq!(shop.subject(), "mch_0a1b:3");
+        for shard in [&default, &shop] {
+            assert_eq!(ShardOf::of_object(&shard.object()).as_ref(), Some(shard));
+            assert_eq!(ShardOf::of_subject(&shard.subject()).as_ref(), Some(shard));
+        }
+        for odd in [
+            "subject:1.2.3.4",
+            "session:cs_1",
+            "mch_XY:shard:1",
+            "shard:x",
+        ] {
+            assert_eq!(ShardOf::of_object(odd), None, "{odd}");
+        }
+        assert_eq!(ShardOf::of_subject("mch_:1"), None);
     }
 }

@@ -16,7 +16,7 @@ use worker_kit::object::int;
 
 #[cfg(feature = "test-routes")]
 use super::ORIGIN;
-use super::{session_object, shard_object, Books};
+use super::{session_object, Books};
 #[cfg(feature = "test-routes")]
 use crate::error::ApiResult;
 
@@ -30,11 +30,11 @@ pub const HELD: &str = "/timers/held";
 /// The work a session's object does for its session: `jobs::settle_session`.
 pub const SESSION: &str = "session";
 
-/// The work a shard's object does for its shard of the books (`subject`: its number):
+/// The work a shard's object does for its shard of the books (`subject`: `ShardOf::subject`):
 /// `jobs::settle_shard`, its webhook retries and the refunds waiting for WeChat Pay's word.
 pub const SHARD: &str = "shard";
 
-/// The work a shard's object does for the listing (`subject`: its number): its changes
+/// The work a shard's object does for the listing (`subject`: `ShardOf::subject`): its changes
 /// projected into D1's (`jobs::project_listing`), `LISTING_LAG_SECS` after a write.
 pub const LISTING: &str = "listing";
 
@@ -64,8 +64,8 @@ impl Books {
     /// Tells shard `number`'s object that it has work due at `at` (a webhook to retry, a
     /// refund to ask about); never fails the request it follows either.
     pub async fn shard_due(&self, number: u32, at: UnixTime) {
-        self.due(&shard_object(number), SHARD, number.to_string(), at)
-            .await;
+        let shard = self.shard(number);
+        self.due(&shard.object(), SHARD, shard.subject(), at).await;
     }
 
     /// Tells the object `name` of its due work `kind` for `subject`.
@@ -82,7 +82,7 @@ impl Books {
     #[cfg(feature = "test-routes")]
     pub async fn shard_due_work(&self, number: u32) -> ApiResult<Vec<Due>> {
         let request = worker::Request::new(&format!("{ORIGIN}{HELD}"), worker::Method::Get)?;
-        self.ask(&shard_object(number), request).await
+        self.ask(&self.shard(number).object(), request).await
     }
 
     /// The tests' build only: the session's object loses its due work and its alarm.

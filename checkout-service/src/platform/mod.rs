@@ -9,7 +9,10 @@
 //! The secrets among them (private keys, API v3 keys, webhook and app secrets) are sealed
 //! (pay_core::sealed) under the deployment's key-encryption key before they are stored, each
 //! bound to its owner and its name, and are never answered. The SQL is the catalog's
-//! (`catalog/registry.rs`); the platform API's handlers are the back office's.
+//! (`catalog/registry.rs`); the platform API's handlers are the back office's. Which merchant
+//! a request serves is `routing`'s.
+
+pub mod routing;
 
 use std::collections::BTreeMap;
 
@@ -99,6 +102,25 @@ const SETTINGS: &[(&str, Group, bool)] = &[
 /// A merchant's own secret the registry makes for it (client secrets and console sign-ins are
 /// derived from it), sealed like the others and never shown.
 pub const DERIVATION_KEY: &str = "MERCHANT_SECRET_KEY";
+
+/// A new merchant API key: `sk_` and 48 hex digits (shown once, kept as its SHA-256).
+pub fn new_api_key() -> ApiResult<String> {
+    Ok(format!(
+        "sk_{}",
+        pay_core::crypto::webcrypto::random_hex(24)?
+    ))
+}
+
+/// Whether `key` has the shape of a merchant API key ([`new_api_key`]): anything else is refused
+/// before the registry is asked.
+pub fn is_api_key(key: &str) -> bool {
+    key.strip_prefix("sk_").is_some_and(|hex| {
+        hex.len() == 48
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
 
 /// What a request gave as settings: values to set, public and secret apart, and names to
 /// remove (`null`).
@@ -316,6 +338,20 @@ mod tests {
         )
         .unwrap();
         (entered.public, entered.secret)
+    }
+
+    #[test]
+    fn an_api_key_has_one_shape() {
+        assert!(is_api_key(&format!("sk_{}", "0a".repeat(24))));
+        for odd in [
+            "",
+            "sk_",
+            "sk_test_0123456789abcdef",
+            &format!("sk_{}", "0A".repeat(24)),
+            &format!("sk_{}", "0".repeat(47)),
+        ] {
+            assert!(!is_api_key(odd), "{odd}");
+        }
     }
 
     #[test]

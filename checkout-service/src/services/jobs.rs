@@ -5,6 +5,7 @@
 //! /v1/admin/run-scheduled` does all of it at once, now ([`run`]).
 
 use pay_core::checkout::{self, SessionStatus};
+use pay_core::merchant::MerchantId;
 use pay_core::refund::RefundState;
 use pay_core::shard;
 use pay_core::UnixTime;
@@ -42,14 +43,21 @@ pub async fn run(ctx: &Ctx<'_>) -> ApiResult<Ran> {
     })
 }
 
-/// The cron's sweep: each shard's object is told its work is due now, and its alarm does it
+/// The cron's sweep: each shard's object, of this merchant's books and of each of the
+/// registry merchants `others`, is told its work is due now, and its alarm does it
 /// ([`settle_shard`], which also settles the sessions whose own alarm was lost). With the
-/// books still in D1 there are no shards' objects, and the work is done here ([`run`]).
-pub async fn sweep(ctx: &Ctx<'_>) -> ApiResult<()> {
+/// books still in D1 there are no shards' objects (nor registry merchants), and the work is
+/// done here ([`run`]).
+pub async fn sweep(ctx: &Ctx<'_>, others: &[MerchantId]) -> ApiResult<()> {
     match ctx.ledger.shards_in_objects() {
         Some(shards) => {
-            for number in shards {
-                ctx.books.shard_due(number, ctx.now).await;
+            let shards: Vec<u32> = shards.collect();
+            let books = std::iter::once(ctx.books.clone())
+                .chain(others.iter().map(|m| ctx.books.of_merchant(m)));
+            for books in books {
+                for &number in &shards {
+                    books.shard_due(number, ctx.now).await;
+                }
             }
         }
         None => {

@@ -29,7 +29,7 @@ pub async fn start(
     let ValidRefund { amount, reason } = requests::validate_refund(amount_fen, reason)?;
     // In its order's shard, which the session id names.
     let in_shard = ctx.ledger.shard_of_id(session_id);
-    let id = shard::id("re", in_shard, token);
+    let id = ctx.ledger.new_id("re", in_shard, token);
     let refunds = ctx.ledger.refunds();
     // A refund `id` that exists already was recorded by a request that crashed before it
     // answered: it is answered as it is (the scheduled run sends a pending one again).

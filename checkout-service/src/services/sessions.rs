@@ -3,7 +3,6 @@
 
 use pay_core::checkout::{self, SessionStatus};
 use pay_core::requests::NewSession;
-use pay_core::shard;
 
 use super::{payments, Ctx};
 use crate::config::MerchantProfile;
@@ -32,7 +31,9 @@ pub async fn create(
     let out_trade_no = params
         .out_trade_no
         .unwrap_or_else(|| checkout::reference_of_token("CS", token));
-    let id = shard::id("cs", ctx.ledger.shard_of_order(&out_trade_no), token);
+    let id = ctx
+        .ledger
+        .new_id("cs", ctx.ledger.shard_of_order(&out_trade_no), token);
     let client_secret = client_secret_of(ctx.merchant, &id);
     let sessions = ctx.ledger.sessions();
     if let Some(session) = sessions.by_id(&id).await? {

@@ -1,16 +1,16 @@
-//! CORS for the widget API: granted to the Worker's own origin and the configured ones, and to
-//! nobody else. A WebSocket is not under CORS: its upgrade is refused from other origins here
+//! CORS for the widget API: granted to the Worker's own origin and the origins the session's
+//! merchant allows, and to nobody else. A WebSocket is not under CORS: its upgrade is refused from other origins here
 //! ([`allowed`]), so another site cannot open a payer's socket with a secret it learned.
 
 use worker::{Request, Response};
 
-use checkout_service::config::Deployment;
+use checkout_service::config::MerchantProfile;
 
-pub fn allow(req: &Request, deployment: &Deployment, response: Response) -> Response {
+pub fn allow(req: &Request, merchant: &MerchantProfile, response: Response) -> Response {
     let Some(origin) = req.headers().get("Origin").ok().flatten() else {
         return response;
     };
-    if !allowed(req, deployment, &origin) {
+    if !allowed(req, merchant, &origin) {
         return response;
     }
     let mut response = response;
@@ -26,8 +26,8 @@ pub fn allow(req: &Request, deployment: &Deployment, response: Response) -> Resp
     response
 }
 
-/// Whether `origin` is the Worker's own or a configured one.
-pub fn allowed(req: &Request, deployment: &Deployment, origin: &str) -> bool {
+/// Whether `origin` is the Worker's own or one the merchant whose session it is allows.
+pub fn allowed(req: &Request, merchant: &MerchantProfile, origin: &str) -> bool {
     let own_origin = super::request::own_origin(req).unwrap_or_default();
-    origin == own_origin || deployment.allowed_origins.iter().any(|o| o == origin)
+    origin == own_origin || merchant.allowed_origins.iter().any(|o| o == origin)
 }

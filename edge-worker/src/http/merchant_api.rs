@@ -15,11 +15,14 @@ use checkout_service::ledger::SessionFilter;
 use checkout_service::services::{self, jobs, refunds, sessions};
 use checkout_service::views::{CreatedSessionView, RefundView, SessionListView, SessionView};
 
-pub async fn create_session(req: &mut Request, rc: &RequestContext) -> ApiResult<Response> {
+pub async fn create_session(req: &mut Request, rc: &mut RequestContext) -> ApiResult<Response> {
     limits::hit_by_ip(req, rc, rc.config.deployment.limits.sessions_per_ip).await?;
-    auth::merchant(req, rc)?;
+    let rc = auth::merchant(req, rc).await?;
+    if rc.merchant.suspended {
+        return Err(ApiError::MerchantSuspended);
+    }
     let ctx = rc.services();
-    let merchant = &rc.config.merchant;
+    let merchant = &*rc.merchant.profile;
     idempotent::once(
         req,
         rc,
@@ -47,15 +50,23 @@ fn to_value<T: serde::Serialize>(view: &T) -> ApiResult<serde_json::Value> {
     serde_json::to_value(view).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
-pub async fn retrieve_session(req: &Request, rc: &RequestContext, id: &str) -> ApiResult<Response> {
-    auth::merchant(req, rc)?;
+pub async fn retrieve_session(
+    req: &Request,
+    rc: &mut RequestContext,
+    id: &str,
+) -> ApiResult<Response> {
+    let rc = auth::merchant(req, rc).await?;
     let session = rc.services().session(id).await?;
     Ok(json(200, &SessionView::from(&session)))
 }
 
 /// `POST /v1/checkout/sessions/{id}/close`: at WeChat Pay first, then locally.
-pub async fn close_session(req: &Request, rc: &RequestContext, id: &str) -> ApiResult<Response> {
-    auth::merchant(req, rc)?;
+pub async fn close_session(
+    req: &Request,
+    rc: &mut RequestContext,
+    id: &str,
+) -> ApiResult<Response> {
+    let rc = auth::merchant(req, rc).await?;
     let ctx = rc.services();
     let session = ctx.session(id).await?;
     let closed = sessions::close(&ctx, &session).await?;
@@ -136,8 +147,8 @@ pub fn parse_list_query(pairs: &[(String, String)]) -> ApiResult<ListQuery> {
 }
 
 /// `GET /v1/checkout/sessions`: newest first, cursor paging.
-pub async fn list_sessions(req: &Request, rc: &RequestContext) -> ApiResult<Response> {
-    auth::merchant(req, rc)?;
+pub async fn list_sessions(req: &Request, rc: &mut RequestContext) -> ApiResult<Response> {
+    let rc = auth::merchant(req, rc).await?;
     let query = parse_list_query(&request::query(req)?)?;
     let found = rc
         .ledger
@@ -159,8 +170,8 @@ pub async fn list_sessions(req: &Request, rc: &RequestContext) -> ApiResult<Resp
     Ok(json(200, &page))
 }
 
-pub async fn create_refund(req: &mut Request, rc: &RequestContext) -> ApiResult<Response> {
-    auth::merchant(req, rc)?;
+pub async fn create_refund(req: &mut Request, rc: &mut RequestContext) -> ApiResult<Response> {
+    let rc = auth::merchant(req, rc).await?;
     let ctx = rc.services();
     idempotent::once(
         req,
@@ -184,16 +195,20 @@ pub async fn create_refund(req: &mut Request, rc: &RequestContext) -> ApiResult<
     .await
 }
 
-pub async fn retrieve_refund(req: &Request, rc: &RequestContext, id: &str) -> ApiResult<Response> {
-    auth::merchant(req, rc)?;
+pub async fn retrieve_refund(
+    req: &Request,
+    rc: &mut RequestContext,
+    id: &str,
+) -> ApiResult<Response> {
+    let rc = auth::merchant(req, rc).await?;
     let refund = rc.services().refund(id).await?;
     Ok(json(200, &RefundView::from(&refund)))
 }
 
 /// `POST /v1/admin/run-scheduled`: the cron's work, now, then the back office's (the daily
 /// reconciliation when it is due). A back office that fails is logged; the books' jobs ran.
-pub async fn run_scheduled(req: &Request, rc: &RequestContext) -> ApiResult<Response> {
-    auth::merchant(req, rc)?;
+pub async fn run_scheduled(req: &Request, rc: &mut RequestContext) -> ApiResult<Response> {
+    let rc = auth::merchant(req, rc).await?;
     let mut ran = jobs::run(&rc.services()).await?;
     ran.reconciled = rc.back_office.run_due(req).await.unwrap_or_else(|e| {
         worker::console_warn!("the back office's scheduled run failed: {}", e.log_line());

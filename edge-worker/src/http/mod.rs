@@ -21,6 +21,7 @@ use checkout_service::config::Config;
 use checkout_service::error::{ApiError, ApiResult};
 use checkout_service::http::routes::{self, Resolved, Route};
 use checkout_service::http::{request, RequestContext};
+use pay_core::shard::merchant_named_by;
 use pay_core::UnixTime;
 use worker::{Env, Request, Response};
 
@@ -45,20 +46,21 @@ pub async fn serve(req: Request, env: &Env, now: UnixTime) -> (Response, Option<
         };
         return (ran.unwrap_or_else(|e| e.into_response(now)), None);
     }
-    let rc = match RequestContext::load(env, now) {
+    let mut rc = match RequestContext::load(env, now) {
         Ok(rc) => rc,
         Err(e) => return (e.into_response(now), None),
     };
-    let response = answer(req, &path, method, &rc).await;
+    let response = answer(req, &path, method, &mut rc).await;
     (response, Some(rc))
 }
 
-/// Answers a request of `path` with `rc`.
+/// Answers a request of `path` with `rc`, which serves the merchant the request names once it
+/// is known (its key, its session's id, its notification URL).
 async fn answer(
     mut req: Request,
     path: &str,
     method: Option<worker::Method>,
-    rc: &RequestContext,
+    rc: &mut RequestContext,
 ) -> Response {
     let now = rc.now;
     if let (Err(moving), false) = (rc.books_open(), back_office_client::serves(path)) {
@@ -83,7 +85,13 @@ async fn answer(
     }
     let widget_path = path.starts_with("/v1/widget/");
     if widget_path && method == Some(worker::Method::Options) {
-        return cors::allow(&req, &rc.config.deployment, request::empty(204));
+        // The preflight of a session's call: granted to the origins its merchant allows.
+        let session = path.split('/').nth(4).unwrap_or_default();
+        let merchant = merchant_named_by(session);
+        if rc.serve_named(&merchant).await.unwrap_or(false) {
+            return cors::allow(&req, &rc.merchant.profile, request::empty(204));
+        }
+        return request::empty(204);
     }
     let resolved = routes::resolve(
         method.as_ref().map(|m| m.as_ref()),
@@ -91,8 +99,8 @@ async fn answer(
         rc.config.deployment.demo_shop,
     );
     let response = match resolved {
-        Resolved::Found(Route::WechatPayNotify, _) => {
-            return notification_receiver::receive(&mut req, rc)
+        Resolved::Found(Route::WechatPayNotify, merchant) => {
+            return notification_receiver::receive(&mut req, rc, merchant)
                 .await
                 .unwrap_or_else(ApiError::into_wechatpay_response)
         }
@@ -103,7 +111,7 @@ async fn answer(
     }
     .unwrap_or_else(|e| e.into_response(now));
     if widget_path {
-        cors::allow(&req, &rc.config.deployment, response)
+        cors::allow(&req, &rc.merchant.profile, response)
     } else {
         response
     }
@@ -113,7 +121,7 @@ async fn handle(
     route: Route,
     id: &str,
     req: &mut Request,
-    rc: &RequestContext,
+    rc: &mut RequestContext,
 ) -> ApiResult<Response> {
     use Route::*;
     match route {

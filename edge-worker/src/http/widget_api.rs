@@ -25,7 +25,7 @@ use checkout_service::views::WidgetSessionView;
 /// is looked at, and per session once it is.
 async fn session_for_wechatpay_call(
     req: &Request,
-    rc: &RequestContext,
+    rc: &mut RequestContext,
     id: &str,
 ) -> ApiResult<CheckoutSession> {
     let limits = rc.config.deployment.limits;
@@ -35,7 +35,7 @@ async fn session_for_wechatpay_call(
     Ok(session)
 }
 
-pub async fn retrieve(req: &Request, rc: &RequestContext, id: &str) -> ApiResult<Response> {
+pub async fn retrieve(req: &Request, rc: &mut RequestContext, id: &str) -> ApiResult<Response> {
     limits::hit_by_ip(req, rc, rc.config.deployment.limits.read_per_ip).await?;
     let session = auth::client_secret(req, rc, id).await?;
     Ok(json(200, &WidgetSessionView::new(&session, rc.now)))
@@ -45,7 +45,7 @@ pub async fn retrieve(req: &Request, rc: &RequestContext, id: &str) -> ApiResult
 /// the moment the books hold them (checkout-service objects/live.rs), served by the session's
 /// object. The client secret comes as the second subprotocol (after `wx-checkout.v1`) or as
 /// Bearer; counted as a read, and refused from an origin the widget API does not grant.
-pub async fn events(req: &Request, rc: &RequestContext, id: &str) -> ApiResult<Response> {
+pub async fn events(req: &Request, rc: &mut RequestContext, id: &str) -> ApiResult<Response> {
     limits::hit_by_ip(req, rc, rc.config.deployment.limits.read_per_ip).await?;
     let session = auth::client_secret_of_socket(req, rc, id, live::PROTOCOL).await?;
     let upgrade = req.headers().get("Upgrade")?.unwrap_or_default();
@@ -53,7 +53,7 @@ pub async fn events(req: &Request, rc: &RequestContext, id: &str) -> ApiResult<R
         return Err(ApiError::UpgradeRequired);
     }
     if let Some(origin) = req.headers().get("Origin")? {
-        if !super::cors::allowed(req, &rc.config.deployment, &origin) {
+        if !super::cors::allowed(req, &rc.merchant.profile, &origin) {
             return Err(ApiError::invalid(
                 BadInput::CrossOrigin,
                 "the widget's socket is only opened from an allowed origin",
@@ -66,7 +66,7 @@ pub async fn events(req: &Request, rc: &RequestContext, id: &str) -> ApiResult<R
 /// The payer says they paid, or WeChat's page or sheet closed: ask WeChat Pay now rather than
 /// wait for the notification, then answer as `retrieve` does. A failed query is not the
 /// payer's problem: the answer is then what the books say, and the cron asks again.
-pub async fn check(req: &Request, rc: &RequestContext, id: &str) -> ApiResult<Response> {
+pub async fn check(req: &Request, rc: &mut RequestContext, id: &str) -> ApiResult<Response> {
     let session = session_for_wechatpay_call(req, rc, id).await?;
     let ctx = rc.services();
     if session.status == SessionStatus::Open {
@@ -89,7 +89,7 @@ pub async fn check(req: &Request, rc: &RequestContext, id: &str) -> ApiResult<Re
     Ok(json(200, &WidgetSessionView::new(&session, rc.now)))
 }
 
-pub async fn pay(req: &mut Request, rc: &RequestContext, id: &str) -> ApiResult<Response> {
+pub async fn pay(req: &mut Request, rc: &mut RequestContext, id: &str) -> ApiResult<Response> {
     let session = session_for_wechatpay_call(req, rc, id).await?;
     let PayRequest { scene } = request::json_body(req).await?;
     let payer = PayerOrigin {

@@ -18,6 +18,7 @@
 
 use pay_core::crypto::webcrypto::random_hex;
 use pay_core::oauth_state::{self, TICKET_LIFETIME_SECS};
+use pay_core::shard::merchant_named_by;
 use serde::Deserialize;
 use serde_json::json;
 use worker::{Request, Response};
@@ -39,7 +40,7 @@ struct Start {
 }
 
 /// Step 1: the client secret (a header) for a one-time ticket (in a URL).
-pub async fn ticket(req: &mut Request, rc: &RequestContext, id: &str) -> ApiResult<Response> {
+pub async fn ticket(req: &mut Request, rc: &mut RequestContext, id: &str) -> ApiResult<Response> {
     limits::hit_by_ip(req, rc, rc.config.deployment.limits.pay_per_ip).await?;
     let session = auth::client_secret(req, rc, id).await?;
     let Start { return_to } = request::json_body(req).await?;
@@ -51,7 +52,7 @@ pub async fn ticket(req: &mut Request, rc: &RequestContext, id: &str) -> ApiResu
     })?;
     let origin = target.origin();
     let own = request::own_origin(req)?;
-    if origin != own && !rc.config.deployment.allowed_origins.contains(&origin) {
+    if origin != own && !rc.merchant.profile.allowed_origins.contains(&origin) {
         return Err(ApiError::ReturnToNotAllowed);
     }
     let ticket = random_hex(16)?;
@@ -76,9 +77,13 @@ pub async fn ticket(req: &mut Request, rc: &RequestContext, id: &str) -> ApiResu
 }
 
 /// Step 2: the ticket, used once, for WeChat's authorize page and this browser's nonce.
-pub async fn start(req: &Request, rc: &RequestContext, id: &str) -> ApiResult<Response> {
+pub async fn start(req: &Request, rc: &mut RequestContext, id: &str) -> ApiResult<Response> {
     limits::hit_by_ip(req, rc, rc.config.deployment.limits.pay_per_ip).await?;
     let ticket = request::query_value(req, "ticket")?.ok_or(ApiError::Unauthorized)?;
+    // The session's merchant holds the ticket (its id names it).
+    if !rc.serve_named(&merchant_named_by(id)).await? {
+        return Err(ApiError::Unauthorized);
+    }
     let ticket_hash = pay_core::sha256_hex(ticket.as_bytes());
     if !rc
         .ledger
@@ -90,7 +95,7 @@ pub async fn start(req: &Request, rc: &RequestContext, id: &str) -> ApiResult<Re
         return Err(ApiError::Unauthorized);
     }
     let nonce = random_hex(16)?;
-    let merchant = &rc.config.merchant;
+    let merchant = &rc.merchant.profile;
     let state = oauth_state::issue(merchant.secret_key.expose(), id, &nonce, rc.now);
     let own = request::own_origin(req)?;
     let authorize = Url::parse(&format!(
@@ -120,11 +125,17 @@ pub async fn start(req: &Request, rc: &RequestContext, id: &str) -> ApiResult<Re
 }
 
 /// Step 3: WeChat's code for the payer's openid.
-pub async fn callback(req: &Request, rc: &RequestContext) -> ApiResult<Response> {
+pub async fn callback(req: &Request, rc: &mut RequestContext) -> ApiResult<Response> {
     limits::hit_by_ip(req, rc, rc.config.deployment.limits.pay_per_ip).await?;
     let state = request::query_value(req, "state")?.unwrap_or_default();
     let nonce = request::cookie(req, NONCE_COOKIE);
-    let merchant = &rc.config.merchant;
+    // Verified with the key of the merchant whose session it claims to be for.
+    let claimed = oauth_state::claimed_session(&state).unwrap_or_default();
+    if !rc.serve_named(&merchant_named_by(claimed)).await? {
+        return Err(ApiError::InvalidOAuthState);
+    }
+    let rc = &*rc;
+    let merchant = &rc.merchant.profile;
     let id = oauth_state::verify(
         merchant.secret_key.expose(),
         &state,

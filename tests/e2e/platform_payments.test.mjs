@@ -1,0 +1,193 @@
+// Platform mode, routing (issue #19, item 3 and the first part of item 8): a direct merchant made
+// through the platform API takes payments with no redeploy, with its own API key, books (its
+// shards' objects, ids that name it), notification URL, webhooks and listing; a request of one
+// merchant never reaches another's orders (API keys, client secrets, notifications encrypted for
+// one naming the other's orders); a suspended merchant's new sessions are refused while its open
+// ones pay and refund; an API key revoked is refused at once, and the sessions it made go on.
+// The default merchant (the deployment's vars and secrets) works beside it unchanged.
+// Ports 19500/19501.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, before, test } from "node:test";
+import {
+  accountSettings, forgeNotification, merchantClient, payerPays, platformRecords, startAll, testMerchants, until, webhookReceiver,
+} from "./support.mjs";
+
+let env;
+const webhookSecret = `whsec_${randomBytes(16).toString("hex")}`;
+const receiver = webhookReceiver(webhookSecret);
+/** The registry merchant under test, as the platform API made it, and its first API key. */
+const shop = {};
+
+/** The simulator's third test merchant (public-key mode): the registry merchant's account. */
+const shopAccount = () => testMerchants().merchants[2];
+
+/** A call with `key` as Bearer, JSON in and out. */
+async function call(key, method, path, body, headers = {}) {
+  const res = await fetch(`${env.stack.edgeUrl}${path}`, {
+    method,
+    headers: { ...(key ? { Authorization: `Bearer ${key}` } : {}), "Content-Type": "application/json", ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: res.status, body: json, text };
+}
+const platform = (method, path, body) =>
+  call(env.edgeVars.PLATFORM_SECRET_KEY, method, path, body, method === "POST" ? { "Idempotency-Key": `k-${randomBytes(8).toString("hex")}` } : {});
+const asShop = (method, path, body) => call(shop.key, method, path, body);
+
+async function shopSession(description, amount_fen = 1234) {
+  const r = await asShop("POST", "/v1/checkout/sessions", { amount_fen, description });
+  assert.equal(r.status, 201, r.text);
+  return r.body;
+}
+const shopStatus = async (id) => (await asShop("GET", `/v1/checkout/sessions/${id}`)).body.status;
+
+before(async () => {
+  env = await startAll({ edgePort: 19500, sandboxPort: 19501, shards: 2 });
+  receiver.up = true;
+  const port = await receiver.listen();
+  const made = await platform("POST", "/v1/platform/merchants", {
+    name: "Shop Three",
+    settings: {
+      ...accountSettings(shopAccount()),
+      webhook_url: `http://127.0.0.1:${port}/hooks`,
+      webhook_secret: webhookSecret,
+      allowed_origins: ["https://shop-three.example"],
+    },
+  });
+  assert.equal(made.status, 201, made.text);
+  Object.assign(shop, { id: made.body.id, key: made.body.api_key, keyId: made.body.api_key_id });
+}, { timeout: 600_000 });
+after(async () => {
+  await receiver.close();
+  await env?.browser.close();
+  await env?.stack.stop();
+});
+
+test("a registry merchant takes its first payment with no redeploy: its key, its books, its notification URL, its webhooks, its listing, its refund", { timeout: 120_000 }, async () => {
+  const token = shop.id.slice("mch_".length);
+  const session = await shopSession("shop three's first order");
+  assert.match(session.id, new RegExp(`^cs_m${token}_(1_)?[0-9a-f]{24}$`), "its id names its merchant (and its shard)");
+
+  await payerPays(env.stack, session);
+  await until("the registry merchant's notification to be applied", async () => (await shopStatus(session.id)) === "paid", 20_000);
+  // Paid to its own account at WeChat Pay, through its own app.
+  const [tx] = await platformRecords(env.stack, "transactions", { mchid: shopAccount().mchid, out_trade_no: session.out_trade_no });
+  assert.equal(tx.trade_state, "SUCCESS");
+  assert.equal(tx.appid, shopAccount().appid);
+  const notified = await fetch(`${env.stack.sandboxUrl}/sandbox/notifications?mchid=${shopAccount().mchid}&out_trade_no=${session.out_trade_no}`).then((r) => r.json());
+  assert.ok(notified.notifications.length >= 1);
+  for (const n of notified.notifications) {
+    assert.equal(new URL(n.notify_url).pathname, `/v1/wechatpay/notify/${shop.id}`, "its own notification URL, the merchant in the path");
+  }
+  const paidEvent = await until("its webhook", () => [...receiver.seen.values()].find((e) => e.type === "checkout.session.paid" && e.data.session.id === session.id), 20_000);
+  assert.equal(paidEvent.count, 1);
+
+  // Its listing holds its order, the default merchant's does not, and the other way round.
+  const theirs = await merchantClient(env).createSession({ amount_fen: 100, description: "the default merchant's" });
+  await until("both listings to hold their own", async () => {
+    const mine = (await asShop("GET", "/v1/checkout/sessions?limit=100")).body.data.map((s) => s.id);
+    const default_ = (await merchantClient(env).request("GET", "/v1/checkout/sessions?limit=100")).body.data.map((s) => s.id);
+    return mine.includes(session.id) && default_.includes(theirs.id);
+  }, 15_000);
+  const mine = (await asShop("GET", "/v1/checkout/sessions?limit=100")).body.data;
+  assert.ok(mine.every((s) => s.id.startsWith(`cs_m${token}_`)), "only its own orders");
+  const default_ = (await merchantClient(env).request("GET", "/v1/checkout/sessions?limit=100")).body.data;
+  assert.ok(!default_.some((s) => s.id === session.id), "not in the default merchant's listing");
+
+  const refund = await asShop("POST", "/v1/refunds", { session_id: session.id, amount_fen: 234 }, {});
+  assert.equal(refund.status, 201, refund.text);
+  assert.match(refund.body.id, new RegExp(`^re_m${token}_`));
+  await until("its refund to succeed", async () => (await asShop("GET", `/v1/refunds/${refund.body.id}`)).body.status === "succeeded", 20_000);
+  const [atWechatPay] = await platformRecords(env.stack, "refunds", { mchid: shopAccount().mchid, out_refund_no: refund.body.out_refund_no });
+  assert.equal(atWechatPay.status, "SUCCESS");
+});
+
+test("a request of one merchant never reaches another's orders: keys, client secrets and notifications across merchants", { timeout: 120_000 }, async () => {
+  const ours = await shopSession("shop three's open order");
+  const theirs = await merchantClient(env).createSession({ amount_fen: 4321, description: "the default merchant's open order" });
+  const defaultKey = env.edgeVars.MERCHANT_SECRET_KEY;
+  const defaultAppid = testMerchants().merchants[0].appid;
+  for (const [key, other] of [[shop.key, theirs], [defaultKey, ours]]) {
+    assert.equal((await call(key, "GET", `/v1/checkout/sessions/${other.id}`)).status, 404);
+    assert.equal((await call(key, "POST", `/v1/checkout/sessions/${other.id}/close`)).status, 404);
+    const refund = await call(key, "POST", "/v1/refunds", { session_id: other.id, amount_fen: 1 });
+    assert.equal(refund.status, 404, refund.text);
+    const cursor = await call(key, "GET", `/v1/checkout/sessions?starting_after=${other.id}`);
+    assert.equal(cursor.status, 404, "another merchant's id is no cursor");
+  }
+  // A client secret opens its own session only; a merchant the deployment does not have is
+  // the same 401 as a wrong secret.
+  assert.equal((await call(theirs.client_secret, "GET", `/v1/widget/sessions/${ours.id}`)).status, 401);
+  assert.equal((await call(ours.client_secret, "GET", `/v1/widget/sessions/${theirs.id}`)).status, 401);
+  assert.equal((await call(ours.client_secret, "GET", `/v1/widget/sessions/${ours.id}`)).status, 200);
+  const unknown = ours.id.replace(/^cs_m[0-9a-f]+/, "cs_m" + "0".repeat(24));
+  assert.equal((await call(ours.client_secret, "GET", `/v1/widget/sessions/${unknown}`)).status, 401);
+
+  // Notifications: each merchant's URL decrypts with its own key and applies to its own books.
+  const paidTx = (session, mchid, appid) => ({
+    appid, mchid, out_trade_no: session.out_trade_no, transaction_id: `42000000000000000000${randomBytes(4).toString("hex")}`,
+    trade_type: "NATIVE", trade_state: "SUCCESS", trade_state_desc: "支付成功", success_time: "2026-12-06T12:00:00+08:00",
+    amount: { total: session.amount_fen, payer_total: session.amount_fen, currency: "CNY", payer_currency: "CNY" },
+  });
+  const post = (path, n) => fetch(`${env.stack.edgeUrl}${path}`, { method: "POST", headers: n.headers, body: n.body });
+  const shopUrl = `/v1/wechatpay/notify/${shop.id}`;
+  const shopKey = { apiV3Key: shopAccount().api_v3_key };
+  // The default merchant's notification naming the shop's order, at the default URL: not its order.
+  const a = await post("/v1/wechatpay/notify", forgeNotification(env, paidTx(ours, shopAccount().mchid, shopAccount().appid)));
+  assert.equal(a.status, 404, await a.text());
+  // The shop's notification naming the default merchant's order, at the shop's URL: not its order.
+  const b = await post(shopUrl, forgeNotification(env, paidTx(theirs, "1230000109", defaultAppid), shopKey));
+  assert.equal(b.status, 404, await b.text());
+  // Encrypted for one merchant, sent to the other's URL: it does not even decrypt.
+  const c = await post(shopUrl, forgeNotification(env, paidTx(ours, shopAccount().mchid, shopAccount().appid)));
+  assert.equal(c.status, 400, await c.text());
+  const d = await post("/v1/wechatpay/notify", forgeNotification(env, paidTx(theirs, "1230000109", defaultAppid), shopKey));
+  assert.equal(d.status, 400, await d.text());
+  // Its own, with the other merchant's mchid in it: refused as a mismatch.
+  const e = await post(shopUrl, forgeNotification(env, paidTx(ours, "1230000109", shopAccount().appid), shopKey));
+  assert.equal(e.status, 422, await e.text());
+  // A merchant the deployment does not have.
+  const f = await post(`/v1/wechatpay/notify/mch_${"0".repeat(24)}`, forgeNotification(env, paidTx(ours, shopAccount().mchid, shopAccount().appid), shopKey));
+  assert.equal(f.status, 404);
+  assert.equal(await shopStatus(ours.id), "open", "nothing paid the shop's order");
+  assert.equal((await merchantClient(env).session(theirs.id)).status, "open", "nor the default merchant's");
+  // And the genuine one, at the right URL, pays it.
+  const g = await post(shopUrl, forgeNotification(env, paidTx(ours, shopAccount().mchid, shopAccount().appid), shopKey));
+  assert.equal(g.status, 204, await g.text());
+  assert.equal(await shopStatus(ours.id), "paid");
+});
+
+test("a suspended merchant's new sessions are refused; its open one still pays and refunds", { timeout: 120_000 }, async () => {
+  const open = await shopSession("paid while suspended");
+  const suspended = await platform("POST", `/v1/platform/merchants/${shop.id}/suspend`);
+  assert.equal(suspended.status, 200, suspended.text);
+  const refused = await asShop("POST", "/v1/checkout/sessions", { amount_fen: 100, description: "refused" });
+  assert.equal(refused.status, 403);
+  assert.equal(refused.body.error.code, "merchant_suspended");
+  await payerPays(env.stack, open);
+  await until("the open session to be paid", async () => (await shopStatus(open.id)) === "paid", 20_000);
+  const refund = await asShop("POST", "/v1/refunds", { session_id: open.id, amount_fen: open.amount_fen });
+  assert.equal(refund.status, 201, refund.text);
+  await until("its refund to succeed", async () => (await asShop("GET", `/v1/refunds/${refund.body.id}`)).body.status === "succeeded", 20_000);
+  assert.equal((await platform("POST", `/v1/platform/merchants/${shop.id}/resume`)).status, 200);
+  assert.equal((await asShop("POST", "/v1/checkout/sessions", { amount_fen: 100, description: "resumed" })).status, 201);
+});
+
+test("an API key rotated: the next works, the old is refused once revoked, the sessions it made go on", { timeout: 120_000 }, async () => {
+  const made = await shopSession("made with the first key");
+  const next = await platform("POST", `/v1/platform/merchants/${shop.id}/api-keys`);
+  assert.equal(next.status, 201, next.text);
+  assert.equal((await call(next.body.api_key, "GET", `/v1/checkout/sessions/${made.id}`)).status, 200, "both keys live at once");
+  const revoked = await platform("POST", `/v1/platform/api-keys/${shop.keyId}/revoke`);
+  assert.equal(revoked.status, 200, revoked.text);
+  const old = await call(shop.key, "GET", `/v1/checkout/sessions/${made.id}`);
+  assert.equal(old.status, 401, "refused at once");
+  assert.equal(old.body.error.code, "unauthorized");
+  shop.key = next.body.api_key;
+  await payerPays(env.stack, made);
+  await until("the session made with the old key to be paid", async () => (await shopStatus(made.id)) === "paid", 20_000);
+});
