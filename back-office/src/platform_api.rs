@@ -12,6 +12,7 @@ use checkout_service::error::{ApiError, ApiResult, BadInput};
 use checkout_service::http::request::{self, json};
 use checkout_service::http::routes::Route;
 use checkout_service::http::{auth, idempotent, RequestContext};
+use checkout_service::merchant_cache::MerchantCache;
 use checkout_service::platform::{self, Holder, SettingsMap, DERIVATION_KEY};
 use checkout_service::services::new_token;
 use pay_core::crypto::webcrypto::random_hex;
@@ -33,6 +34,7 @@ pub async fn handle(
     let api = Api {
         keys,
         registry: rc.catalog.registry(),
+        cache: &rc.merchant_cache,
         now: rc.now.secs(),
     };
     use Route::*;
@@ -97,6 +99,8 @@ fn no_key_in_a_replay(body: &mut Value) {
 struct Api<'a> {
     keys: &'a Platform,
     registry: Registry<'a>,
+    /// Purged of a merchant whenever it (or its provider) changes.
+    cache: &'a MerchantCache,
     now: i64,
 }
 
@@ -200,9 +204,27 @@ impl Api<'_> {
 
     /// The provider as changed, if nothing changed it meanwhile.
     async fn save_provider(&self, provider: &ProviderRow) -> Answer {
+        self.write_provider(provider).await?;
+        Ok((200, provider_view(&self.provider(&provider.id).await?)))
+    }
+
+    /// Writes the provider, if nothing changed it meanwhile, and purges its sub-merchants from
+    /// the cache (their entries carry its account).
+    async fn write_provider(&self, provider: &ProviderRow) -> ApiResult<()> {
         let written = self.registry.update_provider(provider, self.now).await?;
         unchanged_meanwhile(written, "provider")?;
-        Ok((200, provider_view(&self.provider(&provider.id).await?)))
+        for id in self.registry.sub_merchant_ids(&provider.id).await? {
+            self.cache.purge(&id).await;
+        }
+        Ok(())
+    }
+
+    /// Writes the merchant, if nothing changed it meanwhile, and purges it from the cache.
+    async fn write_merchant(&self, merchant: &MerchantRow) -> ApiResult<()> {
+        let written = self.registry.update_merchant(merchant, self.now).await?;
+        unchanged_meanwhile(written, "merchant")?;
+        self.cache.purge(&merchant.entry.id).await;
+        Ok(())
     }
 
     async fn create_merchant(&self, body: &[u8], token: &str) -> Answer {
@@ -262,8 +284,7 @@ impl Api<'_> {
 
     /// The merchant as changed, if nothing changed it meanwhile.
     async fn save(&self, merchant: &MerchantRow) -> Answer {
-        let written = self.registry.update_merchant(merchant, self.now).await?;
-        unchanged_meanwhile(written, "merchant")?;
+        self.write_merchant(merchant).await?;
         Ok((
             200,
             merchant_view(&self.merchant(&merchant.entry.id).await?),
@@ -315,8 +336,7 @@ impl Api<'_> {
         for mut provider in self.registry.providers().await? {
             if stale(&provider.secrets) {
                 self.sealed_again(Holder::Provider, &mut provider)?;
-                let written = self.registry.update_provider(&provider, self.now).await?;
-                unchanged_meanwhile(written, "provider")?;
+                self.write_provider(&provider).await?;
                 providers += 1;
             }
         }
@@ -326,8 +346,7 @@ impl Api<'_> {
             let page = self.registry.merchants(after.as_deref(), MAX_PAGE).await?;
             for mut merchant in page.iter().filter(|m| stale(&m.entry.secrets)).cloned() {
                 self.sealed_again(holder_of(&merchant.provider_id), &mut merchant.entry)?;
-                let written = self.registry.update_merchant(&merchant, self.now).await?;
-                unchanged_meanwhile(written, "merchant")?;
+                self.write_merchant(&merchant).await?;
                 merchants += 1;
             }
             match page.last() {

@@ -10,8 +10,9 @@
 //! | `services/` | the use cases over explicit ports (books, WeChat Pay, merchant settings, time): sessions, payments, refunds, risk, idempotency, webhooks, jobs |
 //! | `ledger/` | the merchant's books, one module per aggregate (sessions, events + outbox, refunds, idempotency keys, attempts, notifications), the listing, and their move from D1 |
 //! | `objects/` | the books' Durable Objects, both sides: how a Worker asks one, and each role's schema and statements (the books' shard, a subject's rate-limit windows, a session's sockets and due work) |
-//! | `platform/` | platform mode: a registry merchant's or provider's settings (the default merchant's names), checked as the default one is read, their secrets sealed and opened |
+//! | `platform/` | platform mode: a registry merchant's or provider's settings (the default merchant's names), checked as the default one is read, their secrets sealed and opened; which merchant a request serves (`routing`) |
 //! | `catalog/` | the control plane, in D1: the merchant registry, reconciliation runs, the books' move progress, platform certificates, console sign-ins |
+//! | `merchant_cache.rs` | the KV cache of registry merchants' rows (secrets sealed), purged on change |
 //! | `wechatpay/` | the connector: transport (sign, send, deadline) ← trust (keys, certificates) ← client (verified endpoints), bills |
 //! | `back_office_client.rs` | the back-office Worker, over the edge's service binding: what the edge forwards to it |
 //! | `views.rs`, `config.rs`, `error.rs` | answer shapes; settings (deployment + merchant profile); the one error enum |
@@ -27,6 +28,7 @@ pub mod http;
 #[cfg(feature = "test-routes")]
 pub mod inspect;
 pub mod ledger;
+pub mod merchant_cache;
 pub mod objects;
 pub mod platform;
 pub mod services;

@@ -161,6 +161,31 @@ test("a request of one merchant never reaches another's orders: keys, client sec
   assert.equal(await shopStatus(ours.id), "paid");
 });
 
+test("the widget's and the notifications' lookups are cached in KV with secrets sealed, and a change purges the entry", { timeout: 60_000 }, async () => {
+  const cached = async () => (await fetch(`${env.stack.edgeUrl}/_test/merchant-cache?id=${shop.id}`).then((r) => r.json())).entry;
+  const session = await shopSession("read through the cache");
+  assert.equal((await call(session.client_secret, "GET", `/v1/widget/sessions/${session.id}`)).status, 200);
+  const entry = await cached();
+  assert.ok(entry, "the widget's call cached the merchant");
+  const row = JSON.parse(entry);
+  assert.equal(row.id, shop.id);
+  for (const sealed of Object.values(JSON.parse(row.secrets))) assert.match(sealed, /^v1:dev-1:/, "sealed, never in clear");
+  for (const secret of [shopAccount().api_v3_key, webhookSecret, "PRIVATE KEY"]) assert.ok(!entry.includes(secret), "no secret in clear");
+  // The platform API changes the merchant: its entry is purged, and the next call reads the change.
+  const changed = await platform("POST", `/v1/platform/merchants/${shop.id}`, { settings: { allowed_origins: ["https://shop-three.example", "https://m.shop-three.example"] } });
+  assert.equal(changed.status, 200, changed.text);
+  assert.equal(await cached(), null, "purged on change");
+  const preflight = await fetch(`${env.stack.edgeUrl}/v1/widget/sessions/${session.id}`, {
+    method: "OPTIONS", headers: { Origin: "https://m.shop-three.example", "Access-Control-Request-Method": "GET" },
+  });
+  assert.equal(preflight.headers.get("access-control-allow-origin"), "https://m.shop-three.example", "the new origin is granted at once");
+  assert.equal(JSON.parse(await cached()).version, changed.body.version, "cached again at its new version");
+  const other = await fetch(`${env.stack.edgeUrl}/v1/widget/sessions/${session.id}`, {
+    method: "OPTIONS", headers: { Origin: "https://elsewhere.example", "Access-Control-Request-Method": "GET" },
+  });
+  assert.equal(other.headers.get("access-control-allow-origin"), null, "an origin the merchant does not allow is not granted");
+});
+
 test("a suspended merchant's new sessions are refused; its open one still pays and refunds", { timeout: 120_000 }, async () => {
   const open = await shopSession("paid while suspended");
   const suspended = await platform("POST", `/v1/platform/merchants/${shop.id}/suspend`);

@@ -4,7 +4,7 @@
 //! its `version` on.
 
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use worker_kit::sql::{int, opt_text, text, Db};
 
 use crate::error::{ApiError, ApiResult};
@@ -12,14 +12,16 @@ use crate::platform::SettingsMap;
 
 pub struct Registry<'a>(pub(super) &'a Db);
 
-/// What a provider (服务商) and a merchant both are, as stored: a provider is this alone.
-#[derive(Debug, Clone, Deserialize)]
+/// What a provider (服务商) and a merchant both are, as stored (in D1, and in the KV cache in
+/// the same shape: `merchant_cache.rs`): a provider is this alone.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct EntryRow {
     pub id: String,
     pub name: String,
-    #[serde(deserialize_with = "map_text")]
+    #[serde(deserialize_with = "map_text", serialize_with = "text_map")]
     pub settings: SettingsMap,
-    #[serde(deserialize_with = "map_text")]
+    /// Sealed, always: opened only where a profile is built (platform/routing.rs).
+    #[serde(deserialize_with = "map_text", serialize_with = "text_map")]
     pub secrets: SettingsMap,
     pub version: i64,
     pub created_at: i64,
@@ -29,7 +31,7 @@ pub struct EntryRow {
 pub type ProviderRow = EntryRow;
 
 /// A merchant as stored.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct MerchantRow {
     #[serde(flatten)]
     pub entry: EntryRow,
@@ -58,6 +60,10 @@ const PROVIDER: &str = "id, name, settings, secrets, version, created_at, update
 const MERCHANT: &str =
     "id, name, status, provider_id, settings, secrets, version, created_at, updated_at";
 const KEY: &str = "id, merchant_id, last4, created_at, revoked_at";
+
+fn text_map<S: serde::Serializer>(map: &SettingsMap, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&json(map))
+}
 
 fn map_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SettingsMap, D::Error> {
     let text = String::deserialize(d)?;
@@ -183,14 +189,27 @@ impl Registry<'_> {
         .await
     }
 
-    /// Every merchant's id, suspended ones too (their open payments still settle).
-    pub async fn merchant_ids(&self) -> ApiResult<Vec<String>> {
+    /// The ids of a provider's sub-merchants.
+    pub async fn sub_merchant_ids(&self, provider_id: &str) -> ApiResult<Vec<String>> {
+        self.ids(
+            "SELECT id FROM merchants WHERE provider_id = ?1",
+            &[text(provider_id)],
+        )
+        .await
+    }
+
+    async fn ids(&self, sql: &str, args: &[worker_kit::sql::Arg]) -> ApiResult<Vec<String>> {
         #[derive(Deserialize)]
         struct Id {
             id: String,
         }
-        let ids: Vec<Id> = self.0.rows("SELECT id FROM merchants", &[]).await?;
+        let ids: Vec<Id> = self.0.rows(sql, args).await?;
         Ok(ids.into_iter().map(|i| i.id).collect())
+    }
+
+    /// Every merchant's id, suspended ones too (their open payments still settle).
+    pub async fn merchant_ids(&self) -> ApiResult<Vec<String>> {
+        self.ids("SELECT id FROM merchants", &[]).await
     }
 
     /// Newest first (within a second, the later insert first); `after` is the last merchant

@@ -21,6 +21,7 @@ use crate::catalog::Catalog;
 use crate::config::{BooksIn, Config};
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::Ledger;
+use crate::merchant_cache::MerchantCache;
 use crate::objects::Books;
 use crate::platform::routing::Merchant;
 use crate::services;
@@ -34,6 +35,8 @@ pub struct RequestContext {
     pub merchant: Merchant,
     pub ledger: Ledger,
     pub catalog: Catalog,
+    /// Registry merchants' rows in KV, for the paths that find a merchant by id.
+    pub merchant_cache: MerchantCache,
     /// The books' Durable Objects: each subject's rate-limit windows, each session's sockets and
     /// due work.
     pub books: Books,
@@ -58,6 +61,7 @@ impl RequestContext {
             config,
             ledger,
             catalog: Catalog::new(db),
+            merchant_cache: MerchantCache::of(env),
             books,
             back_office: BackOffice::of(env),
             now,
@@ -88,7 +92,7 @@ impl RequestContext {
     /// This request serves the merchant `id` (a session id's, a notification URL's, an
     /// object's); false if the deployment has no such merchant.
     pub async fn serve_named(&mut self, id: &MerchantId) -> ApiResult<bool> {
-        match Merchant::by_id(&self.catalog, &self.config, id).await? {
+        match Merchant::by_id(&self.catalog, &self.merchant_cache, &self.config, id).await? {
             Some(merchant) => self.serve(merchant).map(|_| true),
             None => Ok(false),
         }

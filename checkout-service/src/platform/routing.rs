@@ -18,6 +18,7 @@ use super::{is_api_key, open, Holder};
 use crate::catalog::{Catalog, MerchantRow};
 use crate::config::{Config, MerchantProfile, Platform};
 use crate::error::{ApiError, ApiResult};
+use crate::merchant_cache::MerchantCache;
 
 /// The merchant a request serves.
 #[derive(Clone)]
@@ -63,9 +64,11 @@ impl Merchant {
         }
     }
 
-    /// The merchant `id`, if the deployment has it.
+    /// The merchant `id`, if the deployment has it: its row from the KV cache, or from D1
+    /// (and then cached).
     pub async fn by_id(
         catalog: &Catalog,
+        cache: &MerchantCache,
         config: &Config,
         id: &MerchantId,
     ) -> ApiResult<Option<Self>> {
@@ -74,10 +77,18 @@ impl Merchant {
             (MerchantId::Registry(_), None) => return Ok(None),
             (MerchantId::Registry(_), Some(platform)) => platform,
         };
-        match catalog.registry().merchant(&id.to_string()).await? {
-            Some(row) => Merchant::of_row(&row, platform, config).map(Some),
-            None => Ok(None),
-        }
+        let id = id.to_string();
+        let row = match cache.get(&id).await {
+            Some(row) => row,
+            None => match catalog.registry().merchant(&id).await? {
+                Some(row) => {
+                    cache.put(&row).await;
+                    row
+                }
+                None => return Ok(None),
+            },
+        };
+        Merchant::of_row(&row, platform, config).map(Some)
     }
 
     fn of_row(row: &MerchantRow, platform: &Platform, config: &Config) -> ApiResult<Self> {

@@ -11,6 +11,7 @@
 //! | `GET /_test/counters?subject={key}` | the rate-limit windows a subject's object holds (checkout-service objects/counters.rs) |
 //! | `GET /_test/objects/schema?name={object}`, `POST … {"name", "version"}` | an object's schema as its storage holds it; a fresh object brought to an older version (checkout-service objects/mod.rs) |
 //! | `GET /_test/objects/due?session={id}` or `?shard={n}` | the due work a session's or a shard's object holds: `{"due": [{kind, subject, at}]}` (checkout-service objects/timers.rs) |
+//! | `GET /_test/merchant-cache?id={merchant}` | a registry merchant's entry in the KV cache as KV holds it: `{"entry": text or null}` (checkout-service merchant_cache.rs) |
 //! | `GET /_test/usage` | what this isolate has asked of storage so far: D1 statements and round trips, object calls (worker-kit usage.rs) |
 //! | `POST /_test/faults/unanswered-idempotency-key` `{"key", "secs_ago"}` | the claim of `key` as a request that died after its work left it |
 //! | `POST /_test/faults/forget-platform-certificates` | the certificate cache emptied, as by a rotation |
@@ -68,6 +69,13 @@ pub async fn handle(req: &mut Request, path: &str, rc: &RequestContext) -> ApiRe
             Ok(json(200, &json!({ "due": due })))
         }
         (["_test", "usage"], Some(Method::Get)) => Ok(json(200, &worker_kit::usage::usage())),
+        (["_test", "merchant-cache"], Some(Method::Get)) => {
+            let id = request::query_value(req, "id")?.ok_or(ApiError::NotFound("merchant"))?;
+            Ok(json(
+                200,
+                &json!({ "entry": rc.merchant_cache.raw(&id).await }),
+            ))
+        }
         (["_test", "counters"], Some(Method::Get)) => {
             let subject =
                 request::query_value(req, "subject")?.ok_or(ApiError::NotFound("subject"))?;
