@@ -37,7 +37,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
 async fn serve(req: &mut Request, env: &Env, now: UnixTime) -> Response {
     let answered = async {
         let path = request::path(req)?;
-        let rc = RequestContext::load(env, now)?;
+        let mut rc = RequestContext::load(env, now)?;
         let method = request::method(req);
         let route = routes::resolve(method.as_ref().map(|m| m.as_ref()), &path, false);
         if let Resolved::Found(Route::MoveBooks, _) = route {
@@ -45,7 +45,7 @@ async fn serve(req: &mut Request, env: &Env, now: UnixTime) -> Response {
         }
         rc.books_open()?;
         if path == "/console" || path.starts_with("/console/") {
-            return Ok(console::handle(req, &path, &rc).await);
+            return Ok(console::handle(req, &path, &mut rc).await);
         }
         match route {
             Resolved::Found(Route::Reconcile, _) => reconciliation_api::reconcile(req, &rc).await,

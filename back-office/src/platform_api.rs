@@ -12,7 +12,7 @@ use checkout_service::error::{ApiError, ApiResult, BadInput};
 use checkout_service::http::request::{self, json};
 use checkout_service::http::routes::Route;
 use checkout_service::http::{auth, idempotent, RequestContext};
-use checkout_service::merchant_cache::MerchantCache;
+use checkout_service::platform::changes::{Changes, MerchantStatus};
 use checkout_service::platform::{self, Holder, SettingsMap, DERIVATION_KEY};
 use checkout_service::services::new_token;
 use pay_core::crypto::webcrypto::random_hex;
@@ -34,7 +34,11 @@ pub async fn handle(
     let api = Api {
         keys,
         registry: rc.catalog.registry(),
-        cache: &rc.merchant_cache,
+        changes: Changes {
+            registry: rc.catalog.registry(),
+            cache: &rc.merchant_cache,
+            now: rc.now.secs(),
+        },
         now: rc.now.secs(),
     };
     use Route::*;
@@ -73,8 +77,8 @@ pub async fn handle(
                         UpdateProvider => api.update_provider(id, &body).await,
                         CreateMerchant => api.create_merchant(&body, &token).await,
                         UpdateMerchant => api.update_merchant(id, &body).await,
-                        SuspendMerchant => api.set_status(id, "suspended").await,
-                        ResumeMerchant => api.set_status(id, "active").await,
+                        SuspendMerchant => api.set_status(id, MerchantStatus::Suspended).await,
+                        ResumeMerchant => api.set_status(id, MerchantStatus::Active).await,
                         CreateApiKey => api.create_key(id).await,
                         RevokeApiKey => api.revoke_key(id).await,
                         ResealSecrets => api.reseal().await,
@@ -99,8 +103,8 @@ fn no_key_in_a_replay(body: &mut Value) {
 struct Api<'a> {
     keys: &'a Platform,
     registry: Registry<'a>,
-    /// Purged of a merchant whenever it (or its provider) changes.
-    cache: &'a MerchantCache,
+    /// Every write of a change (the cache purged with it).
+    changes: Changes<'a>,
     now: i64,
 }
 
@@ -115,10 +119,7 @@ impl Api<'_> {
     }
 
     async fn merchant(&self, id: &str) -> ApiResult<MerchantRow> {
-        self.registry
-            .merchant(id)
-            .await?
-            .ok_or(ApiError::NotFound("merchant"))
+        self.changes.merchant(id).await
     }
 
     /// The account a sub-merchant of `provider_id` is checked with: its provider's public
@@ -204,27 +205,8 @@ impl Api<'_> {
 
     /// The provider as changed, if nothing changed it meanwhile.
     async fn save_provider(&self, provider: &ProviderRow) -> Answer {
-        self.write_provider(provider).await?;
+        self.changes.write_provider(provider).await?;
         Ok((200, provider_view(&self.provider(&provider.id).await?)))
-    }
-
-    /// Writes the provider, if nothing changed it meanwhile, and purges its sub-merchants from
-    /// the cache (their entries carry its account).
-    async fn write_provider(&self, provider: &ProviderRow) -> ApiResult<()> {
-        let written = self.registry.update_provider(provider, self.now).await?;
-        unchanged_meanwhile(written, "provider")?;
-        for id in self.registry.sub_merchant_ids(&provider.id).await? {
-            self.cache.purge(&id).await;
-        }
-        Ok(())
-    }
-
-    /// Writes the merchant, if nothing changed it meanwhile, and purges it from the cache.
-    async fn write_merchant(&self, merchant: &MerchantRow) -> ApiResult<()> {
-        let written = self.registry.update_merchant(merchant, self.now).await?;
-        unchanged_meanwhile(written, "merchant")?;
-        self.cache.purge(&merchant.entry.id).await;
-        Ok(())
     }
 
     async fn create_merchant(&self, body: &[u8], token: &str) -> Answer {
@@ -273,18 +255,16 @@ impl Api<'_> {
         self.save(&merchant).await
     }
 
-    async fn set_status(&self, id: &str, status: &str) -> Answer {
-        let mut merchant = self.merchant(id).await?;
-        if merchant.status == status {
-            return Ok((200, merchant_view(&merchant)));
-        }
-        merchant.status = status.into();
-        self.save(&merchant).await
+    async fn set_status(&self, id: &str, status: MerchantStatus) -> Answer {
+        Ok((
+            200,
+            merchant_view(&self.changes.set_status(id, status).await?),
+        ))
     }
 
     /// The merchant as changed, if nothing changed it meanwhile.
     async fn save(&self, merchant: &MerchantRow) -> Answer {
-        self.write_merchant(merchant).await?;
+        self.changes.write_merchant(merchant).await?;
         Ok((
             200,
             merchant_view(&self.merchant(&merchant.entry.id).await?),
@@ -336,7 +316,7 @@ impl Api<'_> {
         for mut provider in self.registry.providers().await? {
             if stale(&provider.secrets) {
                 self.sealed_again(Holder::Provider, &mut provider)?;
-                self.write_provider(&provider).await?;
+                self.changes.write_provider(&provider).await?;
                 providers += 1;
             }
         }
@@ -346,7 +326,7 @@ impl Api<'_> {
             let page = self.registry.merchants(after.as_deref(), MAX_PAGE).await?;
             for mut merchant in page.iter().filter(|m| stale(&m.entry.secrets)).cloned() {
                 self.sealed_again(holder_of(&merchant.provider_id), &mut merchant.entry)?;
-                self.write_merchant(&merchant).await?;
+                self.changes.write_merchant(&merchant).await?;
                 merchants += 1;
             }
             match page.last() {
@@ -430,14 +410,6 @@ impl ApiKey {
             hash: &self.hash,
             last4: self.last4(),
         }
-    }
-}
-
-/// A conditional update that wrote nothing met a change made meanwhile (`what` says to what).
-fn unchanged_meanwhile(written: bool, what: &'static str) -> ApiResult<()> {
-    match written {
-        true => Ok(()),
-        false => Err(ApiError::ChangedMeanwhile(what)),
     }
 }
 

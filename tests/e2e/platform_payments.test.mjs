@@ -186,6 +186,69 @@ test("the widget's and the notifications' lookups are cached in KV with secrets 
   assert.equal(other.headers.get("access-control-allow-origin"), null, "an origin the merchant does not allow is not granted");
 });
 
+/** The console, as a browser speaks to it: a form post from its own origin, the cookie back. */
+async function consoleSignIn(key) {
+  const r = await fetch(`${env.stack.edgeUrl}/console/login`, {
+    method: "POST", redirect: "manual",
+    headers: { "Content-Type": "application/x-www-form-urlencoded", Origin: env.stack.edgeUrl },
+    body: new URLSearchParams({ key }),
+  });
+  return { status: r.status, location: r.headers.get("location"), cookie: (r.headers.get("set-cookie") ?? "").split(";")[0] };
+}
+async function consolePage(cookie, path, method = "GET") {
+  const r = await fetch(`${env.stack.edgeUrl}${path}`, { method, redirect: "manual", headers: { Cookie: cookie, Origin: env.stack.edgeUrl } });
+  return { status: r.status, location: r.headers.get("location"), html: await r.text() };
+}
+
+test("the console: each merchant signs in with its own key and sees its own books only; the operator sees every merchant and suspends one", { timeout: 120_000 }, async () => {
+  const ours = await shopSession("seen in the shop's console");
+  const theirs = await merchantClient(env).createSession({ amount_fen: 777, description: "seen in the default console" });
+  const shopIn = await consoleSignIn(shop.key);
+  assert.equal(shopIn.status, 303);
+  assert.equal(shopIn.location, "/console/orders");
+  assert.match(shopIn.cookie, new RegExp(`^wxc_console=${shop.id}:`), "the sign-in names its merchant");
+  const defaultIn = await consoleSignIn(env.edgeVars.MERCHANT_SECRET_KEY);
+  assert.match(defaultIn.cookie, /^wxc_console=default:/);
+  assert.equal((await consoleSignIn("sk_" + "0".repeat(48))).status, 401, "an unknown key signs nobody in");
+
+  const listed = async (cookie, id) => (await consolePage(cookie, "/console/orders")).html.includes(id);
+  await until("each console to list its own order", async () => (await listed(shopIn.cookie, ours.id)) && (await listed(defaultIn.cookie, theirs.id)), 15_000);
+  assert.ok(!(await listed(shopIn.cookie, theirs.id)), "not the default merchant's order in the shop's console");
+  assert.ok(!(await listed(defaultIn.cookie, ours.id)), "nor the shop's in the default's");
+  assert.equal((await consolePage(shopIn.cookie, `/console/orders/${theirs.id}`)).status, 404);
+  assert.equal((await consolePage(defaultIn.cookie, `/console/orders/${ours.id}`)).status, 404);
+  assert.equal((await consolePage(shopIn.cookie, `/console/orders/${ours.id}`)).status, 200);
+  const hooks = (await consolePage(shopIn.cookie, "/console/webhooks")).html;
+  assert.ok(hooks.includes(`cs_m${shop.id.slice(4)}`), "its own webhook deliveries");
+  assert.ok(!/href="\/console\/orders\/cs_(?!m)/.test(hooks), "none of the default merchant's");
+  assert.match((await consolePage(shopIn.cookie, "/console/reports")).html, /once reconciliation runs per merchant/);
+  // A sign-in re-addressed to another merchant does not verify (its token is signed with the shop's secret).
+  const forged = shopIn.cookie.replace(`=${shop.id}:`, "=default:");
+  assert.equal((await consolePage(forged, "/console/orders")).location, "/console/login");
+
+  // The operator: every merchant with its volume, and a suspension.
+  const operatorIn = await consoleSignIn(env.edgeVars.PLATFORM_SECRET_KEY);
+  assert.equal(operatorIn.location, "/console/platform");
+  assert.match(operatorIn.cookie, /^wxc_console=platform:/);
+  const overview = (await consolePage(operatorIn.cookie, "/console/platform")).html;
+  const row = overview.match(new RegExp(`<tr data-merchant="${shop.id}">(.*?)</tr>`))?.[1];
+  assert.ok(row, "the shop is listed");
+  assert.match(row, /Shop Three/);
+  assert.ok(overview.includes('data-merchant="default"'), "and the deployment's own merchant");
+  assert.equal((await consolePage(operatorIn.cookie, "/console/orders")).status, 404, "the operator reads no merchant's orders");
+  const suspend = await consolePage(operatorIn.cookie, `/console/platform/merchants/${shop.id}/suspend`, "POST");
+  assert.equal(suspend.status, 303);
+  assert.equal((await asShop("POST", "/v1/checkout/sessions", { amount_fen: 100, description: "refused" })).body.error.code, "merchant_suspended");
+  assert.match((await consolePage(operatorIn.cookie, "/console/platform")).html, new RegExp(`data-merchant="${shop.id}">.*?suspended.*?Resume`));
+  assert.equal((await consolePage(operatorIn.cookie, `/console/platform/merchants/${shop.id}/resume`, "POST")).status, 303);
+  assert.equal((await asShop("POST", "/v1/checkout/sessions", { amount_fen: 100, description: "resumed" })).status, 201);
+
+  // Signing out revokes the shop's sign-ins, not the default merchant's.
+  assert.equal((await consolePage(shopIn.cookie, "/console/logout", "POST")).status, 303);
+  assert.equal((await consolePage(shopIn.cookie, "/console/orders")).location, "/console/login");
+  assert.equal((await consolePage(defaultIn.cookie, "/console/orders")).status, 200);
+});
+
 test("a suspended merchant's new sessions are refused; its open one still pays and refunds", { timeout: 120_000 }, async () => {
   const open = await shopSession("paid while suspended");
   const suspended = await platform("POST", `/v1/platform/merchants/${shop.id}/suspend`);

@@ -169,7 +169,7 @@ describe("reconciliation and settlement", { timeout: 900_000 }, () => {
     await shot("1-login");
     await page.fill("input[name=key]", "not-the-key");
     await page.click("button[type=submit]");
-    assert.match(await page.textContent("[role=alert]"), /not this Worker's merchant secret key/);
+    assert.match(await page.textContent("[role=alert]"), /not a key of this deployment/);
     await page.fill("input[name=key]", env.edgeVars.MERCHANT_SECRET_KEY);
     await Promise.all([page.waitForURL(`${edge}/console/orders`), page.click("button[type=submit]")]);
     const [cookie] = await context.cookies(`${edge}/console/orders`);

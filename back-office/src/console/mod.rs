@@ -2,16 +2,21 @@
 //! order's timeline, refunds), webhook deliveries (retry now), and per day the reconciliation
 //! and settlement reports with charts. Plain server-rendered HTML and forms: no script at all.
 //!
-//! Sign-in: the merchant's secret key, once, for a `pay_core::sign_in` token in a cookie that
-//! is HttpOnly, SameSite=Strict, and Secure everywhere but on localhost. Signing out (from the
-//! console's own origin only) moves the sign-in generation on, which revokes every token. Every form POST must
+//! Sign-in: a merchant's key (the default merchant's secret key, or a registry merchant's API
+//! key), once, for a `pay_core::sign_in` token signed with that merchant's own secret, in a
+//! cookie that names its merchant and is HttpOnly, SameSite=Strict, and Secure everywhere but on
+//! localhost: the merchant then sees its own books only. The platform key signs the operator in
+//! instead, to every merchant's overview (operator.rs). Signing out (from the console's own
+//! origin only) moves the subject's sign-in generation on, which revokes its every token. Every form POST must
 //! come from the console's own origin (SameSite=Strict already keeps other sites' cookies out).
 
+mod operator;
 mod pages;
 
 use pay_core::bill::parse_decimal;
 use pay_core::checkout::SessionStatus;
 use pay_core::crypto::webcrypto::random_hex;
+use pay_core::merchant::MerchantId;
 use pay_core::risk::Flag;
 use pay_core::shard;
 use pay_core::{sign_in, CstDate};
@@ -20,7 +25,7 @@ use worker::{Method, Request, Response};
 
 use checkout_service::error::{ApiError, ApiResult, BadInput};
 use checkout_service::http::request::{self, cookie_attributes as attributes};
-use checkout_service::http::{limits, RequestContext};
+use checkout_service::http::{auth, limits, RequestContext};
 use checkout_service::ledger::SessionFilter;
 use checkout_service::services::{self, idempotency, refunds, webhooks};
 
@@ -29,31 +34,75 @@ use crate::reconcile;
 const COOKIE: &str = "wxc_console";
 const PAGE_SIZE: u32 = 50;
 
+/// Who a console request is from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Viewer {
+    /// A merchant, with its own key: the request serves it (`rc.merchant`), and shows its
+    /// orders, refunds, webhooks and reports only.
+    Merchant,
+    /// The platform operator, with the platform key: every merchant's overview.
+    Operator,
+}
+
+/// The cookie's subject for the operator's sign-in (a merchant's is its id).
+const OPERATOR: &str = "platform";
+
 /// Handles every `/console…` path.
-pub async fn handle(req: &mut Request, path: &str, rc: &RequestContext) -> Response {
+pub async fn handle(req: &mut Request, path: &str, rc: &mut RequestContext) -> Response {
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let result = match signed_in(req, rc).await {
-        Ok(signed_in) => route(req, rc, &segments, signed_in).await,
+        Ok(viewer) => route(req, rc, &segments, viewer).await,
         Err(e) => Err(e),
     };
     result.unwrap_or_else(|e| page(e.status(), pages::error(&e.summary())))
 }
 
-/// Whether the request carries a sign-in of the current generation, not expired.
-async fn signed_in(req: &Request, rc: &RequestContext) -> ApiResult<bool> {
-    let Some(token) = request::cookie(req, COOKIE) else {
-        return Ok(false);
+/// The cookie's subject and token: `{subject}:{token}`; a token alone (issued before platform
+/// mode) is the default merchant's.
+fn subject_and_token(cookie: &str) -> (&str, &str) {
+    cookie.split_once(':').unwrap_or(("default", cookie))
+}
+
+/// The key a subject's sign-in tokens are signed with: the platform key for the operator, the
+/// merchant's own secret (the default merchant's `MERCHANT_SECRET_KEY`, a registry merchant's
+/// derivation key) once the request serves it.
+fn signing_key(rc: &RequestContext, viewer: Viewer) -> Option<&str> {
+    match viewer {
+        Viewer::Operator => rc
+            .config
+            .deployment
+            .platform
+            .as_ref()
+            .map(|p| p.key.expose()),
+        Viewer::Merchant => Some(rc.merchant.profile.secret_key.expose()),
+    }
+}
+
+/// Who the request's sign-in is for, if it carries one of its subject's current generation,
+/// not expired; a merchant's makes the request serve that merchant.
+async fn signed_in(req: &Request, rc: &mut RequestContext) -> ApiResult<Option<Viewer>> {
+    let Some(cookie) = request::cookie(req, COOKIE) else {
+        return Ok(None);
     };
-    let generation = rc.catalog.console_sign_ins().generation().await?;
-    let key = rc.config.merchant.secret_key.expose();
-    Ok(sign_in::verify(key, &token, generation, rc.now))
+    let (subject, token) = subject_and_token(&cookie);
+    let viewer = match subject {
+        OPERATOR => Viewer::Operator,
+        merchant => match MerchantId::parse(merchant) {
+            Some(id) if rc.serve_named(&id).await? => Viewer::Merchant,
+            _ => return Ok(None),
+        },
+    };
+    let generation = rc.catalog.console_sign_ins().generation(subject).await?;
+    let genuine =
+        signing_key(rc, viewer).is_some_and(|key| sign_in::verify(key, token, generation, rc.now));
+    Ok(genuine.then_some(viewer))
 }
 
 async fn route(
     req: &mut Request,
-    rc: &RequestContext,
+    rc: &mut RequestContext,
     segments: &[&str],
-    signed_in: bool,
+    viewer: Option<Viewer>,
 ) -> ApiResult<Response> {
     let cross_origin = || {
         ApiError::invalid(
@@ -61,35 +110,49 @@ async fn route(
             "console forms are only accepted from the console itself",
         )
     };
-    match (request::method(req), segments) {
-        (Some(Method::Get), ["console", "login"]) => Ok(page(200, pages::login(None))),
-        (Some(Method::Post), ["console", "login"]) => login(req, rc).await,
-        // Another site cannot sign the merchant out; signing out revokes every sign-in so far.
-        (Some(Method::Post), ["console", "logout"]) if !same_origin(req) => Err(cross_origin()),
-        (Some(Method::Post), ["console", "logout"]) => {
-            if signed_in {
-                rc.catalog.console_sign_ins().revoke_all().await?;
-            }
-            Ok(redirect("/console/login", Some(clear_cookie(req))))
+    let method = request::method(req);
+    match (&method, segments) {
+        (Some(Method::Get), ["console", "login"]) => return Ok(page(200, pages::login(None))),
+        (Some(Method::Post), ["console", "login"]) => return login(req, rc).await,
+        // Another site cannot sign anyone out; signing out revokes every sign-in of its subject.
+        (Some(Method::Post), ["console", "logout"]) if !same_origin(req) => {
+            return Err(cross_origin())
         }
-        (Some(Method::Get), _) if !signed_in => Ok(redirect("/console/login", None)),
-        (_, _) if !signed_in => Err(ApiError::Unauthorized),
-        (Some(Method::Post), _) if !same_origin(req) => Err(cross_origin()),
-        (Some(Method::Get), ["console"]) => Ok(redirect("/console/orders", None)),
-        (Some(Method::Get), ["console", "orders"]) => orders(req, rc).await,
-        (Some(Method::Get), ["console", "orders", id]) => order(rc, id, None).await,
-        (Some(Method::Post), ["console", "orders", id, "refunds"]) => refund(req, rc, id).await,
-        (Some(Method::Get), ["console", "webhooks"]) => {
+        (Some(Method::Post), ["console", "logout"]) => {
+            let cookie = request::cookie(req, COOKIE).unwrap_or_default();
+            if viewer.is_some() {
+                let (subject, _) = subject_and_token(&cookie);
+                rc.catalog.console_sign_ins().revoke_all(subject).await?;
+            }
+            return Ok(redirect("/console/login", Some(clear_cookie(req))));
+        }
+        _ => {}
+    }
+    let rc = &*rc;
+    match (method, segments, viewer) {
+        (Some(Method::Get), _, None) => Ok(redirect("/console/login", None)),
+        (_, _, None) => Err(ApiError::Unauthorized),
+        (Some(Method::Post), _, _) if !same_origin(req) => Err(cross_origin()),
+        (_, _, Some(Viewer::Operator)) => operator::route(req, rc, segments).await,
+        (Some(Method::Get), ["console"], _) => Ok(redirect("/console/orders", None)),
+        (Some(Method::Get), ["console", "orders"], _) => orders(req, rc).await,
+        (Some(Method::Get), ["console", "orders", id], _) => order(rc, id, None).await,
+        (Some(Method::Post), ["console", "orders", id, "refunds"], _) => refund(req, rc, id).await,
+        (Some(Method::Get), ["console", "webhooks"], _) => {
             let deliveries = rc.ledger.outbox().deliveries(100).await;
-            let configured = rc.config.merchant.webhook.is_some();
+            let configured = rc.merchant.profile.webhook.is_some();
             deliveries.map(|d| page(200, pages::webhooks(&d, configured)))
         }
-        (Some(Method::Post), ["console", "webhooks", event, "retry"]) => {
+        (Some(Method::Post), ["console", "webhooks", event, "retry"], _) => {
             retry_webhook(rc, event).await
         }
-        (Some(Method::Get), ["console", "reports"]) => reports(rc, None).await,
-        (Some(Method::Post), ["console", "reports"]) => run_report(req, rc).await,
-        (Some(Method::Get), ["console", "reports", date]) => report(rc, date).await,
+        // Reconciliation runs over the default merchant's bills until it runs per merchant.
+        (_, ["console", "reports", ..], _) if rc.merchant.id != MerchantId::Default => {
+            Ok(page(200, pages::reports_not_yet()))
+        }
+        (Some(Method::Get), ["console", "reports"], _) => reports(rc, None).await,
+        (Some(Method::Post), ["console", "reports"], _) => run_report(req, rc).await,
+        (Some(Method::Get), ["console", "reports", date], _) => report(rc, date).await,
         _ => Err(ApiError::NotFound("page")),
     }
 }
@@ -150,25 +213,40 @@ async fn form(req: &mut Request) -> ApiResult<impl Fn(&str) -> Option<String>> {
     })
 }
 
-async fn login(req: &mut Request, rc: &RequestContext) -> ApiResult<Response> {
+/// A sign-in with a key: the platform key (the operator), the default merchant's secret key or
+/// a registry merchant's API key (that merchant).
+async fn login(req: &mut Request, rc: &mut RequestContext) -> ApiResult<Response> {
     limits::hit_by_ip(req, rc, rc.config.deployment.limits.sign_in_per_ip).await?;
     let field = form(req).await?;
     let key = field("key").unwrap_or_default();
-    let secret_key = &rc.config.merchant.secret_key;
-    if !secret_key.matches(&key) {
-        return Ok(page(
-            401,
-            pages::login(Some("That is not this Worker's merchant secret key.")),
-        ));
-    }
-    let generation = rc.catalog.console_sign_ins().generation().await?;
-    let token = sign_in::issue(secret_key.expose(), generation, rc.now);
+    let operator = rc.config.deployment.platform.as_ref();
+    let (viewer, subject, home) = if operator.is_some_and(|p| p.key.matches(&key)) {
+        (Viewer::Operator, OPERATOR.to_string(), "/console/platform")
+    } else {
+        match auth::merchant_key(&key, rc).await {
+            Ok(rc) => (
+                Viewer::Merchant,
+                rc.merchant.id.to_string(),
+                "/console/orders",
+            ),
+            Err(ApiError::Unauthorized) => {
+                return Ok(page(
+                    401,
+                    pages::login(Some("That is not a key of this deployment.")),
+                ))
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let generation = rc.catalog.console_sign_ins().generation(&subject).await?;
+    let key = signing_key(rc, viewer).ok_or(ApiError::Unauthorized)?;
+    let token = sign_in::issue(key, generation, rc.now);
     let cookie = format!(
-        "{COOKIE}={token}; Max-Age={}{}",
+        "{COOKIE}={subject}:{token}; Max-Age={}{}",
         sign_in::LIFETIME_SECS,
         cookie_attributes(req)
     );
-    Ok(redirect("/console/orders", Some(cookie)))
+    Ok(redirect(home, Some(cookie)))
 }
 
 fn query(req: &Request) -> ApiResult<Vec<(String, String)>> {

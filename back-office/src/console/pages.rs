@@ -7,7 +7,9 @@ use pay_core::shard;
 use pay_core::{Fen, UnixTime};
 
 use checkout_service::catalog::{Difference, ReconciliationRun};
-use checkout_service::ledger::{CheckoutSession, OrderEvent, Refund, WebhookDelivery};
+use checkout_service::ledger::{
+    CheckoutSession, ListingSummary, OrderEvent, Refund, WebhookDelivery,
+};
 
 const STYLE: &str = "body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1a1a1a}\
 header{display:flex;gap:1.2rem;align-items:center;padding:.7rem 1.2rem;background:#07c160;color:#fff}\
@@ -29,13 +31,24 @@ fn money(fen: i64) -> String {
     Fen::new(fen).display_cny()
 }
 
-fn layout(title: &str, signed_in: bool, body: &str) -> String {
-    let nav = if signed_in {
-        "<a href=\"/console/orders\">Orders</a><a href=\"/console/webhooks\">Webhooks</a>\
-         <a href=\"/console/reports\">Reconciliation</a>\
-         <form method=\"post\" action=\"/console/logout\"><button type=\"submit\">Sign out</button></form>"
-    } else {
-        ""
+/// Whose links the header shows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Nav {
+    Guest,
+    Merchant,
+    Operator,
+}
+
+const SIGN_OUT: &str = "<form method=\"post\" action=\"/console/logout\"><button type=\"submit\">Sign out</button></form>";
+
+fn layout(title: &str, nav: Nav, body: &str) -> String {
+    let nav = match nav {
+        Nav::Guest => String::new(),
+        Nav::Merchant => format!(
+            "<a href=\"/console/orders\">Orders</a><a href=\"/console/webhooks\">Webhooks</a>\
+             <a href=\"/console/reports\">Reconciliation</a>{SIGN_OUT}"
+        ),
+        Nav::Operator => format!("<a href=\"/console/platform\">Merchants</a>{SIGN_OUT}"),
     };
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
@@ -55,19 +68,25 @@ fn problem_box(problem: Option<&str>) -> String {
 pub fn login(problem: Option<&str>) -> String {
     layout(
         "Sign in",
-        false,
+        Nav::Guest,
         &format!(
             "{}<form method=\"post\" action=\"/console/login\" class=\"box\">\
-             <label>Merchant secret key <input type=\"password\" name=\"key\" autocomplete=\"current-password\" required autofocus></label> \
+             <label>Key <input type=\"password\" name=\"key\" autocomplete=\"current-password\" required autofocus></label> \
              <button type=\"submit\">Sign in</button></form>\
-             <p class=\"muted\">The key is the Worker's <code>MERCHANT_SECRET_KEY</code>. The sign-in lasts 8 hours.</p>",
+             <p class=\"muted\">A merchant signs in with its key (the Worker's <code>MERCHANT_SECRET_KEY</code>, or \
+             the API key the platform gave it) and sees its own books; the operator with the platform key \
+             (<code>PLATFORM_SECRET_KEY</code>) sees every merchant. The sign-in lasts 8 hours.</p>",
             problem_box(problem)
         ),
     )
 }
 
 pub fn error(message: &str) -> String {
-    layout("Something went wrong", true, &problem_box(Some(message)))
+    layout(
+        "Something went wrong",
+        Nav::Merchant,
+        &problem_box(Some(message)),
+    )
 }
 
 fn status_class(status: &str) -> &'static str {
@@ -146,7 +165,7 @@ pub fn orders(rows: &[CheckoutSession], params: &[(String, String)], more: bool)
             escape(&next.finish())
         );
     }
-    layout("Orders", true, &html)
+    layout("Orders", Nav::Merchant, &html)
 }
 
 pub fn order(
@@ -228,7 +247,7 @@ pub fn order(
             money(refundable)
         );
     }
-    layout(&format!("Order {}", row.out_trade_no), true, &html)
+    layout(&format!("Order {}", row.out_trade_no), Nav::Merchant, &html)
 }
 
 pub fn webhooks(deliveries: &[WebhookDelivery], configured: bool) -> String {
@@ -268,7 +287,7 @@ pub fn webhooks(deliveries: &[WebhookDelivery], configured: bool) -> String {
         );
     }
     html += "</tbody></table>";
-    layout("Webhook deliveries", true, &html)
+    layout("Webhook deliveries", Nav::Merchant, &html)
 }
 
 /// A bar chart as inline SVG, one horizontal bar per label (long labels stay readable),
@@ -361,7 +380,7 @@ pub fn reports(runs: &[ReconciliationRun], problem: Option<&str>) -> String {
         html += "<tr><td colspan=\"8\" class=\"muted\">No reconciliation yet.</td></tr>";
     }
     html += "</tbody></table>";
-    layout("Reconciliation and settlement", true, &html)
+    layout("Reconciliation and settlement", Nav::Merchant, &html)
 }
 
 pub fn report(run: &ReconciliationRun, differences: &[Difference]) -> String {
@@ -444,5 +463,78 @@ pub fn report(run: &ReconciliationRun, differences: &[Difference]) -> String {
         html += "<tr><td colspan=\"7\" class=\"ok\">Books and bills agree.</td></tr>";
     }
     html += "</tbody></table>";
-    layout(&format!("Reconciliation of {}", run.bill_date), true, &html)
+    layout(
+        &format!("Reconciliation of {}", run.bill_date),
+        Nav::Merchant,
+        &html,
+    )
+}
+
+/// A registry merchant's reconciliation page, until reconciliation runs per merchant.
+pub fn reports_not_yet() -> String {
+    layout(
+        "Reconciliation and settlement",
+        Nav::Merchant,
+        "<p class=\"muted\">Your bills are reconciled once reconciliation runs per merchant \
+         (the platform's next step); the runs so far are the deployment's own merchant's.</p>",
+    )
+}
+
+/// One merchant as the operator's overview shows it.
+#[derive(Default)]
+pub struct MerchantOverview {
+    pub id: String,
+    pub name: String,
+    pub mode: &'static str,
+    pub status: String,
+    pub listed: ListingSummary,
+    pub failing_webhooks: i64,
+    /// The latest reconciliation: its day, differences found, and fixed.
+    pub reconciled: Option<(String, i64, i64)>,
+}
+
+pub fn operator(rows: &[MerchantOverview]) -> String {
+    let mut html = String::from(
+        "<table><thead><tr><th>Merchant</th><th>Mode</th><th>Status</th><th class=\"num\">Paid orders</th>\
+         <th class=\"num\">Paid volume</th><th class=\"num\">Flagged</th><th class=\"num\">Webhooks failing</th>\
+         <th>Reconciliation</th><th></th></tr></thead><tbody>",
+    );
+    for m in rows {
+        let reconciled = m
+            .reconciled
+            .as_ref()
+            .map_or("—".to_string(), |(day, found, fixed)| {
+                format!("{}: {found} differences, {fixed} fixed", escape(day))
+            });
+        // The deployment's own merchant is its configuration: it cannot be suspended here.
+        let action = match (m.id.as_str(), m.status.as_str()) {
+            ("default", _) => String::new(),
+            (id, "suspended") => format!(
+                "<form class=\"inline\" method=\"post\" action=\"/console/platform/merchants/{}/resume\"><button type=\"submit\">Resume</button></form>",
+                escape(id)
+            ),
+            (id, _) => format!(
+                "<form class=\"inline\" method=\"post\" action=\"/console/platform/merchants/{}/suspend\"><button type=\"submit\">Suspend</button></form>",
+                escape(id)
+            ),
+        };
+        html.push_str(&format!(
+            "<tr data-merchant=\"{id}\"><td>{name}<br><code class=\"muted\">{id}</code></td><td>{mode}</td>\
+             <td class=\"{class}\">{status}</td><td class=\"num\">{paid}</td><td class=\"num\">{volume}</td>\
+             <td class=\"num {flag_class}\">{flagged}</td><td class=\"num {hook_class}\">{failing}</td><td>{reconciled}</td><td>{action}</td></tr>",
+            id = escape(&m.id),
+            name = escape(&m.name),
+            mode = m.mode,
+            class = if m.status == "suspended" { "bad" } else { "ok" },
+            status = escape(&m.status),
+            paid = m.listed.paid,
+            volume = money(m.listed.paid_fen),
+            flag_class = if m.listed.flagged > 0 { "bad" } else { "" },
+            flagged = m.listed.flagged,
+            hook_class = if m.failing_webhooks > 0 { "bad" } else { "" },
+            failing = m.failing_webhooks,
+        ));
+    }
+    html.push_str("</tbody></table><p class=\"muted\">A suspended merchant's new sessions are refused; its open payments still complete and refund.</p>");
+    layout("Merchants", Nav::Operator, &html)
 }

@@ -16,17 +16,25 @@ use crate::platform::routing::Merchant;
 use pay_core::shard::merchant_named_by;
 use worker_kit::secret::constant_time_eq;
 
-/// The merchant API's credential: `Authorization: Bearer <key>`, the default merchant's
-/// `MERCHANT_SECRET_KEY` or a registry merchant's API key (not revoked); the request then
-/// serves that merchant, and only it: the context that does.
+/// The merchant API's credential: `Authorization: Bearer <key>` ([`merchant_key`]); the
+/// request then serves that merchant, and only it: the context that does.
 pub async fn merchant<'a>(
     req: &Request,
     rc: &'a mut RequestContext,
 ) -> ApiResult<&'a RequestContext> {
-    let merchant = if default_merchant(req, rc).is_ok() {
+    merchant_key(&bearer(req)?, rc).await
+}
+
+/// The merchant whose key `key` is: the default merchant's `MERCHANT_SECRET_KEY` or a registry
+/// merchant's API key (not revoked); the request then serves it (the API, a console sign-in).
+pub async fn merchant_key<'a>(
+    key: &str,
+    rc: &'a mut RequestContext,
+) -> ApiResult<&'a RequestContext> {
+    let merchant = if rc.config.merchant.secret_key.matches(key) {
         Merchant::default_of(&rc.config)
     } else {
-        Merchant::by_key(&rc.catalog, &rc.config, &bearer(req)?)
+        Merchant::by_key(&rc.catalog, &rc.config, key)
             .await?
             .ok_or(ApiError::Unauthorized)?
     };

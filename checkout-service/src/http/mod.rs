@@ -79,14 +79,23 @@ impl RequestContext {
                 ));
             }
             self.books = self.books.of_merchant(&merchant.id);
-            self.ledger = Ledger::in_objects(
-                self.books.clone(),
-                self.config.deployment.shards,
-                self.catalog.db().clone(),
-            );
+            self.ledger = self.books_of(&merchant.id);
         }
         self.merchant = merchant;
         Ok(())
+    }
+
+    /// The books of merchant `id` (the operator's overview reads each merchant's); the
+    /// default merchant's are this context's own until it serves another.
+    pub fn books_of(&self, id: &MerchantId) -> Ledger {
+        match id {
+            MerchantId::Default => self.ledger.clone(),
+            _ => Ledger::in_objects(
+                self.books.of_merchant(id),
+                self.config.deployment.shards,
+                self.catalog.db().clone(),
+            ),
+        }
     }
 
     /// This request serves the merchant `id` (a session id's, a notification URL's, an

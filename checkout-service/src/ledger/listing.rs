@@ -30,6 +30,15 @@ pub struct SessionFilter {
 
 pub struct Listing<'a>(pub(super) &'a Shards);
 
+/// What the listing holds of a merchant, for the operator's overview.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListingSummary {
+    pub paid: i64,
+    pub paid_fen: i64,
+    /// Orders with an anomaly flag.
+    pub flagged: i64,
+}
+
 /// How many of a shard's events one round of the projection reads (one D1 write carries the
 /// sessions they changed, bound as one JSON parameter).
 const ROUND: i64 = 100;
@@ -127,6 +136,24 @@ impl Listing<'_> {
             return Err(ApiError::NotFound("checkout session for starting_after"));
         }
         Ok(worker_kit::sql::typed_rows(page.rows)?)
+    }
+
+    /// The merchant's paid orders, their sum, and its flagged orders.
+    pub async fn summary(&self) -> ApiResult<ListingSummary> {
+        let (db, source) = self.source();
+        let merchant = self.merchant();
+        let mine = if merchant.is_some() {
+            "merchant_id = ?1"
+        } else {
+            "1"
+        };
+        let sql = format!(
+            "SELECT COALESCE(SUM(status = 'paid'), 0) AS paid, \
+             COALESCE(SUM(CASE WHEN status = 'paid' THEN amount_fen ELSE 0 END), 0) AS paid_fen, \
+             COALESCE(SUM(flags <> ''), 0) AS flagged FROM {source} WHERE {mine}"
+        );
+        let args: Vec<_> = merchant.as_deref().map(text).into_iter().collect();
+        Ok(db.first(&sql, &args).await?.unwrap_or_default())
     }
 
     /// One round of shard `number`'s projection into D1's listing: the sessions its events since

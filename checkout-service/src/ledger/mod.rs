@@ -31,7 +31,7 @@ pub mod sessions;
 pub use attempts::Attempts;
 pub use events::{Events, OrderEvent};
 pub use idempotency::{Claim, IdempotencyKeys};
-pub use listing::{Listing, SessionFilter};
+pub use listing::{Listing, ListingSummary, SessionFilter};
 pub use notifications::Notifications;
 pub use outbox::{DueEvent, Outbox, WebhookDelivery};
 pub use refunds::{Refund, Refunds};

@@ -43,6 +43,18 @@ pub struct WebhookDelivery {
 pub struct Outbox<'a>(pub(super) &'a Shards);
 
 impl Outbox<'_> {
+    /// How many events wait for a delivery that has failed at least once, over every shard.
+    pub async fn failing(&self) -> ApiResult<i64> {
+        let rows = self
+            .0
+            .rows_of_every(
+                "SELECT COUNT(*) AS n FROM webhook_outbox WHERE delivered_at IS NULL AND attempts > 0",
+                &[],
+            )
+            .await?;
+        Ok(rows.iter().filter_map(|(_, row)| row["n"].as_i64()).sum())
+    }
+
     /// Undelivered events whose time has come, oldest first in each shard (`limit` of each).
     pub async fn due(&self, now: UnixTime, limit: u32) -> ApiResult<Vec<DueEvent>> {
         let due = self

@@ -10,8 +10,9 @@
 //! (pay_core::sealed) under the deployment's key-encryption key before they are stored, each
 //! bound to its owner and its name, and are never answered. The SQL is the catalog's
 //! (`catalog/registry.rs`); the platform API's handlers are the back office's. Which merchant
-//! a request serves is `routing`'s.
+//! a request serves is `routing`'s; writing a change and purging its cached row, `changes`'.
 
+pub mod changes;
 pub mod routing;
 
 use std::collections::BTreeMap;
