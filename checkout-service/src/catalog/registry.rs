@@ -30,13 +30,65 @@ pub struct EntryRow {
 
 pub type ProviderRow = EntryRow;
 
-/// A merchant as stored.
+/// A merchant as stored (read and written through [`MerchantRecord`], its flat shape: serde's
+/// `flatten` would cost the edge's bundle its buffering of every field).
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(from = "MerchantRecord", into = "MerchantRecord")]
 pub struct MerchantRow {
-    #[serde(flatten)]
     pub entry: EntryRow,
     pub status: String,
     pub provider_id: Option<String>,
+}
+
+/// A merchant's row as D1 (and the KV cache) holds it.
+#[derive(Deserialize, Serialize)]
+struct MerchantRecord {
+    id: String,
+    name: String,
+    status: String,
+    provider_id: Option<String>,
+    #[serde(deserialize_with = "map_text", serialize_with = "text_map")]
+    settings: SettingsMap,
+    #[serde(deserialize_with = "map_text", serialize_with = "text_map")]
+    secrets: SettingsMap,
+    version: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl From<MerchantRecord> for MerchantRow {
+    fn from(r: MerchantRecord) -> Self {
+        MerchantRow {
+            entry: EntryRow {
+                id: r.id,
+                name: r.name,
+                settings: r.settings,
+                secrets: r.secrets,
+                version: r.version,
+                created_at: r.created_at,
+                updated_at: r.updated_at,
+            },
+            status: r.status,
+            provider_id: r.provider_id,
+        }
+    }
+}
+
+impl From<MerchantRow> for MerchantRecord {
+    fn from(m: MerchantRow) -> Self {
+        let e = m.entry;
+        MerchantRecord {
+            id: e.id,
+            name: e.name,
+            status: m.status,
+            provider_id: m.provider_id,
+            settings: e.settings,
+            secrets: e.secrets,
+            version: e.version,
+            created_at: e.created_at,
+            updated_at: e.updated_at,
+        }
+    }
 }
 
 /// One of a merchant's API keys, as listed (never the key).

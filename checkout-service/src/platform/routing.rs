@@ -8,7 +8,6 @@
 //! by its id (WeChat Pay refuses query strings).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use pay_core::merchant::MerchantId;
@@ -32,9 +31,12 @@ pub struct Merchant {
 /// How many registry merchants' profiles an isolate keeps (more: it starts again, empty).
 const KEPT: usize = 256;
 
+/// A registry merchant's profile, with the id and version of the row it was built from.
+type Kept = (String, i64, Rc<MerchantProfile>);
+
 thread_local! {
-    /// Registry merchants' profiles by id, each with the version of the row it was built from.
-    static PROFILES: RefCell<HashMap<String, (i64, Rc<MerchantProfile>)>> = RefCell::default();
+    /// Registry merchants' profiles (a list: a few hundred at most, and no hasher in the bundle).
+    static PROFILES: RefCell<Vec<Kept>> = const { RefCell::new(Vec::new()) };
 }
 
 impl Merchant {
@@ -100,9 +102,9 @@ impl Merchant {
         }
         let kept = PROFILES.with(|p| {
             p.borrow()
-                .get(&entry.id)
-                .filter(|(version, _)| *version == entry.version)
-                .map(|(_, profile)| Rc::clone(profile))
+                .iter()
+                .find(|(id, version, _)| *id == entry.id && *version == entry.version)
+                .map(|(_, _, profile)| Rc::clone(profile))
         });
         let profile = match kept {
             Some(profile) => profile,
@@ -110,10 +112,11 @@ impl Merchant {
                 let profile = Rc::new(profile_of(row, platform, &config.merchant.notify_url)?);
                 PROFILES.with(|p| {
                     let mut p = p.borrow_mut();
+                    p.retain(|(id, ..)| *id != entry.id);
                     if p.len() >= KEPT {
                         p.clear();
                     }
-                    p.insert(entry.id.clone(), (entry.version, Rc::clone(&profile)));
+                    p.push((entry.id.clone(), entry.version, Rc::clone(&profile)));
                 });
                 profile
             }
