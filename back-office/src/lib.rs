@@ -21,6 +21,7 @@ mod reconciliation_api;
 use checkout_service::error::ApiError;
 use checkout_service::http::routes::{self, Resolved, Route};
 use checkout_service::http::{request, RequestContext};
+use pay_core::merchant::MerchantId;
 use pay_core::UnixTime;
 use worker::{event, Context, Env, Request, Response};
 
@@ -48,14 +49,18 @@ async fn serve(req: &mut Request, env: &Env, now: UnixTime) -> Response {
             return Ok(console::handle(req, &path, &mut rc).await);
         }
         match route {
-            Resolved::Found(Route::Reconcile, _) => reconciliation_api::reconcile(req, &rc).await,
+            Resolved::Found(Route::Reconcile, _) => {
+                reconciliation_api::reconcile(req, &mut rc).await
+            }
             Resolved::Found(Route::ListReconciliations, _) => {
-                reconciliation_api::reconciliations(req, &rc).await
+                reconciliation_api::reconciliations(req, &mut rc).await
             }
             Resolved::Found(Route::RetrieveReconciliation, Some(date)) => {
-                reconciliation_api::reconciliation(req, &rc, date).await
+                reconciliation_api::reconciliation(req, &mut rc, date).await
             }
-            Resolved::Found(Route::RunScheduled, _) => reconciliation_api::run_due(req, &rc).await,
+            Resolved::Found(Route::RunScheduled, _) => {
+                reconciliation_api::run_due(req, &mut rc).await
+            }
             Resolved::Found(route, id) if path.starts_with("/v1/platform/") => {
                 platform_api::handle(route, id.unwrap_or_default(), req, &rc).await
             }
@@ -66,18 +71,39 @@ async fn serve(req: &mut Request, env: &Env, now: UnixTime) -> Response {
     answered.await.unwrap_or_else(|e| e.into_response(now))
 }
 
-/// The daily reconciliation, once it is due (after 10:00 China time, for the day before); the
-/// edge's cron does the books' jobs.
+/// The daily reconciliation, once it is due (after 10:00 China time, for the day before), of
+/// the default merchant and of every direct registry merchant, each with its own bills; the
+/// edge's cron does the books' jobs. One merchant's failure is logged and the others go on.
 #[event(scheduled)]
 async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
     let now = checkout_service::now();
-    let ran = async {
+    let merchants = async {
         let rc = RequestContext::load(&env, now)?;
         rc.books_open()?;
-        reconcile::run_if_due(&rc.services(), &rc.catalog.reconciliations()).await
+        let mut ids = vec![MerchantId::Default];
+        if rc.config.deployment.platform.is_some() {
+            let registry = rc.catalog.registry().direct_merchant_ids().await?;
+            ids.extend(registry.iter().filter_map(|id| MerchantId::parse(id)));
+        }
+        Ok::<_, ApiError>(ids)
     };
-    if let Err(e) = ran.await {
-        worker::console_error!("scheduled reconciliation failed: {}", e.log_line());
+    let merchants = match merchants.await {
+        Ok(ids) => ids,
+        Err(e) => {
+            return worker::console_error!("scheduled reconciliation failed: {}", e.log_line())
+        }
+    };
+    for id in merchants {
+        let ran = async {
+            let mut rc = RequestContext::load(&env, now)?;
+            if !rc.serve_named(&id).await? {
+                return Ok(None);
+            }
+            reconcile::run_if_due(&rc.services(), &rc.reconciliations()).await
+        };
+        if let Err(e) = ran.await {
+            worker::console_error!("scheduled reconciliation of {id} failed: {}", e.log_line());
+        }
     }
 }
 

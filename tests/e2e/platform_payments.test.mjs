@@ -225,7 +225,7 @@ test("the console: each merchant signs in with its own key and sees its own book
   const hooks = (await consolePage(shopIn.cookie, "/console/webhooks")).html;
   assert.ok(hooks.includes(`cs_m${shop.id.slice(4)}`), "its own webhook deliveries");
   assert.ok(!/href="\/console\/orders\/cs_(?!m)/.test(hooks), "none of the default merchant's");
-  assert.match((await consolePage(shopIn.cookie, "/console/reports")).html, /once reconciliation runs per merchant/);
+  assert.match((await consolePage(shopIn.cookie, "/console/reports")).html, /No reconciliation yet/, "its own runs (none yet)");
   // A sign-in re-addressed to another merchant does not verify (its token is signed with the shop's secret).
   const forged = shopIn.cookie.replace(`=${shop.id}:`, "=default:");
   assert.equal((await consolePage(forged, "/console/orders")).location, "/console/login");
@@ -282,4 +282,40 @@ test("an API key rotated: the next works, the old is refused once revoked, the s
   shop.key = next.body.api_key;
   await payerPays(env.stack, made);
   await until("the session made with the old key to be paid", async () => (await shopStatus(made.id)) === "paid", 20_000);
+});
+
+test("each direct merchant reconciles with its own bills and keys, and each report is its own", { timeout: 120_000 }, async () => {
+  const today = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10);
+  const billed = async (mchid) => (await platformRecords(env.stack, "transactions", { mchid }))
+    .filter((t) => ["SUCCESS", "REFUND"].includes(t.trade_state));
+  const shopBilled = await billed(shopAccount().mchid);
+  assert.ok(shopBilled.length >= 3, "the shop's payments of the tests above");
+  const mine = await asShop("POST", "/v1/admin/reconciliations", { date: today });
+  assert.equal(mine.status, 200, mine.text);
+  assert.equal(mine.body.run.status, "done");
+  assert.equal(mine.body.run.payments, shopBilled.length, "its own bill: every payment WeChat Pay holds for its mchid");
+  assert.equal(mine.body.run.paid_fen, shopBilled.reduce((t, x) => t + x.amount_fen, 0));
+  // Its differences name its own orders only (the one the attack test paid with a notification
+  // made here, which its bill does not hold, among them).
+  const shopOrders = new Set((await asShop("GET", "/v1/checkout/sessions?limit=100")).body.data.map((s) => s.out_trade_no));
+  const named = mine.body.differences.filter((d) => d.out_trade_no).map((d) => d.out_trade_no);
+  assert.ok(named.length >= 1, JSON.stringify(mine.body.differences));
+  assert.ok(named.every((no) => shopOrders.has(no)), `only its own orders: ${named}`);
+
+  // The default merchant's report of the same day: its own bill, none of the shop's orders.
+  const theirs = await call(env.edgeVars.MERCHANT_SECRET_KEY, "POST", "/v1/admin/reconciliations", { date: today });
+  assert.equal(theirs.status, 200, theirs.text);
+  assert.equal(theirs.body.run.payments, (await billed("1230000109")).length);
+  assert.ok(theirs.body.differences.every((d) => !shopOrders.has(d.out_trade_no)));
+  // Each reads its own runs back.
+  const listed = await asShop("GET", "/v1/admin/reconciliations");
+  assert.deepEqual(listed.body.data.map((r) => [r.bill_date, r.payments]), [[today, shopBilled.length]]);
+  const report = await asShop("GET", `/v1/admin/reconciliations/${today}`);
+  assert.deepEqual(report.body.differences, mine.body.differences);
+  // And the console shows it: the shop's reports page, the operator's overview.
+  const shopIn = await consoleSignIn(shop.key);
+  assert.match((await consolePage(shopIn.cookie, "/console/reports")).html, new RegExp(`/console/reports/${today}`));
+  const operatorIn = await consoleSignIn(env.edgeVars.PLATFORM_SECRET_KEY);
+  const row = (await consolePage(operatorIn.cookie, "/console/platform")).html.match(new RegExp(`<tr data-merchant="${shop.id}">(.*?)</tr>`))[1];
+  assert.match(row, new RegExp(`${today}: ${mine.body.run.differences} differences`));
 });

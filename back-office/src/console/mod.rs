@@ -146,10 +146,6 @@ async fn route(
         (Some(Method::Post), ["console", "webhooks", event, "retry"], _) => {
             retry_webhook(rc, event).await
         }
-        // Reconciliation runs over the default merchant's bills until it runs per merchant.
-        (_, ["console", "reports", ..], _) if rc.merchant.id != MerchantId::Default => {
-            Ok(page(200, pages::reports_not_yet()))
-        }
         (Some(Method::Get), ["console", "reports"], _) => reports(rc, None).await,
         (Some(Method::Post), ["console", "reports"], _) => run_report(req, rc).await,
         (Some(Method::Get), ["console", "reports", date], _) => report(rc, date).await,
@@ -383,7 +379,7 @@ async fn retry_webhook(rc: &RequestContext, event: &str) -> ApiResult<Response> 
 }
 
 async fn reports(rc: &RequestContext, problem: Option<String>) -> ApiResult<Response> {
-    let runs = rc.catalog.reconciliations().latest(31).await?;
+    let runs = rc.reconciliations().latest(31).await?;
     let status = if problem.is_some() { 400 } else { 200 };
     Ok(page(status, pages::reports(&runs, problem.as_deref())))
 }
@@ -395,12 +391,12 @@ async fn run_report(req: &mut Request, rc: &RequestContext) -> ApiResult<Respons
         return reports(rc, Some(format!("{date:?} is not a date (YYYY-MM-DD)"))).await;
     };
     // A failed run is recorded and shown on the day's page.
-    let _ = reconcile::run(&rc.services(), &rc.catalog.reconciliations(), day).await;
+    let _ = reconcile::run(&rc.services(), &rc.reconciliations(), day).await;
     Ok(redirect(&format!("/console/reports/{day}"), None))
 }
 
 async fn report(rc: &RequestContext, date: &str) -> ApiResult<Response> {
-    let report = reconcile::report(&rc.catalog.reconciliations(), date).await?;
+    let report = reconcile::report(&rc.reconciliations(), date).await?;
     Ok(page(200, pages::report(&report.run, &report.differences)))
 }
 

@@ -38,7 +38,6 @@ pub async fn route(req: &Request, rc: &RequestContext, segments: &[&str]) -> Api
 }
 
 async fn overview(rc: &RequestContext) -> ApiResult<Response> {
-    let latest = rc.catalog.reconciliations().latest(1).await?;
     let mut rows = vec![
         summarized(
             rc,
@@ -47,9 +46,6 @@ async fn overview(rc: &RequestContext) -> ApiResult<Response> {
                 name: "This deployment's merchant (its vars and secrets)".into(),
                 mode: "direct",
                 status: MerchantStatus::Active.as_str().into(),
-                reconciled: latest
-                    .first()
-                    .map(|r| (r.bill_date.clone(), r.differences, r.fixed)),
                 ..MerchantOverview::default()
             },
         )
@@ -72,15 +68,20 @@ async fn overview(rc: &RequestContext) -> ApiResult<Response> {
     Ok(page(200, pages::operator(&rows)))
 }
 
-/// `row` with what its merchant's books say: paid volume and flags from the listing, the
-/// webhooks failing from its shards' outboxes.
+/// `row` with what its merchant's books say (paid volume and flags from the listing, the
+/// webhooks failing from its shards' outboxes) and its latest reconciliation.
 async fn summarized(rc: &RequestContext, row: MerchantOverview) -> ApiResult<MerchantOverview> {
     let id = MerchantId::parse(&row.id)
         .ok_or_else(|| ApiError::Internal(format!("registry id {:?}", row.id)))?;
     let books = rc.books_of(&id);
+    let latest = rc.catalog.reconciliations(&id).latest(1).await?;
     Ok(MerchantOverview {
         listed: books.listing().summary().await?,
         failing_webhooks: books.outbox().failing().await?,
+        reconciled: latest
+            .into_iter()
+            .next()
+            .map(|r| (r.bill_date, r.differences, r.fixed)),
         ..row
     })
 }

@@ -470,16 +470,6 @@ pub fn report(run: &ReconciliationRun, differences: &[Difference]) -> String {
     )
 }
 
-/// A registry merchant's reconciliation page, until reconciliation runs per merchant.
-pub fn reports_not_yet() -> String {
-    layout(
-        "Reconciliation and settlement",
-        Nav::Merchant,
-        "<p class=\"muted\">Your bills are reconciled once reconciliation runs per merchant \
-         (the platform's next step); the runs so far are the deployment's own merchant's.</p>",
-    )
-}
-
 /// One merchant as the operator's overview shows it.
 #[derive(Default)]
 pub struct MerchantOverview {

@@ -11,6 +11,7 @@ mod registry;
 pub use books_moves::{BooksMoves, TableMoved};
 pub use certificates::Certificates;
 pub use console::ConsoleSignIns;
+use pay_core::merchant::MerchantId;
 pub use reconciliation::{Difference, ReconciliationRun, Reconciliations, RunStatus};
 pub use registry::{ApiKeyRow, EntryRow, MerchantRow, NewApiKey, ProviderRow, Registry};
 use worker_kit::sql::Db;
@@ -35,8 +36,9 @@ impl Catalog {
         BooksMoves(&self.db)
     }
 
-    pub fn reconciliations(&self) -> Reconciliations<'_> {
-        Reconciliations(&self.db)
+    /// Merchant `merchant`'s reconciliations.
+    pub fn reconciliations(&self, merchant: &MerchantId) -> Reconciliations<'_> {
+        Reconciliations(&self.db, merchant.to_string())
     }
 
     pub fn certificates(&self) -> Certificates<'_> {

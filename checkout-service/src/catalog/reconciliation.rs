@@ -1,5 +1,6 @@
 //! Reconciliation runs and their differences (`reconciliation_runs`,
-//! `reconciliation_differences`): a day's run replaces the one before, in one transaction.
+//! `reconciliation_differences`), each merchant's apart (migration 0025): a day's run replaces
+//! the one before, in one transaction.
 
 use serde::{Deserialize, Serialize};
 use worker_kit::sql::{int, opt_int, opt_text, text, Db};
@@ -53,20 +54,21 @@ pub struct Difference {
     pub outcome: String,
 }
 
-pub struct Reconciliations<'a>(pub(super) &'a Db);
+/// One merchant's reconciliations (its id: `default`, `mch_…`).
+pub struct Reconciliations<'a>(pub(super) &'a Db, pub(super) String);
 
 impl Reconciliations<'_> {
     /// Replaces a day's reconciliation with `run` and its differences, in one transaction.
     pub async fn save(&self, run: &ReconciliationRun, differences: &[Difference]) -> ApiResult<()> {
         let mut statements = vec![
             self.0.statement(
-                "DELETE FROM reconciliation_differences WHERE bill_date = ?1",
-                &[text(&run.bill_date)],
+                "DELETE FROM reconciliation_differences WHERE merchant_id = ?2 AND bill_date = ?1",
+                &[text(&run.bill_date), text(&self.1)],
             ),
             self.0.statement(
                 "INSERT OR REPLACE INTO reconciliation_runs (bill_date, status, ran_at, error, payments, \
-                 paid_fen, refunds, refunded_fen, fees_millifen, differences, fixed, settlement) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                 paid_fen, refunds, refunded_fen, fees_millifen, differences, fixed, settlement, merchant_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 &[
                     text(&run.bill_date),
                     text(run.status.as_str()),
@@ -80,13 +82,15 @@ impl Reconciliations<'_> {
                     int(run.differences),
                     int(run.fixed),
                     opt_text(run.settlement.as_deref()),
+                    text(&self.1),
                 ],
             ),
         ];
         for d in differences {
             statements.push(self.0.statement(
                 "INSERT INTO reconciliation_differences (bill_date, kind, out_trade_no, out_refund_no, \
-                 transaction_id, ours, theirs, resolution, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 transaction_id, ours, theirs, resolution, outcome, merchant_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 &[
                     text(&run.bill_date),
                     text(&d.kind),
@@ -97,6 +101,7 @@ impl Reconciliations<'_> {
                     opt_int(d.theirs),
                     text(&d.resolution),
                     text(&d.outcome),
+                    text(&self.1),
                 ],
             ));
         }
@@ -108,8 +113,8 @@ impl Reconciliations<'_> {
         Ok(self
             .0
             .first(
-                "SELECT * FROM reconciliation_runs WHERE bill_date = ?1",
-                &[text(bill_date)],
+                "SELECT * FROM reconciliation_runs WHERE merchant_id = ?2 AND bill_date = ?1",
+                &[text(bill_date), text(&self.1)],
             )
             .await?)
     }
@@ -119,8 +124,8 @@ impl Reconciliations<'_> {
         Ok(self
             .0
             .rows(
-                "SELECT * FROM reconciliation_runs ORDER BY bill_date DESC LIMIT ?1",
-                &[int(i64::from(limit))],
+                "SELECT * FROM reconciliation_runs WHERE merchant_id = ?2 ORDER BY bill_date DESC LIMIT ?1",
+                &[int(i64::from(limit)), text(&self.1)],
             )
             .await?)
     }
@@ -130,8 +135,8 @@ impl Reconciliations<'_> {
             .0
             .rows(
                 "SELECT kind, out_trade_no, out_refund_no, transaction_id, ours, theirs, resolution, outcome \
-                 FROM reconciliation_differences WHERE bill_date = ?1 ORDER BY rowid",
-                &[text(bill_date)],
+                 FROM reconciliation_differences WHERE merchant_id = ?2 AND bill_date = ?1 ORDER BY rowid",
+                &[text(bill_date), text(&self.1)],
             )
             .await?)
     }

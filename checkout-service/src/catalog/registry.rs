@@ -259,6 +259,12 @@ impl Registry<'_> {
         Ok(ids.into_iter().map(|i| i.id).collect())
     }
 
+    /// The direct merchants' ids, suspended ones too (each is reconciled with its own bills).
+    pub async fn direct_merchant_ids(&self) -> ApiResult<Vec<String>> {
+        self.ids("SELECT id FROM merchants WHERE provider_id IS NULL", &[])
+            .await
+    }
+
     /// Every merchant's id, suspended ones too (their open payments still settle).
     pub async fn merchant_ids(&self) -> ApiResult<Vec<String>> {
         self.ids("SELECT id FROM merchants", &[]).await

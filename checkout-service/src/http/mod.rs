@@ -17,7 +17,7 @@ use worker::Env;
 use worker_kit::sql::Db;
 
 use crate::back_office_client::BackOffice;
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, Reconciliations};
 use crate::config::{BooksIn, Config};
 use crate::error::{ApiError, ApiResult};
 use crate::ledger::Ledger;
@@ -105,6 +105,11 @@ impl RequestContext {
             Some(merchant) => self.serve(merchant).map(|_| true),
             None => Ok(false),
         }
+    }
+
+    /// The reconciliations of the merchant this request serves.
+    pub fn reconciliations(&self) -> Reconciliations<'_> {
+        self.catalog.reconciliations(&self.merchant.id)
     }
 
     /// Whether the books can be used: not while they are being moved (`BOOKS_IN = "moving"`),
