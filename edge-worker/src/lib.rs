@@ -55,8 +55,10 @@ async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::Sched
     let ran = async {
         let rc = RequestContext::load(&env, now)?;
         rc.books_open()?;
+        // Direct merchants only: a sub-merchant has no books until partner mode is served, and
+        // waking its shards would only create objects whose work fails every minute.
         let registry = match rc.config.deployment.platform {
-            Some(_) => rc.catalog.registry().merchant_ids().await?,
+            Some(_) => rc.catalog.registry().direct_merchant_ids().await?,
             None => Vec::new(),
         };
         let others: Vec<MerchantId> = registry

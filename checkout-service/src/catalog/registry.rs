@@ -259,15 +259,11 @@ impl Registry<'_> {
         Ok(ids.into_iter().map(|i| i.id).collect())
     }
 
-    /// The direct merchants' ids, suspended ones too (each is reconciled with its own bills).
+    /// The direct merchants' ids, suspended ones too (their open payments still settle; each is
+    /// swept and reconciled on its own).
     pub async fn direct_merchant_ids(&self) -> ApiResult<Vec<String>> {
         self.ids("SELECT id FROM merchants WHERE provider_id IS NULL", &[])
             .await
-    }
-
-    /// Every merchant's id, suspended ones too (their open payments still settle).
-    pub async fn merchant_ids(&self) -> ApiResult<Vec<String>> {
-        self.ids("SELECT id FROM merchants", &[]).await
     }
 
     /// Newest first (within a second, the later insert first); `after` is the last merchant
