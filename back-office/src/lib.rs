@@ -81,10 +81,7 @@ async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::Sched
         let rc = RequestContext::load(&env, now)?;
         rc.books_open()?;
         let mut ids = vec![MerchantId::Default];
-        if rc.config.deployment.platform.is_some() {
-            let registry = rc.catalog.registry().direct_merchant_ids().await?;
-            ids.extend(registry.iter().filter_map(|id| MerchantId::parse(id)));
-        }
+        ids.extend(rc.direct_registry_merchants().await?);
         Ok::<_, ApiError>(ids)
     };
     let merchants = match merchants.await {

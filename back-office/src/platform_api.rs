@@ -34,11 +34,7 @@ pub async fn handle(
     let api = Api {
         keys,
         registry: rc.catalog.registry(),
-        changes: Changes {
-            registry: rc.catalog.registry(),
-            cache: &rc.merchant_cache,
-            now: rc.now.secs(),
-        },
+        changes: rc.registry_changes(),
         now: rc.now.secs(),
     };
     use Route::*;

@@ -50,7 +50,7 @@ impl MerchantCache {
     /// Keeps `row` for [`TTL_SECS`]; a failure only costs the next request a D1 read.
     pub async fn put(&self, row: &MerchantRow) {
         let Some(kv) = &self.0 else { return };
-        // As JSON text: the row's flattened fields would reach KV as a JS Map otherwise.
+        // As JSON text, read back by `get` with the same serde_json shape D1's rows have.
         let Ok(text) = serde_json::to_string(row) else {
             return;
         };

@@ -17,7 +17,6 @@ mod http;
 mod wechat_oauth_client;
 
 use checkout_service::{http::RequestContext, now, services};
-use pay_core::merchant::MerchantId;
 use worker::{event, Context, Env, Method, Request, Response};
 
 #[event(fetch)]
@@ -55,16 +54,9 @@ async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::Sched
     let ran = async {
         let rc = RequestContext::load(&env, now)?;
         rc.books_open()?;
-        // Direct merchants only: a sub-merchant has no books until partner mode is served, and
-        // waking its shards would only create objects whose work fails every minute.
-        let registry = match rc.config.deployment.platform {
-            Some(_) => rc.catalog.registry().direct_merchant_ids().await?,
-            None => Vec::new(),
-        };
-        let others: Vec<MerchantId> = registry
-            .iter()
-            .filter_map(|id| MerchantId::parse(id))
-            .collect();
+        // Direct merchants only: waking a sub-merchant's shards would only create objects whose
+        // work fails every minute.
+        let others = rc.direct_registry_merchants().await?;
         services::jobs::sweep(&rc.services(), &others).await
     };
     if let Err(e) = ran.await {

@@ -7,7 +7,7 @@ use worker::{Method, Request, Response};
 
 use checkout_service::error::{ApiError, ApiResult};
 use checkout_service::http::{request, RequestContext};
-use checkout_service::platform::changes::{Changes, MerchantStatus};
+use checkout_service::platform::changes::MerchantStatus;
 
 use super::pages::{self, MerchantOverview};
 use super::{page, redirect};
@@ -25,12 +25,7 @@ pub async fn route(req: &Request, rc: &RequestContext, segments: &[&str]) -> Api
                 "resume" => MerchantStatus::Active,
                 _ => return Err(ApiError::NotFound("page")),
             };
-            let changes = Changes {
-                registry: rc.catalog.registry(),
-                cache: &rc.merchant_cache,
-                now: rc.now.secs(),
-            };
-            changes.set_status(id, status).await?;
+            rc.registry_changes().set_status(id, status).await?;
             Ok(redirect("/console/platform", None))
         }
         _ => Err(ApiError::NotFound("page")),

@@ -3,6 +3,7 @@
 //! secrets among them sealed; an API key as its SHA-256 only. Every change of a merchant moves
 //! its `version` on.
 
+use pay_core::merchant::MerchantId;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use worker_kit::sql::{int, opt_text, text, Db};
@@ -259,11 +260,13 @@ impl Registry<'_> {
         Ok(ids.into_iter().map(|i| i.id).collect())
     }
 
-    /// The direct merchants' ids, suspended ones too (their open payments still settle; each is
+    /// The direct merchants, suspended ones too (their open payments still settle; each is
     /// swept and reconciled on its own).
-    pub async fn direct_merchant_ids(&self) -> ApiResult<Vec<String>> {
-        self.ids("SELECT id FROM merchants WHERE provider_id IS NULL", &[])
-            .await
+    pub async fn direct_merchants(&self) -> ApiResult<Vec<MerchantId>> {
+        let ids = self
+            .ids("SELECT id FROM merchants WHERE provider_id IS NULL", &[])
+            .await?;
+        Ok(ids.iter().filter_map(|id| MerchantId::parse(id)).collect())
     }
 
     /// Newest first (within a second, the later insert first); `after` is the last merchant

@@ -42,9 +42,8 @@ pub async fn merchant_key<'a>(
     Ok(rc)
 }
 
-/// The default merchant's key only (`MERCHANT_SECRET_KEY`): for the routes that serve the
-/// deployment's own books alone (the move of the books from D1; reconciliation, until it runs
-/// per merchant).
+/// The default merchant's key only (`MERCHANT_SECRET_KEY`): for the route that serves the
+/// deployment's own books alone (the move of the books from D1).
 pub fn default_merchant(req: &Request, rc: &RequestContext) -> ApiResult<()> {
     if rc.config.merchant.secret_key.matches(&bearer(req)?) {
         Ok(())

@@ -23,9 +23,20 @@ use crate::error::{ApiError, ApiResult};
 use crate::ledger::Ledger;
 use crate::merchant_cache::MerchantCache;
 use crate::objects::Books;
+use crate::platform::changes::Changes;
 use crate::platform::routing::Merchant;
 use crate::services;
 use crate::wechatpay::WechatPay;
+
+/// The books of merchant `id`: its shards' objects, listed in D1; the default merchant's still in
+/// D1 while the deployment has not moved them (`BOOKS_IN`; while moving, nothing but the move
+/// reads them: `books_open`).
+fn ledger_of(config: &Config, books: &Books, db: &Db, id: &MerchantId) -> Ledger {
+    match (id, config.deployment.books_in) {
+        (MerchantId::Default, BooksIn::D1 | BooksIn::Moving) => Ledger::in_d1(db.clone()),
+        _ => Ledger::in_objects(books.of_merchant(id), config.deployment.shards, db.clone()),
+    }
+}
 
 /// What a request is served with: the settings, the merchant it serves and that merchant's
 /// books, the control plane, the back office, and its time.
@@ -49,13 +60,7 @@ impl RequestContext {
         let db = Db::new(env.d1("DB")?);
         let config = Config::of_isolate(env)?;
         let books = Books::of(env);
-        let ledger = match config.deployment.books_in {
-            BooksIn::Objects => {
-                Ledger::in_objects(books.clone(), config.deployment.shards, db.clone())
-            }
-            // While moving, nothing but the move reads them (`books_open`).
-            BooksIn::D1 | BooksIn::Moving => Ledger::in_d1(db.clone()),
-        };
+        let ledger = ledger_of(&config, &books, &db, &MerchantId::Default);
         Ok(RequestContext {
             merchant: Merchant::default_of(&config),
             config,
@@ -71,13 +76,14 @@ impl RequestContext {
     /// This request serves `merchant`, with its books: each merchant's shards are objects of
     /// their own, so nothing of another merchant's can be read or changed through this context.
     pub fn serve(&mut self, merchant: Merchant) -> ApiResult<()> {
-        if merchant.id != MerchantId::Default {
-            if self.config.deployment.books_in != BooksIn::Objects {
-                return Err(ApiError::Config(
-                    "registry merchants need their books in the objects (BOOKS_IN = \"objects\")"
-                        .into(),
-                ));
-            }
+        if merchant.id != MerchantId::Default && self.config.deployment.books_in != BooksIn::Objects
+        {
+            return Err(ApiError::Config(
+                "registry merchants need their books in the objects (BOOKS_IN = \"objects\")"
+                    .into(),
+            ));
+        }
+        if merchant.id != self.merchant.id {
             self.books = self.books.of_merchant(&merchant.id);
             self.ledger = self.books_of(&merchant.id);
         }
@@ -85,17 +91,10 @@ impl RequestContext {
         Ok(())
     }
 
-    /// The books of merchant `id` (the operator's overview reads each merchant's); the
-    /// default merchant's are this context's own until it serves another.
+    /// The books of merchant `id`, whichever merchant this request serves (the operator's
+    /// overview reads each merchant's).
     pub fn books_of(&self, id: &MerchantId) -> Ledger {
-        match id {
-            MerchantId::Default => self.ledger.clone(),
-            _ => Ledger::in_objects(
-                self.books.of_merchant(id),
-                self.config.deployment.shards,
-                self.catalog.db().clone(),
-            ),
-        }
+        ledger_of(&self.config, &self.books, self.catalog.db(), id)
     }
 
     /// This request serves the merchant `id` (a session id's, a notification URL's, an
@@ -104,6 +103,26 @@ impl RequestContext {
         match Merchant::by_id(&self.catalog, &self.merchant_cache, &self.config, id).await? {
             Some(merchant) => self.serve(merchant).map(|_| true),
             None => Ok(false),
+        }
+    }
+
+    /// The direct registry merchants (none without platform mode): the crons sweep and
+    /// reconcile each of them beside the default merchant. A sub-merchant has no books until
+    /// partner mode is served.
+    pub async fn direct_registry_merchants(&self) -> ApiResult<Vec<MerchantId>> {
+        match self.config.deployment.platform {
+            Some(_) => self.catalog.registry().direct_merchants().await,
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Changes to the registry, written with their cached rows purged (the platform API, the
+    /// operator's console).
+    pub fn registry_changes(&self) -> Changes<'_> {
+        Changes {
+            registry: self.catalog.registry(),
+            cache: &self.merchant_cache,
+            now: self.now.secs(),
         }
     }
 

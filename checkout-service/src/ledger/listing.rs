@@ -74,7 +74,7 @@ impl Listing<'_> {
     fn merchant(&self) -> Option<String> {
         match &self.0.place {
             Place::D1(_) => None,
-            Place::Objects { books, .. } => Some(books.merchant().to_string()),
+            Place::Objects { .. } => Some(self.0.merchant().to_string()),
         }
     }
 
@@ -161,11 +161,11 @@ impl Listing<'_> {
     /// more events wait. A row never overwrites a newer one (a round run twice, or two at once,
     /// changes nothing). Nothing to do while the books are in D1.
     pub async fn project(&self, number: u32, now: UnixTime) -> ApiResult<bool> {
-        let Place::Objects { listing, books } = &self.0.place else {
+        let Place::Objects { listing, .. } = &self.0.place else {
             return Ok(false);
         };
         let shard = int(number.into());
-        let merchant = text(&books.merchant().to_string());
+        let merchant = text(&self.0.merchant().to_string());
         let since: i64 = listing
             .value(
                 "SELECT projected_seq FROM listing_progress WHERE merchant_id = ?1 AND shard = ?2",

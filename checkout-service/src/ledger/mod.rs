@@ -93,6 +93,14 @@ pub(crate) struct Shard {
 }
 
 impl Shards {
+    /// The merchant whose books these are (books still in D1 are the default merchant's).
+    fn merchant(&self) -> &MerchantId {
+        match &self.place {
+            Place::D1(_) => &MerchantId::Default,
+            Place::Objects { books, .. } => books.merchant(),
+        }
+    }
+
     /// Shard `number`'s database.
     fn db(&self, number: u32) -> ApiResult<Db> {
         self.asked.set(self.asked.get() | 1 << number);
@@ -213,11 +221,7 @@ impl Ledger {
     /// The id of a new thing of kind `prefix` (`cs`, `re`) in `shard` of these books: it names
     /// their merchant and the shard (pay_core::shard).
     pub fn new_id(&self, prefix: &str, shard: u32, token: &str) -> String {
-        let merchant = match &self.shards.place {
-            Place::D1(_) => &MerchantId::Default,
-            Place::Objects { books, .. } => books.merchant(),
-        };
-        pay_core::shard::id(prefix, merchant, shard, token)
+        pay_core::shard::id(prefix, self.shards.merchant(), shard, token)
     }
 
     /// The shard an id (a session's, a refund's) names.

@@ -13,6 +13,7 @@ use std::rc::Rc;
 use pay_core::merchant::MerchantId;
 use worker_kit::settings::Settings;
 
+use super::changes::MerchantStatus;
 use super::{is_api_key, open, Holder};
 use crate::catalog::{Catalog, MerchantRow};
 use crate::config::{Config, MerchantProfile, Platform};
@@ -124,7 +125,7 @@ impl Merchant {
         Ok(Merchant {
             id,
             profile,
-            suspended: row.status == "suspended",
+            suspended: row.status == MerchantStatus::Suspended.as_str(),
         })
     }
 }
