@@ -19,6 +19,7 @@ use pay_core::risk::{Budget, RiskRules};
 use pay_core::sealed::{Kek, Keyring};
 use pay_core::shard::ShardCount;
 use pay_core::v3::certificate::public_key_from_pem;
+use pay_core::v3::model::Payee;
 use pay_core::v3::{KeyId, PlatformKeys};
 use worker_kit::settings::Settings;
 use worker_kit::Secret;
@@ -98,14 +99,24 @@ pub struct MerchantProfile {
     pub risk: RiskRules,
 }
 
-/// The merchant's identity at WeChat Pay and how its answers are verified.
+/// The merchant's identity at WeChat Pay and how its answers are verified. In partner mode
+/// (服务商) the account is the provider's (`mchid`, `appid` are its sp_mchid and sp_appid, the
+/// keys its keys) and `sub_merchant` names who is paid through it.
 pub struct WechatPayAccount {
     pub mchid: String,
     pub appid: String,
+    pub sub_merchant: Option<SubMerchant>,
     pub merchant_serial: String,
     pub merchant_key: RsaPrivateKeyDer,
     pub api_v3_key: ApiV3Key,
     pub trust: Trust,
+}
+
+/// A provider's sub-merchant (特约商户): its number, and its own app when it has one (its
+/// JSAPI payers are then known by their openid under that app, `sub_openid`).
+pub struct SubMerchant {
+    pub sub_mchid: String,
+    pub sub_appid: Option<String>,
 }
 
 /// How WeChat Pay's signatures are verified.
@@ -375,6 +386,45 @@ impl MerchantProfile {
 }
 
 impl WechatPayAccount {
+    /// Who this account's new orders pay.
+    pub fn payee(&self) -> Payee {
+        let appid = match &self.sub_merchant {
+            Some(SubMerchant {
+                sub_appid: Some(app),
+                ..
+            }) => app,
+            _ => &self.appid,
+        };
+        let mchid = self
+            .sub_merchant
+            .as_ref()
+            .map_or(&self.mchid, |s| &s.sub_mchid);
+        self.payee_of(mchid, appid)
+    }
+
+    /// Who an order made under this account pays, from the two numbers its session keeps: the
+    /// books' mchid (the sub_mchid in partner mode) and the app the payer pays in (a
+    /// sub-merchant's own app, when it is not the provider's).
+    pub fn payee_of(&self, mchid: &str, appid: &str) -> Payee {
+        match &self.sub_merchant {
+            None => Payee::Direct {
+                appid: appid.into(),
+                mchid: mchid.into(),
+            },
+            Some(_) => Payee::Partner {
+                sp_appid: self.appid.clone(),
+                sp_mchid: self.mchid.clone(),
+                sub_appid: (appid != self.appid).then(|| appid.into()),
+                sub_mchid: mchid.into(),
+            },
+        }
+    }
+
+    /// The sub-merchant's number, which partner calls name beside the provider's.
+    pub fn sub_mchid(&self) -> Option<&str> {
+        self.sub_merchant.as_ref().map(|s| s.sub_mchid.as_str())
+    }
+
     fn read(vars: &Vars) -> Result<Self, ApiError> {
         let setting = |name: &str, e: pay_core::Error| ApiError::Config(format!("{name}: {e}"));
         let trust = if vars.optional("WECHATPAY_TRUST_MODE").as_deref() == Some("certificate") {
@@ -389,9 +439,22 @@ impl WechatPayAccount {
             );
             Trust::PublicKey(keys)
         };
+        let sub_merchant = match vars.optional("WECHATPAY_SUB_MCHID") {
+            Some(sub_mchid) => Some(SubMerchant {
+                sub_mchid,
+                sub_appid: vars.optional("WECHATPAY_SUB_APPID"),
+            }),
+            None if vars.optional("WECHATPAY_SUB_APPID").is_some() => {
+                return Err(ApiError::Config(
+                    "WECHATPAY_SUB_APPID needs WECHATPAY_SUB_MCHID (a sub-merchant's app)".into(),
+                ))
+            }
+            None => None,
+        };
         Ok(WechatPayAccount {
             mchid: vars.get("WECHATPAY_MCHID")?,
             appid: vars.get("WECHATPAY_APPID")?,
+            sub_merchant,
             merchant_serial: vars.get("WECHATPAY_MERCHANT_SERIAL")?,
             merchant_key: RsaPrivateKeyDer::from_pem(&vars.get("WECHATPAY_MERCHANT_PRIVATE_KEY")?)
                 .map_err(|e| setting("WECHATPAY_MERCHANT_PRIVATE_KEY", e))?,

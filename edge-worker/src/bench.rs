@@ -155,9 +155,9 @@ async fn notification_core(
             .await?
         };
         let tx: Transaction = notification.resource()?;
+        let payee = config.payee();
         let facts = OrderFacts {
-            mchid: &config.mchid,
-            appid: &config.appid,
+            payee: &payee,
             out_trade_no: &tx.out_trade_no,
             amount: Fen::new(bench.amount_fen),
             status: SessionStatus::Open,

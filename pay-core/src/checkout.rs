@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::v3::model::{TradeState, Transaction};
+use crate::v3::model::{Payee, TradeState, Transaction};
 use crate::{Error, Fen, UnixTime};
 
 /// The closed set of states a session's order can be in. A paid order never goes back.
@@ -184,8 +184,8 @@ pub fn reference_of_token(prefix: &str, token: &str) -> String {
 /// What the merchant's books hold about one order, for comparing with WeChat Pay's word.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrderFacts<'a> {
-    pub mchid: &'a str,
-    pub appid: &'a str,
+    /// Who the order was made to pay (a direct merchant, or a provider's sub-merchant).
+    pub payee: &'a Payee,
     pub out_trade_no: &'a str,
     pub amount: Fen,
     pub status: SessionStatus,
@@ -220,11 +220,23 @@ pub fn decide_payment(
         ours: ours.into(),
         theirs: theirs.into(),
     };
-    if tx.mchid != order.mchid {
-        return Err(mismatch("mchid", order.mchid, &tx.mchid));
+    let (ours, theirs) = (order.payee, &tx.payee);
+    for (field, ours, theirs) in [
+        ("mchid", ours.account_mchid(), theirs.account_mchid()),
+        ("sub_mchid", ours.books_mchid(), theirs.books_mchid()),
+        ("appid", ours.payer_appid(), theirs.payer_appid()),
+    ] {
+        if ours != theirs {
+            return Err(mismatch(field, ours, theirs));
+        }
     }
-    if tx.appid != order.appid {
-        return Err(mismatch("appid", order.appid, &tx.appid));
+    // The same numbers in another mode, or another sp_appid beside a sub_appid.
+    if ours != theirs {
+        return Err(mismatch(
+            "payee",
+            &format!("{ours:?}"),
+            &format!("{theirs:?}"),
+        ));
     }
     if tx.out_trade_no != order.out_trade_no {
         return Err(mismatch(
@@ -310,10 +322,14 @@ mod tests {
         );
     }
 
+    static DIRECT: std::sync::LazyLock<Payee> = std::sync::LazyLock::new(|| Payee::Direct {
+        appid: "wxdemo".into(),
+        mchid: "1900000001".into(),
+    });
+
     fn order(status: SessionStatus, txid: Option<&'static str>) -> OrderFacts<'static> {
         OrderFacts {
-            mchid: "1900000001",
-            appid: "wxdemo",
+            payee: &DIRECT,
             out_trade_no: "CS1",
             amount: Fen::new(1999),
             status,
@@ -366,9 +382,36 @@ mod tests {
     fn every_cross_checked_field_is_enforced() {
         let o = order(SessionStatus::Open, None);
         type Alteration = fn(&mut Transaction);
-        let cases: [(&str, Alteration); 5] = [
-            ("mchid", |t| t.mchid = "1900000002".into()),
-            ("appid", |t| t.appid = "wxother".into()),
+        let cases: [(&str, Alteration); 7] = [
+            ("mchid", |t| {
+                t.payee = Payee::Direct {
+                    appid: "wxdemo".into(),
+                    mchid: "1900000002".into(),
+                }
+            }),
+            ("appid", |t| {
+                t.payee = Payee::Direct {
+                    appid: "wxother".into(),
+                    mchid: "1900000001".into(),
+                }
+            }),
+            // A provider's account whose sub-merchant number is the direct merchant's.
+            ("sub_mchid", |t| {
+                t.payee = Payee::Partner {
+                    sp_appid: "wxdemo".into(),
+                    sp_mchid: "1900000001".into(),
+                    sub_appid: None,
+                    sub_mchid: "1900000009".into(),
+                }
+            }),
+            ("payee", |t| {
+                t.payee = Payee::Partner {
+                    sp_appid: "wxdemo".into(),
+                    sp_mchid: "1900000001".into(),
+                    sub_appid: None,
+                    sub_mchid: "1900000001".into(),
+                }
+            }),
             ("out_trade_no", |t| t.out_trade_no = "CS2".into()),
             ("amount.total", |t| {
                 t.amount = Some(TransactionAmount {
@@ -384,6 +427,49 @@ mod tests {
             let mut t = tx();
             alter(&mut t);
             match decide_payment(&o, &t, NOW) {
+                Err(Error::Mismatch { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{field}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_sub_merchants_order_is_paid_only_through_its_provider_and_its_app() {
+        let partner =
+            |sp_appid: &str, sp_mchid: &str, sub_appid: Option<&str>, sub: &str| Payee::Partner {
+                sp_appid: sp_appid.into(),
+                sp_mchid: sp_mchid.into(),
+                sub_appid: sub_appid.map(Into::into),
+                sub_mchid: sub.into(),
+            };
+        let ours = partner("wxsp", "1230000109", Some("wxsub"), "1900000109");
+        let order = OrderFacts {
+            payee: &ours,
+            ..order(SessionStatus::Open, None)
+        };
+        let mut t = tx();
+        t.payee = ours.clone();
+        assert!(matches!(
+            decide_payment(&order, &t, NOW),
+            Ok(PaymentDecision::MarkPaid { .. })
+        ));
+        for (field, theirs) in [
+            (
+                "mchid",
+                partner("wxsp", "1230000999", Some("wxsub"), "1900000109"),
+            ),
+            (
+                "sub_mchid",
+                partner("wxsp", "1230000109", Some("wxsub"), "1900000110"),
+            ),
+            ("appid", partner("wxsp", "1230000109", None, "1900000109")),
+            (
+                "payee",
+                partner("wxother", "1230000109", Some("wxsub"), "1900000109"),
+            ),
+        ] {
+            t.payee = theirs;
+            match decide_payment(&order, &t, NOW) {
                 Err(Error::Mismatch { field: f, .. }) => assert_eq!(f, field),
                 other => panic!("{field}: {other:?}"),
             }

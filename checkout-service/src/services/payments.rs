@@ -124,9 +124,11 @@ async fn create_prepay(
     scene: Scene,
     payer: &PayerOrigin<'_>,
 ) -> ApiResult<String> {
+    let payee = ctx
+        .wechatpay
+        .account()
+        .payee_of(&session.mchid, &session.appid);
     let mut request = PrepayRequest {
-        appid: session.appid.clone(),
-        mchid: session.mchid.clone(),
         description: session.description.clone(),
         out_trade_no: session.out_trade_no.clone(),
         time_expire: Some(UnixTime(session.expires_at).to_rfc3339_cst()),
@@ -138,6 +140,7 @@ async fn create_prepay(
         },
         payer: None,
         scene_info: None,
+        payee,
     };
     match scene {
         Scene::Jsapi => {
@@ -147,7 +150,7 @@ async fn create_prepay(
                 .ok_or_else(|| ApiError::PayerUnknown {
                     session_id: session.id.clone(),
                 })?;
-            request.payer = Some(Payer { openid });
+            request.payer = Some(Payer::of(&request.payee, openid));
         }
         Scene::H5 => {
             // The payer's real address, as Cloudflare saw it; WeChat Pay checks it.
@@ -183,9 +186,12 @@ pub async fn apply_transaction(ctx: &Ctx<'_>, tx: &Transaction) -> ApiResult<()>
             .by_out_trade_no(&tx.out_trade_no)
             .await?
             .ok_or(ApiError::NotFound("order"))?;
+        let payee = ctx
+            .wechatpay
+            .account()
+            .payee_of(&session.mchid, &session.appid);
         let facts = OrderFacts {
-            mchid: &session.mchid,
-            appid: &session.appid,
+            payee: &payee,
             out_trade_no: &session.out_trade_no,
             amount: session.amount(),
             status: session.status,

@@ -70,6 +70,7 @@ pub async fn start(
 /// A signed refusal books it `failed`; any other error leaves it pending and is returned.
 async fn send(ctx: &Ctx<'_>, refund: &Refund, session: &CheckoutSession) -> ApiResult<()> {
     let request = RefundRequest {
+        sub_mchid: None,
         transaction_id: session.transaction_id.clone(),
         out_trade_no: None,
         out_refund_no: refund.out_refund_no.clone(),
@@ -195,10 +196,10 @@ pub async fn apply_notice(ctx: &Ctx<'_>, notice: &RefundNotice) -> ApiResult<()>
         None => sessions.by_out_trade_no(&notice.out_trade_no).await?,
     }
     .ok_or(ApiError::NotFound("order"))?;
-    let mchid = &ctx.wechatpay.account().mchid;
+    let mchids = ctx.wechatpay.account().payee().mchids();
     let theirs = notice.amount.refund.get();
     let agrees = session.out_trade_no == notice.out_trade_no
-        && &notice.mchid == mchid
+        && notice.mchids == mchids
         && match &refund {
             Some(refund) => refund.amount_fen == theirs,
             // Made outside this Worker: at most what the order was paid.
@@ -206,15 +207,20 @@ pub async fn apply_notice(ctx: &Ctx<'_>, notice: &RefundNotice) -> ApiResult<()>
         };
     let events = ctx.ledger.events();
     if !agrees {
-        let detail = json!({ "field": "refund", "out_refund_no": notice.out_refund_no, "amount_fen": theirs, "mchid": notice.mchid });
+        let detail = json!({ "field": "refund", "out_refund_no": notice.out_refund_no, "amount_fen": theirs, "mchid": notice.mchids.books_mchid() });
         events
             .flag(&session.id, Flag::NotificationMismatch, detail, ctx.now)
             .await?;
         let ours = refund.as_ref().map_or(session.amount_fen, |r| r.amount_fen);
         return Err(pay_core::Error::Mismatch {
             field: "refund",
-            ours: format!("{} {} {}", session.out_trade_no, ours, mchid),
-            theirs: format!("{} {} {}", notice.out_trade_no, theirs, notice.mchid),
+            ours: format!("{} {} {}", session.out_trade_no, ours, mchids.books_mchid()),
+            theirs: format!(
+                "{} {} {}",
+                notice.out_trade_no,
+                theirs,
+                notice.mchids.books_mchid()
+            ),
         }
         .into());
     }

@@ -39,13 +39,15 @@ pub async fn create(
     if let Some(session) = sessions.by_id(&id).await? {
         return Ok((session, client_secret));
     }
-    let account = ctx.wechatpay.account();
+    // The session keeps who its order pays: the books' mchid (a sub-merchant's own number in
+    // partner mode) and the app its payer pays in.
+    let payee = ctx.wechatpay.account().payee();
     let new = NewCheckoutSession {
         client_secret_hash: pay_core::sha256_hex(client_secret.as_bytes()),
         out_trade_no,
         id,
-        mchid: account.mchid.clone(),
-        appid: account.appid.clone(),
+        mchid: payee.books_mchid().into(),
+        appid: payee.payer_appid().into(),
         amount: params.amount,
         description: params.description,
         created_at: ctx.now,

@@ -14,10 +14,12 @@ pub enum BillKind {
 }
 
 impl BillKind {
-    pub fn location_path(self, day: CstDate) -> String {
+    /// Where the bill is asked for; a provider's trade bill is asked for one sub-merchant.
+    pub fn location_path(self, day: CstDate, sub_mchid: Option<&str>) -> String {
         match self {
             BillKind::Trade => {
-                format!("/v3/bill/tradebill?bill_date={day}&bill_type=ALL&tar_type=GZIP")
+                let sub = sub_mchid.map_or(String::new(), |s| format!("&sub_mchid={s}"));
+                format!("/v3/bill/tradebill?bill_date={day}{sub}&bill_type=ALL&tar_type=GZIP")
             }
             BillKind::FundFlow => {
                 format!("/v3/bill/fundflowbill?bill_date={day}&account_type=BASIC&tar_type=GZIP")
@@ -79,11 +81,15 @@ mod tests {
     fn bills_are_asked_for_gzipped_for_the_whole_day() {
         let day = CstDate::parse("2026-11-30").unwrap();
         assert_eq!(
-            BillKind::Trade.location_path(day),
+            BillKind::Trade.location_path(day, None),
             "/v3/bill/tradebill?bill_date=2026-11-30&bill_type=ALL&tar_type=GZIP"
         );
         assert_eq!(
-            BillKind::FundFlow.location_path(day),
+            BillKind::Trade.location_path(day, Some("1900000109")),
+            "/v3/bill/tradebill?bill_date=2026-11-30&sub_mchid=1900000109&bill_type=ALL&tar_type=GZIP"
+        );
+        assert_eq!(
+            BillKind::FundFlow.location_path(day, None),
             "/v3/bill/fundflowbill?bill_date=2026-11-30&account_type=BASIC&tar_type=GZIP"
         );
     }

@@ -5,8 +5,8 @@
 use pay_core::bill;
 use pay_core::requests::Scene;
 use pay_core::v3::model::{
-    ApiErrorBody, BillLocation, CloseRequest, H5PrepayResponse, JsapiPrepayResponse,
-    NativePrepayResponse, PrepayRequest, Refund, RefundRequest, Transaction,
+    ApiErrorBody, BillLocation, H5PrepayResponse, JsapiPrepayResponse, NativePrepayResponse,
+    PrepayRequest, Refund, RefundRequest, Transaction,
 };
 use pay_core::{CstDate, UnixTime};
 use serde::de::DeserializeOwned;
@@ -62,10 +62,19 @@ impl<'a> WechatPay<'a> {
         self.trust().verify(headers, body).await
     }
 
+    /// Where the transactions API is: a provider's calls for its sub-merchants go to the
+    /// partner API (服务商模式).
+    fn transactions(&self) -> &'static str {
+        match self.account().sub_merchant {
+            Some(_) => "/v3/pay/partner/transactions",
+            None => "/v3/pay/transactions",
+        }
+    }
+
     /// The scene's prepay for `request`: a code_url (native), an h5_url (H5) or a prepay_id
     /// (JSAPI).
     pub async fn prepay(&self, scene: Scene, request: &PrepayRequest) -> ApiResult<String> {
-        let path = format!("/v3/pay/transactions/{}", scene.as_str());
+        let path = format!("{}/{}", self.transactions(), scene.as_str());
         let body = json_bytes(request)?;
         Ok(match scene {
             Scene::Native => {
@@ -88,34 +97,46 @@ impl<'a> WechatPay<'a> {
 
     /// The transaction as WeChat Pay has it (unpaid orders are only found by out_trade_no).
     pub async fn query(&self, out_trade_no: &str) -> ApiResult<Transaction> {
+        let account = self.account();
+        let whose = match account.sub_mchid() {
+            Some(sub) => format!("sp_mchid={}&sub_mchid={sub}", account.mchid),
+            None => format!("mchid={}", account.mchid),
+        };
         let path = format!(
-            "/v3/pay/transactions/out-trade-no/{out_trade_no}?mchid={}",
-            self.account().mchid
+            "{}/out-trade-no/{out_trade_no}?{whose}",
+            self.transactions()
         );
         self.call(Method::Get, &path, b"").await
     }
 
     /// Closes an unpaid order (204). A paid one answers ORDER_PAID, returned as the error.
     pub async fn close(&self, out_trade_no: &str) -> ApiResult<()> {
-        let path = format!("/v3/pay/transactions/out-trade-no/{out_trade_no}/close");
-        let body = json_bytes(&CloseRequest {
-            mchid: self.account().mchid.clone(),
-        })?;
+        let path = format!("{}/out-trade-no/{out_trade_no}/close", self.transactions());
+        let body = json_bytes(&self.account().payee().mchids())?;
         self.verified(Method::Post, &path, &body).await.map(|_| ())
     }
 
+    /// A refund, asked for by the provider for its sub-merchant in partner mode.
     pub async fn refund(&self, request: &RefundRequest) -> ApiResult<Refund> {
+        let request = RefundRequest {
+            sub_mchid: self.account().sub_mchid().map(Into::into),
+            ..request.clone()
+        };
         self.call(
             Method::Post,
             "/v3/refund/domestic/refunds",
-            &json_bytes(request)?,
+            &json_bytes(&request)?,
         )
         .await
     }
 
     /// A refund as WeChat Pay has it now (the fallback when its notification does not come).
     pub async fn refund_status(&self, out_refund_no: &str) -> ApiResult<Refund> {
-        let path = format!("/v3/refund/domestic/refunds/{out_refund_no}");
+        let sub = self
+            .account()
+            .sub_mchid()
+            .map_or(String::new(), |s| format!("?sub_mchid={s}"));
+        let path = format!("/v3/refund/domestic/refunds/{out_refund_no}{sub}");
         self.call(Method::Get, &path, b"").await
     }
 
@@ -123,7 +144,11 @@ impl<'a> WechatPay<'a> {
     /// and verified; the file itself is not signed (as on the platform) but must match its SHA1.
     pub async fn bill(&self, kind: BillKind, day: CstDate) -> ApiResult<String> {
         let location: BillLocation = self
-            .call(Method::Get, &kind.location_path(day), b"")
+            .call(
+                Method::Get,
+                &kind.location_path(day, self.account().sub_mchid()),
+                b"",
+            )
             .await?;
         // The download is signed with the URL's own path and query (its host is WeChat Pay's).
         let path = worker_kit::url::Url::parse(&location.download_url)

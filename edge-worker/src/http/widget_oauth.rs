@@ -103,8 +103,10 @@ pub async fn start(req: &Request, rc: &mut RequestContext, id: &str) -> ApiResul
         rc.config.deployment.oauth_authorize_base
     ))
     .map_err(|e| ApiError::Config(format!("WECHAT_OAUTH_AUTHORIZE_BASE: {e}")))?;
+    // The app its payers pay in: a sub-merchant's own app when it has one (sub_openid).
+    let appid = merchant.account.payee().payer_appid().to_string();
     authorize.append_query(&[
-        ("appid", &merchant.account.appid),
+        ("appid", &appid),
         ("redirect_uri", &format!("{own}{CALLBACK_PATH}")),
         ("response_type", "code"),
         ("scope", "snsapi_base"),
@@ -147,7 +149,7 @@ pub async fn callback(req: &Request, rc: &mut RequestContext) -> ApiResult<Respo
         .ok_or_else(|| ApiError::invalid(BadInput::OauthDenied, "WeChat returned no code"))?;
     let openid = wechat_oauth_client::openid_for_code(
         &rc.config.deployment.oauth_api_base,
-        &merchant.account.appid,
+        merchant.account.payee().payer_appid(),
         merchant.app_secret.as_ref(),
         &code,
     )

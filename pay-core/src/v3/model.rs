@@ -15,11 +15,98 @@ pub fn cny() -> String {
     "CNY".to_string()
 }
 
-/// `POST /v3/pay/transactions/{jsapi,h5,native}`: JSAPI adds `payer`, H5 adds `scene_info`.
+/// Who is paid, as a request or a transaction names it: a merchant with its own account
+/// (`appid`, `mchid`), or a service provider's sub-merchant (服务商模式: `sp_appid`, `sp_mchid`,
+/// `sub_mchid`, and `sub_appid` when the sub-merchant has an app of its own). Flattened into
+/// the bodies, so each mode's fields are on the wire where WeChat Pay documents them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Payee {
+    Partner {
+        sp_appid: String,
+        sp_mchid: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sub_appid: Option<String>,
+        sub_mchid: String,
+    },
+    Direct {
+        appid: String,
+        mchid: String,
+    },
+}
+
+impl Payee {
+    /// The merchant whose books the money is in: the sub-merchant in partner mode.
+    pub fn books_mchid(&self) -> &str {
+        match self {
+            Payee::Partner { sub_mchid, .. } => sub_mchid,
+            Payee::Direct { mchid, .. } => mchid,
+        }
+    }
+
+    /// The account that signs the calls (the provider's in partner mode).
+    pub fn account_mchid(&self) -> &str {
+        match self {
+            Payee::Partner { sp_mchid, .. } => sp_mchid,
+            Payee::Direct { mchid, .. } => mchid,
+        }
+    }
+
+    /// The app the payer pays in (whose openid the JSAPI payer has): the sub-merchant's own app
+    /// when it has one.
+    pub fn payer_appid(&self) -> &str {
+        match self {
+            Payee::Partner {
+                sub_appid: Some(app),
+                ..
+            } => app,
+            Payee::Partner { sp_appid, .. } => sp_appid,
+            Payee::Direct { appid, .. } => appid,
+        }
+    }
+
+    /// The numbers a close, a partner query or a refund notice name.
+    pub fn mchids(&self) -> Mchids {
+        match self {
+            Payee::Partner {
+                sp_mchid,
+                sub_mchid,
+                ..
+            } => Mchids::Partner {
+                sp_mchid: sp_mchid.clone(),
+                sub_mchid: sub_mchid.clone(),
+            },
+            Payee::Direct { mchid, .. } => Mchids::Direct {
+                mchid: mchid.clone(),
+            },
+        }
+    }
+}
+
+/// The merchant numbers alone: the body of a close (`POST …/close`) and the merchant of a
+/// `REFUND.*` resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Mchids {
+    Partner { sp_mchid: String, sub_mchid: String },
+    Direct { mchid: String },
+}
+
+impl Mchids {
+    pub fn books_mchid(&self) -> &str {
+        match self {
+            Mchids::Partner { sub_mchid, .. } => sub_mchid,
+            Mchids::Direct { mchid } => mchid,
+        }
+    }
+}
+
+/// `POST /v3/pay/transactions/{jsapi,h5,native}`, or in partner mode
+/// `/v3/pay/partner/transactions/{jsapi,h5,native}`: JSAPI adds `payer`, H5 adds `scene_info`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PrepayRequest {
-    pub appid: String,
-    pub mchid: String,
+    #[serde(flatten)]
+    pub payee: Payee,
     pub description: String,
     pub out_trade_no: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -71,15 +158,12 @@ pub struct H5PrepayResponse {
     pub h5_url: String,
 }
 
-/// `POST /v3/pay/transactions/out-trade-no/{out_trade_no}/close`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CloseRequest {
-    pub mchid: String,
-}
-
-/// `POST /v3/refund/domestic/refunds`.
+/// `POST /v3/refund/domestic/refunds` (partner mode adds `sub_mchid`; the caller is the
+/// provider).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefundRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_mchid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transaction_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -145,7 +229,8 @@ pub struct RefundAmount {
 /// The decrypted resource of a `REFUND.SUCCESS | REFUND.ABNORMAL | REFUND.CLOSED` notification.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefundNotice {
-    pub mchid: String,
+    #[serde(flatten)]
+    pub mchids: Mchids,
     pub out_trade_no: String,
     pub transaction_id: String,
     pub out_refund_no: String,
@@ -220,16 +305,48 @@ pub struct TransactionAmount {
     pub payer_currency: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The JSAPI payer: `openid` under the merchant's `appid`; in partner mode `sp_openid` under
+/// `sp_appid` or `sub_openid` under `sub_appid` (one of the two in a prepay, both possible in a
+/// transaction).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payer {
-    pub openid: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sp_openid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub_openid: Option<String>,
 }
 
-/// A transaction as the query API returns it and as a `TRANSACTION.SUCCESS` resource decrypts.
+impl Payer {
+    /// The payer `openid` is, as the payee's mode names it in a prepay: under the sub-merchant's
+    /// own app when it has one, else under the provider's.
+    pub fn of(payee: &Payee, openid: String) -> Self {
+        match payee {
+            Payee::Direct { .. } => Payer {
+                openid: Some(openid),
+                ..Payer::default()
+            },
+            Payee::Partner {
+                sub_appid: Some(_), ..
+            } => Payer {
+                sub_openid: Some(openid),
+                ..Payer::default()
+            },
+            Payee::Partner { .. } => Payer {
+                sp_openid: Some(openid),
+                ..Payer::default()
+            },
+        }
+    }
+}
+
+/// A transaction as the query API returns it and as a `TRANSACTION.SUCCESS` resource decrypts
+/// (in partner mode with the sp_ and sub_ numbers).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Transaction {
-    pub appid: String,
-    pub mchid: String,
+    #[serde(flatten)]
+    pub payee: Payee,
     pub out_trade_no: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transaction_id: Option<String>,
@@ -283,8 +400,10 @@ mod tests {
     #[test]
     fn prepay_request_omits_absent_fields() {
         let req = PrepayRequest {
-            appid: "wx1".into(),
-            mchid: "19".into(),
+            payee: Payee::Direct {
+                appid: "wx1".into(),
+                mchid: "19".into(),
+            },
             description: "d".into(),
             out_trade_no: "o123456".into(),
             time_expire: None,
@@ -301,5 +420,103 @@ mod tests {
             serde_json::to_string(&req).unwrap(),
             r#"{"appid":"wx1","mchid":"19","description":"d","out_trade_no":"o123456","notify_url":"https://m.example/n","amount":{"total":1,"currency":"CNY"}}"#
         );
+    }
+
+    #[test]
+    fn a_partner_transaction_reads_with_its_sp_and_sub_numbers() {
+        // The partner query's answer, in the documented shape (wechatpay-go
+        // services/partnerpayments.Transaction): sp_ and sub_ numbers, the payer under both apps.
+        let tx: Transaction = serde_json::from_str(
+            r#"{"sp_appid":"wxd678efh567hg6787","sp_mchid":"1230000109","sub_appid":"wxd678efh567hg6999",
+            "sub_mchid":"1900000109","out_trade_no":"1217752501201407033233368018",
+            "transaction_id":"1217752501201407033233368018","trade_type":"JSAPI","trade_state":"SUCCESS",
+            "trade_state_desc":"支付成功","bank_type":"CMC","success_time":"2018-06-08T10:34:56+08:00",
+            "payer":{"sp_openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o","sub_openid":"oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"},
+            "amount":{"total":100,"payer_total":100,"currency":"CNY","payer_currency":"CNY"}}"#,
+        )
+        .unwrap();
+        assert_eq!(tx.payee.books_mchid(), "1900000109");
+        assert_eq!(tx.payee.account_mchid(), "1230000109");
+        assert_eq!(tx.payee.payer_appid(), "wxd678efh567hg6999");
+        assert_eq!(tx.trade_state, TradeState::Success);
+        assert!(tx.payer.unwrap().openid.is_none());
+        // A direct one still reads as direct, and a partner one without a sub_appid pays in the
+        // provider's app.
+        let direct: Transaction = serde_json::from_str(
+            r#"{"appid":"wx1","mchid":"19","out_trade_no":"o1","trade_state":"NOTPAY"}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            direct.payee,
+            Payee::Direct {
+                appid: "wx1".into(),
+                mchid: "19".into()
+            }
+        );
+        let no_sub_app: Transaction = serde_json::from_str(
+            r#"{"sp_appid":"wxsp","sp_mchid":"1","sub_mchid":"2","out_trade_no":"o1","trade_state":"NOTPAY"}"#,
+        )
+        .unwrap();
+        assert_eq!(no_sub_app.payee.payer_appid(), "wxsp");
+    }
+
+    #[test]
+    fn a_partner_prepay_names_the_payer_under_the_app_it_pays_in() {
+        let payee = Payee::Partner {
+            sp_appid: "wxsp".into(),
+            sp_mchid: "1230000109".into(),
+            sub_appid: Some("wxsub".into()),
+            sub_mchid: "1900000109".into(),
+        };
+        let req = PrepayRequest {
+            payer: Some(Payer::of(&payee, "o-sub".into())),
+            payee,
+            description: "d".into(),
+            out_trade_no: "o123456".into(),
+            time_expire: None,
+            attach: None,
+            notify_url: "https://m.example/n/mch_1".into(),
+            amount: OrderAmount {
+                total: Fen::new(1),
+                currency: cny(),
+            },
+            scene_info: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&req).unwrap(),
+            r#"{"sp_appid":"wxsp","sp_mchid":"1230000109","sub_appid":"wxsub","sub_mchid":"1900000109","description":"d","out_trade_no":"o123456","notify_url":"https://m.example/n/mch_1","amount":{"total":1,"currency":"CNY"},"payer":{"sub_openid":"o-sub"}}"#
+        );
+        let without_app = Payee::Partner {
+            sp_appid: "wxsp".into(),
+            sp_mchid: "1".into(),
+            sub_appid: None,
+            sub_mchid: "2".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&Payer::of(&without_app, "o-sp".into())).unwrap(),
+            r#"{"sp_openid":"o-sp"}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&without_app.mchids()).unwrap(),
+            r#"{"sp_mchid":"1","sub_mchid":"2"}"#
+        );
+    }
+
+    #[test]
+    fn a_refund_notice_names_its_merchant_in_either_mode() {
+        let body = |who: &str| {
+            format!(
+                r#"{{{who},"out_trade_no":"o1","transaction_id":"t1","out_refund_no":"r1","refund_id":"w1",
+                "refund_status":"SUCCESS","user_received_account":"招商银行信用卡0403",
+                "amount":{{"total":100,"refund":50,"payer_total":100,"payer_refund":50}}}}"#
+            )
+        };
+        let partner: RefundNotice =
+            serde_json::from_str(&body(r#""sp_mchid":"1230000109","sub_mchid":"1900000109""#))
+                .unwrap();
+        assert_eq!(partner.mchids.books_mchid(), "1900000109");
+        let direct: RefundNotice = serde_json::from_str(&body(r#""mchid":"19""#)).unwrap();
+        assert_eq!(direct.mchids, Mchids::Direct { mchid: "19".into() });
+        assert_eq!(direct.amount.refund, Fen::new(50));
     }
 }

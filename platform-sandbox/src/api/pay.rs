@@ -3,7 +3,7 @@
 use pay_core::checkout::{validate_description, validate_out_trade_no};
 use pay_core::crypto::webcrypto::random_hex;
 use pay_core::v3::model::{
-    CloseRequest, H5PrepayResponse, JsapiPrepayResponse, NativePrepayResponse, Payer,
+    H5PrepayResponse, JsapiPrepayResponse, Mchids, NativePrepayResponse, Payee, Payer,
     PrepayRequest, TradeState, Transaction, TransactionAmount,
 };
 use pay_core::{Fen, UnixTime};
@@ -16,15 +16,20 @@ use crate::App;
 pub async fn prepay(app: &App, call: &Call<'_>, scene: &str) -> PlatformResult<(u16, Vec<u8>)> {
     let request: PrepayRequest = call.json()?;
     let merchant = call.merchant;
-    if request.mchid != merchant.mchid {
+    let Payee::Direct { appid, mchid } = &request.payee else {
+        return Err(PlatformError::Param(
+            "sp_mchid and sub_mchid belong to /v3/pay/partner/transactions".into(),
+        ));
+    };
+    if *mchid != merchant.mchid {
         return Err(PlatformError::Param(
             "mchid in the body differs from the Authorization header".into(),
         ));
     }
-    if !merchant.appids.contains(&request.appid) {
+    if !merchant.appids.contains(appid) {
         return Err(PlatformError::OrderState {
             code: "APPID_MCHID_NOT_MATCH",
-            message: format!("appid {} 与 mchid {} 不匹配", request.appid, merchant.mchid),
+            message: format!("appid {} 与 mchid {} 不匹配", appid, merchant.mchid),
         });
     }
     Fen::chargeable(request.amount.total.get())?;
@@ -42,7 +47,11 @@ pub async fn prepay(app: &App, call: &Call<'_>, scene: &str) -> PlatformResult<(
     }
     let trade_type = match scene {
         "jsapi" => {
-            if request.payer.as_ref().is_none_or(|p| p.openid.is_empty()) {
+            if request
+                .payer
+                .as_ref()
+                .is_none_or(|p| p.openid.as_deref().unwrap_or_default().is_empty())
+            {
                 return Err(PlatformError::Param("JSAPI 下单必须传 payer.openid".into()));
             }
             "JSAPI"
@@ -78,9 +87,9 @@ pub async fn prepay(app: &App, call: &Call<'_>, scene: &str) -> PlatformResult<(
     let canonical =
         serde_json::to_string(&request).map_err(|e| PlatformError::System(e.to_string()))?;
     let row = TransactionRow {
-        mchid: request.mchid.clone(),
+        mchid: mchid.clone(),
         out_trade_no: request.out_trade_no.clone(),
-        appid: request.appid.clone(),
+        appid: appid.clone(),
         trade_type: trade_type.into(),
         request_json: canonical.clone(),
         description: request.description.clone(),
@@ -90,7 +99,7 @@ pub async fn prepay(app: &App, call: &Call<'_>, scene: &str) -> PlatformResult<(
         prepay_token: random_hex(10)?,
         trade_state: "NOTPAY".into(),
         transaction_id: None,
-        payer_openid: request.payer.as_ref().map(|p| p.openid.clone()),
+        payer_openid: request.payer.as_ref().and_then(|p| p.openid.clone()),
         success_time: None,
         created_at: app.now.secs(),
         fee_fen: None,
@@ -184,21 +193,25 @@ pub async fn close(
     call: &Call<'_>,
     out_trade_no: &str,
 ) -> PlatformResult<(u16, Vec<u8>)> {
-    let request: CloseRequest = call.json()?;
-    if request.mchid != call.merchant.mchid {
+    let Mchids::Direct { mchid } = call.json()? else {
+        return Err(PlatformError::Param(
+            "sp_mchid and sub_mchid belong to /v3/pay/partner/transactions".into(),
+        ));
+    };
+    if mchid != call.merchant.mchid {
         return Err(PlatformError::Param(
             "mchid in the body differs from the Authorization header".into(),
         ));
     }
     let row = app
         .store
-        .transaction(&request.mchid, out_trade_no)
+        .transaction(&mchid, out_trade_no)
         .await?
         .ok_or(PlatformError::OrderNotExist)?;
     if !app.store.close_transaction(&row, app.now).await? {
         let now = app
             .store
-            .transaction(&request.mchid, out_trade_no)
+            .transaction(&mchid, out_trade_no)
             .await?
             .ok_or(PlatformError::OrderNotExist)?;
         if matches!(now.trade_state.as_str(), "SUCCESS" | "REFUND") {
@@ -224,8 +237,10 @@ pub fn transaction_view(row: &TransactionRow, now: UnixTime) -> PlatformResult<T
     let paid = row.transaction_id.is_some()
         && matches!(trade_state, TradeState::Success | TradeState::Refund);
     Ok(Transaction {
-        appid: row.appid.clone(),
-        mchid: row.mchid.clone(),
+        payee: Payee::Direct {
+            appid: row.appid.clone(),
+            mchid: row.mchid.clone(),
+        },
         out_trade_no: row.out_trade_no.clone(),
         transaction_id: row.transaction_id.clone(),
         trade_type: Some(row.trade_type.clone()),
@@ -245,7 +260,10 @@ pub fn transaction_view(row: &TransactionRow, now: UnixTime) -> PlatformResult<T
             .success_time
             .filter(|_| paid)
             .map(|t| UnixTime(t).to_rfc3339_cst()),
-        payer: row.payer_openid.clone().map(|openid| Payer { openid }),
+        payer: row.payer_openid.clone().map(|openid| Payer {
+            openid: Some(openid),
+            ..Payer::default()
+        }),
         amount: Some(TransactionAmount {
             total: Fen::new(row.amount_fen),
             payer_total: paid.then_some(Fen::new(row.amount_fen)),

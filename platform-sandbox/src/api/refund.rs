@@ -5,7 +5,7 @@
 
 use pay_core::crypto::webcrypto::random_hex;
 use pay_core::v3::model::{
-    Refund, RefundAmount, RefundNotice, RefundNoticeAmount, RefundRequest, RefundStatus,
+    Mchids, Refund, RefundAmount, RefundNotice, RefundNoticeAmount, RefundRequest, RefundStatus,
 };
 use pay_core::v3::notification::event_type;
 use pay_core::{Fen, UnixTime};
@@ -153,7 +153,9 @@ async fn settle(app: &App, call: &Call<'_>, refund: &RefundRow) -> PlatformResul
         _ => (event_type::REFUND_CLOSED, "退款关闭"),
     };
     let notice = RefundNotice {
-        mchid: done.mchid.clone(),
+        mchids: Mchids::Direct {
+            mchid: done.mchid.clone(),
+        },
         out_trade_no: done.out_trade_no.clone(),
         transaction_id: done.transaction_id.clone(),
         out_refund_no: done.out_refund_no.clone(),
