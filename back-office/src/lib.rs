@@ -81,7 +81,7 @@ async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::Sched
         let rc = RequestContext::load(&env, now)?;
         rc.books_open()?;
         let mut ids = vec![MerchantId::Default];
-        ids.extend(rc.direct_registry_merchants().await?);
+        ids.extend(rc.registry_merchants().await?);
         Ok::<_, ApiError>(ids)
     };
     let merchants = match merchants.await {

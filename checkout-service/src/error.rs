@@ -75,9 +75,6 @@ pub enum ApiError {
     PlatformNotConfigured,
     /// A suspended merchant's new session: its open payments still complete and refund.
     MerchantSuspended,
-    /// A sub-merchant's payment, before partner mode is served (issue #19's next step): its
-    /// provider's own account must never be charged in its place.
-    PartnerModeNotReady,
     /// A merchant or provider with the same WeChat Pay identity exists (`what` says which).
     AlreadyExists(&'static str),
     /// A registry entry changed between its read and its write (`what` says which).
@@ -161,7 +158,6 @@ impl ApiError {
             ApiError::SessionExpired => 410,
             ApiError::IdempotencyKeyReused => 422,
             ApiError::ReturnToNotAllowed | ApiError::MerchantSuspended => 403,
-            ApiError::PartnerModeNotReady => 501,
             ApiError::Domain(e) => match e {
                 E::InvalidAmount { .. }
                 | E::InvalidField { .. }
@@ -218,7 +214,6 @@ impl ApiError {
             ApiError::BooksNotMoving => "books_not_moving",
             ApiError::PlatformNotConfigured => "platform_not_configured",
             ApiError::MerchantSuspended => "merchant_suspended",
-            ApiError::PartnerModeNotReady => "partner_mode_not_ready",
             ApiError::AlreadyExists(_) => "already_exists",
             ApiError::ChangedMeanwhile(_) => "changed_meanwhile",
             ApiError::Config(_) => "misconfigured",
@@ -292,9 +287,6 @@ impl ApiError {
             ApiError::MerchantSuspended => {
                 "this merchant is suspended: it takes no new payments (its open ones complete)"
                     .into()
-            }
-            ApiError::PartnerModeNotReady => {
-                "a sub-merchant takes payments once service-provider mode is served".into()
             }
             ApiError::AlreadyExists(what) => format!("{what} already exists"),
             ApiError::ChangedMeanwhile(what) => {

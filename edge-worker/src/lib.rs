@@ -54,9 +54,7 @@ async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::Sched
     let ran = async {
         let rc = RequestContext::load(&env, now)?;
         rc.books_open()?;
-        // Direct merchants only: waking a sub-merchant's shards would only create objects whose
-        // work fails every minute.
-        let others = rc.direct_registry_merchants().await?;
+        let others = rc.registry_merchants().await?;
         services::jobs::sweep(&rc.services(), &others).await
     };
     if let Err(e) = ran.await {

@@ -242,15 +242,6 @@ impl Registry<'_> {
         .await
     }
 
-    /// The ids of a provider's sub-merchants.
-    pub async fn sub_merchant_ids(&self, provider_id: &str) -> ApiResult<Vec<String>> {
-        self.ids(
-            "SELECT id FROM merchants WHERE provider_id = ?1",
-            &[text(provider_id)],
-        )
-        .await
-    }
-
     async fn ids(&self, sql: &str, args: &[worker_kit::sql::Arg]) -> ApiResult<Vec<String>> {
         #[derive(Deserialize)]
         struct Id {
@@ -260,12 +251,10 @@ impl Registry<'_> {
         Ok(ids.into_iter().map(|i| i.id).collect())
     }
 
-    /// The direct merchants, suspended ones too (their open payments still settle; each is
-    /// swept and reconciled on its own).
-    pub async fn direct_merchants(&self) -> ApiResult<Vec<MerchantId>> {
-        let ids = self
-            .ids("SELECT id FROM merchants WHERE provider_id IS NULL", &[])
-            .await?;
+    /// Every merchant, suspended ones too (their open payments still settle; each is swept and
+    /// reconciled on its own).
+    pub async fn merchant_ids(&self) -> ApiResult<Vec<MerchantId>> {
+        let ids = self.ids("SELECT id FROM merchants", &[]).await?;
         Ok(ids.iter().filter_map(|id| MerchantId::parse(id)).collect())
     }
 

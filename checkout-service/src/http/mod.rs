@@ -106,12 +106,11 @@ impl RequestContext {
         }
     }
 
-    /// The direct registry merchants (none without platform mode): the crons sweep and
-    /// reconcile each of them beside the default merchant. A sub-merchant has no books until
-    /// partner mode is served.
-    pub async fn direct_registry_merchants(&self) -> ApiResult<Vec<MerchantId>> {
+    /// The registry merchants, direct and sub-merchants (none without platform mode): the crons
+    /// sweep and reconcile each of them beside the default merchant.
+    pub async fn registry_merchants(&self) -> ApiResult<Vec<MerchantId>> {
         match self.config.deployment.platform {
-            Some(_) => self.catalog.registry().direct_merchants().await,
+            Some(_) => self.catalog.registry().merchant_ids().await,
             None => Ok(Vec::new()),
         }
     }

@@ -33,18 +33,16 @@ impl Changes<'_> {
     pub async fn write_merchant(&self, merchant: &MerchantRow) -> ApiResult<()> {
         let written = self.registry.update_merchant(merchant, self.now).await?;
         unchanged_meanwhile(written, "merchant")?;
-        self.cache.purge(&merchant.entry.id).await;
+        self.cache.purge_merchant(&merchant.entry.id).await;
         Ok(())
     }
 
-    /// Writes the provider, if nothing changed it meanwhile, and purges its sub-merchants from
-    /// the cache (their entries carry its account).
+    /// Writes the provider, if nothing changed it meanwhile, and purges it from the cache (its
+    /// sub-merchants' profiles are rebuilt when its version moves).
     pub async fn write_provider(&self, provider: &ProviderRow) -> ApiResult<()> {
         let written = self.registry.update_provider(provider, self.now).await?;
         unchanged_meanwhile(written, "provider")?;
-        for id in self.registry.sub_merchant_ids(&provider.id).await? {
-            self.cache.purge(&id).await;
-        }
+        self.cache.purge_provider(&provider.id).await;
         Ok(())
     }
 

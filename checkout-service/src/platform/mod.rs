@@ -52,8 +52,9 @@ impl Holder {
         matches!(
             (self, group),
             (Holder::Provider, Group::Account)
-                | (Holder::Direct, Group::Account | Group::Own)
-                | (Holder::SubMerchant, Group::Sub | Group::Own)
+                | (Holder::Provider, Group::App)
+                | (Holder::Direct, Group::Account | Group::App | Group::Own)
+                | (Holder::SubMerchant, Group::Sub | Group::App | Group::Own)
         )
     }
 }
@@ -64,6 +65,9 @@ enum Group {
     Account,
     /// A sub-merchant's identity under its provider.
     Sub,
+    /// The AppSecret of the app payers pay in (WeChat OAuth): a provider's for its sp_appid, a
+    /// sub-merchant's for its sub_appid.
+    App,
     /// A merchant's own rules and endpoints.
     Own,
 }
@@ -84,7 +88,7 @@ const SETTINGS: &[(&str, Group, bool)] = &[
     ("WEBHOOK_URL", Group::Own, false),
     ("WEBHOOK_SECRET", Group::Own, true),
     ("WEBHOOK_RETRY_BASE_SECS", Group::Own, false),
-    ("WECHAT_APP_SECRET", Group::Own, true),
+    ("WECHAT_APP_SECRET", Group::App, true),
     ("WECHATPAY_FEE_RATE_PPM", Group::Own, false),
     ("MIN_SESSION_TTL_SECS", Group::Own, false),
     ("QUERY_PENDING_AFTER_SECS", Group::Own, false),
@@ -220,15 +224,12 @@ pub fn check(
             ));
         }
     }
-    let lookup = |name: &str| {
-        let own = public.get(name).or_else(|| secret.get(name));
-        let provider = provider.and_then(|(p, s)| p.get(name).or_else(|| s.get(name)));
-        match name {
-            // Made by the registry, not entered: any valid value stands in for the check.
-            DERIVATION_KEY => Some("x".repeat(32)),
-            "NOTIFY_URL" => Some("https://platform.invalid/v1/wechatpay/notify".into()),
-            _ => own.or(provider).cloned(),
-        }
+    let provider = provider.map(|(p, s)| (p, s));
+    let lookup = |name: &str| match name {
+        // Made by the registry, not entered: any valid value stands in for the check.
+        DERIVATION_KEY => Some("x".repeat(32)),
+        "NOTIFY_URL" => Some("https://platform.invalid/v1/wechatpay/notify".into()),
+        _ => merged(name, (public, secret), provider),
     };
     MerchantProfile::from_settings(Settings::from_fn(lookup))
         .map(|_| ())
@@ -239,6 +240,25 @@ pub fn check(
             };
             ApiError::invalid(BadInput::InvalidMerchant, as_the_api_spells(&message))
         })
+}
+
+/// A merchant's setting `name`: its own, else its provider's (a sub-merchant is paid through
+/// its provider's account). The AppSecret is the one of the app its payers pay in: its own
+/// when it has a sub_appid, its provider's (for the sp_appid) when it has none.
+pub fn merged(
+    name: &str,
+    (public, secret): (&SettingsMap, &SettingsMap),
+    provider: Option<(&SettingsMap, &SettingsMap)>,
+) -> Option<String> {
+    let own = public.get(name).or_else(|| secret.get(name));
+    let provider = provider.and_then(|(p, s)| p.get(name).or_else(|| s.get(name)));
+    let own_app = provider.is_none() || public.contains_key("WECHATPAY_SUB_APPID");
+    match name {
+        "WECHAT_APP_SECRET" if own_app => own,
+        "WECHAT_APP_SECRET" => provider,
+        _ => own.or(provider),
+    }
+    .cloned()
 }
 
 /// A message about settings with their names as the platform API spells them (lower-cased),
@@ -472,6 +492,89 @@ mod tests {
         assert!(
             message.contains("webhook_url needs webhook_secret"),
             "{message}"
+        );
+    }
+
+    #[test]
+    fn a_sub_merchant_pays_through_its_providers_account_in_the_app_its_payers_use() {
+        let (mut public, mut secret) = account();
+        secret.insert("WECHAT_APP_SECRET".into(), "the provider's app".into());
+        public.insert("WEBHOOK_URL".into(), "https://provider.invalid".into());
+        let provider = Some((&public, &secret));
+        let with_app = entered_json(
+            Holder::SubMerchant,
+            json!({"wechatpay_sub_mchid": "1900000201", "wechatpay_sub_appid": "wxsub",
+                   "wechat_app_secret": "its own app", "webhook_url": "https://tea.example/hooks",
+                   "webhook_secret": "whsec_0123456789abcdef"}),
+        )
+        .unwrap();
+        let own = (&with_app.public, &with_app.secret);
+        let setting = |name| merged(name, own, provider);
+        assert_eq!(setting("WECHATPAY_MCHID").as_deref(), Some("1900000001"));
+        assert_eq!(
+            setting("WECHATPAY_SUB_MCHID").as_deref(),
+            Some("1900000201")
+        );
+        assert_eq!(
+            setting("WEBHOOK_URL").as_deref(),
+            Some("https://tea.example/hooks")
+        );
+        assert_eq!(setting("WECHAT_APP_SECRET").as_deref(), Some("its own app"));
+        // Without an app of its own, its payers pay in the provider's: the provider's AppSecret,
+        // whatever it holds itself; with one but no secret of its own, none (not the provider's).
+        let without_app = entered_json(
+            Holder::SubMerchant,
+            json!({"wechatpay_sub_mchid": "1900000202", "wechat_app_secret": "unused"}),
+        )
+        .unwrap();
+        assert_eq!(
+            merged(
+                "WECHAT_APP_SECRET",
+                (&without_app.public, &without_app.secret),
+                provider
+            )
+            .as_deref(),
+            Some("the provider's app")
+        );
+        let app_no_secret = entered_json(
+            Holder::SubMerchant,
+            json!({"wechatpay_sub_mchid": "1900000203", "wechatpay_sub_appid": "wxsub"}),
+        )
+        .unwrap();
+        assert_eq!(
+            merged(
+                "WECHAT_APP_SECRET",
+                (&app_no_secret.public, &app_no_secret.secret),
+                provider
+            ),
+            None
+        );
+        // And the profile read from them is a sub-merchant's over the provider's account.
+        let profile = MerchantProfile::from_settings(Settings::from_fn(|name: &str| match name {
+            DERIVATION_KEY => Some("x".repeat(32)),
+            "NOTIFY_URL" => Some("https://platform.invalid/n".into()),
+            _ => merged(name, own, provider),
+        }))
+        .unwrap();
+        let payee = profile.account.payee();
+        assert_eq!(
+            payee,
+            pay_core::v3::model::Payee::Partner {
+                sp_appid: "wxd678efh567hg6787".into(),
+                sp_mchid: "1900000001".into(),
+                sub_appid: Some("wxsub".into()),
+                sub_mchid: "1900000201".into(),
+            }
+        );
+        assert_eq!(
+            profile.account.payee_of("1900000201", "wxd678efh567hg6787"),
+            pay_core::v3::model::Payee::Partner {
+                sp_appid: "wxd678efh567hg6787".into(),
+                sp_mchid: "1900000001".into(),
+                sub_appid: None,
+                sub_mchid: "1900000201".into(),
+            },
+            "an order paid in the provider's app"
         );
     }
 
