@@ -10,7 +10,8 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
 import {
-  accountSettings, forgeNotification, merchantClient, payerPays, platformRecords, startAll, testMerchants, until, webhookReceiver,
+  accountSettings, consoleRequest, forgeNotification, merchantClient, payerPays, platformRecords, signInToConsole, startAll, testMerchants, until,
+  webhookReceiver,
 } from "./support.mjs";
 
 let env;
@@ -190,19 +191,8 @@ test("the widget's and the notifications' lookups are cached in KV with secrets 
   assert.equal(other.headers.get("access-control-allow-origin"), null, "an origin the merchant does not allow is not granted");
 });
 
-/** The console, as a browser speaks to it: a form post from its own origin, the cookie back. */
-async function consoleSignIn(key) {
-  const r = await fetch(`${env.stack.edgeUrl}/console/login`, {
-    method: "POST", redirect: "manual",
-    headers: { "Content-Type": "application/x-www-form-urlencoded", Origin: env.stack.edgeUrl },
-    body: new URLSearchParams({ key }),
-  });
-  return { status: r.status, location: r.headers.get("location"), cookie: (r.headers.get("set-cookie") ?? "").split(";")[0] };
-}
-async function consolePage(cookie, path, method = "GET") {
-  const r = await fetch(`${env.stack.edgeUrl}${path}`, { method, redirect: "manual", headers: { Cookie: cookie, Origin: env.stack.edgeUrl } });
-  return { status: r.status, location: r.headers.get("location"), html: await r.text() };
-}
+const consoleSignIn = (key) => signInToConsole(env, key);
+const consolePage = (cookie, path, method) => consoleRequest(env, cookie, path, method);
 
 test("the console: each merchant signs in with its own key and sees its own books only; the operator sees every merchant and suspends one", { timeout: 120_000 }, async () => {
   const ours = await shopSession("seen in the shop's console");

@@ -321,3 +321,19 @@ export function webhookReceiver(secret) {
   receiver.close = () => new Promise((r) => server.close(r));
   return receiver;
 }
+
+/** The console, as a browser speaks to it: a form post from its own origin, the cookie back. */
+export async function signInToConsole(env, key) {
+  const r = await fetch(`${env.stack.edgeUrl}/console/login`, {
+    method: "POST", redirect: "manual",
+    headers: { "Content-Type": "application/x-www-form-urlencoded", Origin: env.stack.edgeUrl },
+    body: new URLSearchParams({ key }),
+  });
+  return { status: r.status, location: r.headers.get("location"), cookie: (r.headers.get("set-cookie") ?? "").split(";")[0] };
+}
+
+/** A console page (or form post) with a sign-in's cookie. */
+export async function consoleRequest(env, cookie, path, method = "GET") {
+  const r = await fetch(`${env.stack.edgeUrl}${path}`, { method, redirect: "manual", headers: { Cookie: cookie, Origin: env.stack.edgeUrl } });
+  return { status: r.status, location: r.headers.get("location"), html: await r.text() };
+}
