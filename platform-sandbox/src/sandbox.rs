@@ -143,7 +143,7 @@ async fn delivery_log(req: &Request, app: &App) -> PlatformResult<serde_json::Va
     let list: Vec<_> = logged
         .into_iter()
         .map(|(n, attempts)| json!({
-            "id": n.id, "mchid": n.mchid, "out_trade_no": n.out_trade_no, "event_type": n.event_type,
+            "id": n.id, "mchid": n.mchid, "sp_mchid": n.sp_mchid, "out_trade_no": n.out_trade_no, "event_type": n.event_type,
             "notify_url": n.notify_url, "body": n.body, "created_at": n.created_at, "state": n.state,
             "next_attempt_ms": n.next_attempt_ms, "attempts": attempts,
         }))
