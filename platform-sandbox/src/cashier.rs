@@ -178,15 +178,16 @@ pub async fn pay_with_card(
     row: &TransactionRow,
     card_id: &str,
 ) -> PlatformResult<Approval> {
-    let merchant = app
+    let books = row.books();
+    let account = app
         .config
-        .merchant(&row.mchid)
-        .ok_or_else(|| PlatformError::System(format!("merchant {} vanished", row.mchid)))?;
+        .merchant(books.account())
+        .ok_or_else(|| PlatformError::System(format!("merchant {} vanished", books.account())))?;
     let transaction_id = format!("4200{}", random_hex(12)?);
     let openid = row
         .payer_openid
         .clone()
-        .unwrap_or_else(|| crate::oauth_server::test_openid(&row.appid, 1));
+        .unwrap_or_else(|| crate::oauth_server::test_openid(row.payer_app(), 1));
     let fee = Fen::new(row.amount_fen).fee_at(app.store.fee_rate_ppm().await?);
     let payment = Payment {
         transaction_id: &transaction_id,
@@ -213,8 +214,14 @@ pub async fn pay_with_card(
         out_trade_no: &paid.out_trade_no,
         notify_url: &paid.notify_url,
     };
-    notification_sender::enqueue(app, merchant, subject, &transaction_view(&paid, app.now)?)
-        .await?;
+    notification_sender::enqueue(
+        app,
+        account,
+        &paid.books(),
+        subject,
+        &transaction_view(&paid, app.now)?,
+    )
+    .await?;
     Ok(Approval::Paid {
         transaction_id,
         amount: Fen::new(paid.amount_fen),

@@ -3,23 +3,51 @@
 use pay_core::aead::ApiV3Key;
 use pay_core::crypto::{RsaPrivateKeyDer, RsaPublicKey};
 use pay_core::v3::PlatformCertificate;
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use worker::Env;
 use worker_kit::settings::Settings;
 
 use crate::error::PlatformError;
 
-/// A merchant as the platform knows it (what the real one learns at sign-up).
+/// A merchant as the platform knows it (what the real one learns at sign-up). A service
+/// provider (服务商) is one too: its own apps are its sp_appids, its keys sign and verify its
+/// partner calls and encrypt its sub-merchants' notifications.
 pub struct Merchant {
     pub mchid: String,
-    pub appids: Vec<String>,
+    pub apps: Apps,
     /// Serial number of the merchant's API certificate, named in its Authorization headers.
     pub serial: String,
     pub public_key: RsaPublicKey,
     pub api_v3_key: ApiV3Key,
     pub trust_mode: TrustMode,
-    /// Official-account AppSecrets by appid, for WeChat OAuth.
-    pub app_secrets: std::collections::BTreeMap<String, String>,
+    /// A provider's sub-merchants (特约商户), as 进件 registers them; none for a direct merchant.
+    pub sub_merchants: Vec<SubMerchant>,
+}
+
+/// The apps (official accounts) bound to a merchant number.
+#[derive(Deserialize)]
+pub struct Apps {
+    pub appids: Vec<String>,
+    /// AppSecrets by appid, for WeChat OAuth.
+    #[serde(default)]
+    pub app_secrets: BTreeMap<String, String>,
+}
+
+impl Apps {
+    pub fn has(&self, appid: &str) -> bool {
+        self.appids.iter().any(|a| a == appid)
+    }
+}
+
+/// A provider's sub-merchant: its number and its own apps (sub_appids). It has no keys: its
+/// provider calls for it.
+#[derive(Deserialize)]
+pub struct SubMerchant {
+    pub sub_mchid: String,
+    #[serde(flatten)]
+    pub apps: Apps,
 }
 
 /// How a merchant verifies the platform: which key ID `Wechatpay-Serial` carries for it.
@@ -35,14 +63,22 @@ pub enum TrustMode {
 #[derive(Deserialize)]
 struct MerchantSetting {
     mchid: String,
-    appids: Vec<String>,
+    #[serde(flatten)]
+    apps: Apps,
     serial: String,
     public_key: String,
     api_v3_key: String,
     #[serde(default = "public_key_mode")]
     trust_mode: TrustMode,
     #[serde(default)]
-    app_secrets: std::collections::BTreeMap<String, String>,
+    sub_merchants: Vec<SubMerchant>,
+}
+
+impl Merchant {
+    /// This provider's sub-merchant `sub_mchid` (服务商与特约商户的受理关系).
+    pub fn sub_merchant(&self, sub_mchid: &str) -> Option<&SubMerchant> {
+        self.sub_merchants.iter().find(|s| s.sub_mchid == sub_mchid)
+    }
 }
 
 fn public_key_mode() -> TrustMode {
@@ -80,10 +116,10 @@ impl Config {
                     api_v3_key: ApiV3Key::new(&m.api_v3_key)
                         .map_err(|e| bad("SANDBOX_MERCHANTS.api_v3_key", e))?,
                     mchid: m.mchid,
-                    appids: m.appids,
+                    apps: m.apps,
                     serial: m.serial,
                     trust_mode: m.trust_mode,
-                    app_secrets: m.app_secrets,
+                    sub_merchants: m.sub_merchants,
                 })
             })
             .collect::<Result<_, PlatformError>>()?;
@@ -106,11 +142,30 @@ impl Config {
         self.merchants.iter().find(|m| m.mchid == mchid)
     }
 
-    /// The merchant an appid is bound to.
-    pub fn merchant_for_app(&self, appid: &str) -> Option<&Merchant> {
+    /// Every app the platform knows: the merchants' and their sub-merchants'.
+    fn apps(&self) -> impl Iterator<Item = &Apps> {
         self.merchants
             .iter()
-            .find(|m| m.appids.iter().any(|a| a == appid))
+            .flat_map(|m| std::iter::once(&m.apps).chain(m.sub_merchants.iter().map(|s| &s.apps)))
+    }
+
+    pub fn knows_app(&self, appid: &str) -> bool {
+        self.apps().any(|a| a.has(appid))
+    }
+
+    /// The AppSecret WeChat OAuth expects for `appid`, whoever's app it is.
+    pub fn app_secret(&self, appid: &str) -> Option<&str> {
+        self.apps()
+            .find(|a| a.has(appid))
+            .and_then(|a| a.app_secrets.get(appid))
+            .map(String::as_str)
+    }
+
+    /// Whether `mchid` has books here: a merchant's or a sub-merchant's number.
+    pub fn has_books(&self, mchid: &str) -> bool {
+        self.merchants
+            .iter()
+            .any(|m| m.mchid == mchid || m.sub_merchant(mchid).is_some())
     }
 
     /// The key ID the platform's signatures name for `merchant` (the public key ID when the

@@ -100,7 +100,7 @@ async fn deliver_due(app: &App) -> PlatformResult<()> {
 /// Returns whether the merchant answered 2xx.
 pub async fn post(app: &App, n: &NotificationRow, probe: bool) -> PlatformResult<bool> {
     let mut signed = app
-        .sign_as_platform(n.body.as_bytes(), app.config.merchant(&n.mchid))
+        .sign_as_platform(n.body.as_bytes(), app.config.merchant(n.signer()))
         .await?;
     if probe {
         signed = SignedHeaders {

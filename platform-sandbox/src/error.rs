@@ -9,6 +9,10 @@ pub enum PlatformError {
     Param(String),
     /// 400 INVALID_REQUEST: e.g. an out_trade_no re-sent with other parameters.
     InvalidRequest(String),
+    /// 400 APPID_MCHID_NOT_MATCH: an appid not bound to the merchant number it comes with.
+    AppidMchidNotMatch(String),
+    /// 403 NO_AUTH: e.g. a provider acting for a sub-merchant that is not its own.
+    NoAuth(String),
     /// 400 ORDER_PAID / ORDER_CLOSED: the order's state forbids this.
     OrderState { code: &'static str, message: String },
     /// 404 ORDER_NOT_EXIST.
@@ -29,7 +33,9 @@ impl PlatformError {
             PlatformError::Sign(_) => 401,
             PlatformError::Param(_)
             | PlatformError::InvalidRequest(_)
+            | PlatformError::AppidMchidNotMatch(_)
             | PlatformError::OrderState { .. } => 400,
+            PlatformError::NoAuth(_) => 403,
             PlatformError::OrderNotExist
             | PlatformError::ResourceNotExists(_)
             | PlatformError::NoSuchPath => 404,
@@ -43,6 +49,8 @@ impl PlatformError {
             PlatformError::Sign(_) => "SIGN_ERROR",
             PlatformError::Param(_) => "PARAM_ERROR",
             PlatformError::InvalidRequest(_) => "INVALID_REQUEST",
+            PlatformError::AppidMchidNotMatch(_) => "APPID_MCHID_NOT_MATCH",
+            PlatformError::NoAuth(_) => "NO_AUTH",
             PlatformError::OrderState { code, .. } => code,
             PlatformError::OrderNotExist => "ORDER_NOT_EXIST",
             PlatformError::ResourceNotExists(_) => "RESOURCE_NOT_EXISTS",
@@ -57,6 +65,8 @@ impl PlatformError {
             PlatformError::Sign(m)
             | PlatformError::Param(m)
             | PlatformError::InvalidRequest(m)
+            | PlatformError::AppidMchidNotMatch(m)
+            | PlatformError::NoAuth(m)
             | PlatformError::ResourceNotExists(m) => m.clone(),
             PlatformError::FrequencyLimited => "频率超限".into(),
             PlatformError::OrderState { message, .. } => message.clone(),

@@ -56,20 +56,26 @@ async fn pay_request(req: &mut Request, app: &App) -> PlatformResult<serde_json:
         .json()
         .await
         .map_err(|e| PlatformError::Param(format!("调用支付JSAPI缺少参数: {e}")))?;
-    let merchant = app
-        .config
-        .merchant_for_app(&params.app_id)
-        .ok_or_else(|| PlatformError::Param("appId 无效".into()))?;
+    if !app.config.knows_app(&params.app_id) {
+        return Err(PlatformError::Param("appId 无效".into()));
+    }
     let token = params
         .package
         .strip_prefix("prepay_id=wx")
         .ok_or_else(|| PlatformError::Param("package must be prepay_id=<prepay_id>".into()))?;
     let row = cashier::transaction(app, token).await?;
-    if row.appid != params.app_id || row.trade_type != "JSAPI" {
+    // The payer pays in the app whose openid the prepay named (a partner payment's sub_appid
+    // for a sub_openid), under the key of the account that placed it (the provider's).
+    if row.payer_app() != params.app_id || row.trade_type != "JSAPI" {
         return Err(PlatformError::Param(
             "this prepay_id was not made for this appId's JSAPI payments".into(),
         ));
     }
+    let account = row.books().account();
+    let merchant = app
+        .config
+        .merchant(account)
+        .ok_or_else(|| PlatformError::System(format!("merchant {account} vanished")))?;
     params
         .verify(&merchant.public_key, &*WebCryptoVerifier::shared())
         .await

@@ -2,6 +2,7 @@
 //! and the payer's side (`/cashier`), which approves payments and sends notifications.
 
 mod api;
+mod books;
 mod cashier;
 mod config;
 mod dispatch;

@@ -5,6 +5,7 @@ use pay_core::crypto::webcrypto::random_hex;
 use pay_core::v3::notification::Sealing;
 use serde::Serialize;
 
+use crate::books::Books;
 use crate::config::Merchant;
 use crate::dispatch;
 use crate::error::{PlatformError, PlatformResult};
@@ -21,11 +22,13 @@ pub struct Subject<'a> {
     pub notify_url: &'a str,
 }
 
-/// Encrypts `resource` under the merchant's API v3 key, stores the notification with its
-/// delivery plan and asks the dispatcher to run.
+/// Encrypts `resource` under the account's API v3 key (a provider's, for its sub-merchant's
+/// `books`), stores the notification with its delivery plan and asks the dispatcher to run.
+/// Faults keyed by the books' mchid or by their provider shape it.
 pub async fn enqueue<T: Serialize>(
     app: &App,
-    merchant: &Merchant,
+    account: &Merchant,
+    books: &Books<'_>,
     subject: Subject<'_>,
     resource: &T,
 ) -> PlatformResult<String> {
@@ -48,11 +51,13 @@ pub async fn enqueue<T: Serialize>(
         associated_data: subject.original_type,
         nonce: &nonce,
     }
-    .seal(&plaintext, &merchant.api_v3_key)?;
-    let mchid = merchant.mchid.as_str();
+    .seal(&plaintext, &account.api_v3_key)?;
+    let mchid = books.mchid();
+    let faults = books.fault_keys();
     let mut n = NewNotification {
         id: id.clone(),
         mchid: mchid.to_string(),
+        sp_mchid: books.provider().map(Into::into),
         out_trade_no: subject.out_trade_no.to_string(),
         event_type: subject.event_type.to_string(),
         notify_url: subject.notify_url.to_string(),
@@ -64,7 +69,7 @@ pub async fn enqueue<T: Serialize>(
     };
     if app
         .store
-        .take_fault("drop_notification", mchid)
+        .take_fault("drop_notification", &faults)
         .await?
         .is_some()
     {
@@ -73,19 +78,19 @@ pub async fn enqueue<T: Serialize>(
     }
     if let Some(copies) = app
         .store
-        .take_fault("duplicate_notification", mchid)
+        .take_fault("duplicate_notification", &faults)
         .await?
     {
         n.copies = copies.unwrap_or(2).clamp(2, 1000);
     }
-    if let Some(delay_ms) = app.store.take_fault("delay_notification", mchid).await? {
+    if let Some(delay_ms) = app.store.take_fault("delay_notification", &faults).await? {
         n.next_attempt_ms = n
             .next_attempt_ms
             .map(|t| t + delay_ms.unwrap_or(3000).max(0));
     }
     n.probe_first = app
         .store
-        .take_fault("signtest_first", mchid)
+        .take_fault("signtest_first", &faults)
         .await?
         .is_some();
     // Reordering: a held notification goes out just after the next one for the merchant.
@@ -94,7 +99,7 @@ pub async fn enqueue<T: Serialize>(
         && n.state == "pending"
         && app
             .store
-            .take_fault("reorder_notifications", mchid)
+            .take_fault("reorder_notifications", &faults)
             .await?
             .is_some()
     {

@@ -15,7 +15,18 @@ const CODE_TTL_SECS: i64 = 300;
 
 /// The stable openid of test payer `n` under `appid` (WeChat gives each app its own openid).
 pub fn test_openid(appid: &str, n: u32) -> String {
-    format!("oSbx{}{n:04}", &appid[appid.len().saturating_sub(10)..])
+    format!("{}{n:04}", openid_prefix(appid))
+}
+
+fn openid_prefix(appid: &str) -> String {
+    format!("oSbx{}", &appid[appid.len().saturating_sub(10)..])
+}
+
+/// Which test payer `openid` is under `appid`, if it is one of [`test_openid`]'s: lets the
+/// simulator name the same payer under another app (a partner payment's sp_ and sub_openid).
+pub fn test_payer(appid: &str, openid: &str) -> Option<u32> {
+    let n: u32 = openid.strip_prefix(&openid_prefix(appid))?.parse().ok()?;
+    (test_openid(appid, n) == openid).then_some(n)
 }
 
 pub async fn handle(req: Request, app: &App, segments: &[&str]) -> Response {
@@ -48,9 +59,11 @@ pub async fn handle(req: Request, app: &App, segments: &[&str]) -> Response {
 
 async fn authorize(app: &App, param: &impl Fn(&str) -> Option<String>) -> PlatformResult<Url> {
     let appid = param("appid").ok_or_else(|| PlatformError::Param("appid is required".into()))?;
-    app.config
-        .merchant_for_app(&appid)
-        .ok_or_else(|| PlatformError::Param(format!("appid {appid} is not a sandbox app")))?;
+    if !app.config.knows_app(&appid) {
+        return Err(PlatformError::Param(format!(
+            "appid {appid} is not a sandbox app"
+        )));
+    }
     if !matches!(
         param("scope").as_deref(),
         Some("snsapi_base" | "snsapi_userinfo")
@@ -84,11 +97,8 @@ async fn access_token(
     param: &impl Fn(&str) -> Option<String>,
 ) -> Result<serde_json::Value, (i64, String)> {
     let appid = param("appid").unwrap_or_default();
-    let expected = app
-        .config
-        .merchant_for_app(&appid)
-        .and_then(|m| m.app_secrets.get(&appid));
-    if expected.is_none() || param("secret").as_ref() != expected {
+    let expected = app.config.app_secret(&appid);
+    if expected.is_none() || param("secret").as_deref() != expected {
         return Err((40125, "invalid appsecret".into()));
     }
     if param("grant_type").as_deref() != Some("authorization_code") {
@@ -109,5 +119,30 @@ async fn access_token(
         })),
         Ok(None) => Err((40163, "code been used or invalid".into())),
         Err(e) => Err((-1, e.message())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_test_payer_is_found_again_under_its_app_only() {
+        let sp = "wxa0b1c2d3e4f5a6b7";
+        let sub = "wxb1c2d3e4f5a6b7c8";
+        let openid = test_openid(sub, 2);
+        assert_ne!(openid, test_openid(sp, 2), "each app its own openid");
+        assert_eq!(test_payer(sub, &openid), Some(2));
+        assert_eq!(test_payer(sp, &openid), None);
+        assert_eq!(test_payer(sub, &test_openid(sub, 12345)), Some(12345));
+        for stranger in [
+            "oSbxTestPayer0001",
+            "",
+            "oSbx",
+            &format!("{openid}x"),
+            &format!("{openid}+1"),
+        ] {
+            assert_eq!(test_payer(sub, stranger), None, "{stranger}");
+        }
     }
 }

@@ -3,7 +3,7 @@
 //! | endpoint | what |
 //! |---|---|
 //! | `GET /sandbox/notifications?out_trade_no=…`, `?mchid=…[&out_trade_no=…][&state=…]` | notifications of an order, or of a merchant, each with its delivery attempts |
-//! | `GET /sandbox/transactions?mchid=…[&out_trade_no=…][&trade_state=…]` | a merchant's transactions as WeChat Pay keeps them |
+//! | `GET /sandbox/transactions?mchid=…[&out_trade_no=…][&trade_state=…]` | a merchant's transactions as WeChat Pay keeps them (a sub-merchant's under its sub_mchid, each naming its provider's `sp_mchid`) |
 //! | `GET /sandbox/refunds?mchid=…[&out_refund_no=…][&status=…]` | a merchant's refunds |
 //! | `POST /sandbox/notifications/{id}/redeliver` | one more delivery now, freshly signed (a replay) |
 //! | `POST /sandbox/faults` `{"kind", "mchid"?, "uses"?, "param"?}` | inject a fault (kinds below) |
@@ -21,6 +21,13 @@
 //! FREQUENCY_LIMITED), `refund_abnormal`
 //! and `refund_closed` (the bank's answer to the next refund), `bill_hash_mismatch` (the next
 //! bill's `hash_value` does not match its file).
+//!
+//! Partner mode: a sub-merchant's records, notifications and balance are under its sub_mchid
+//! (`mchid=` a sub_mchid lists them; `POST settlements` takes one too). Faults: those of an API
+//! call (`prepay_*`, `refund_no_answer`, `system_error_once`, `frequency_limited`,
+//! `bill_hash_mismatch`) are keyed by the caller, the provider for partner calls; those of what
+//! happens in the books (the notification faults, `refund_abnormal`, `refund_closed`) match a
+//! fault keyed by the sub_mchid or by its provider's sp_mchid.
 
 use serde::Deserialize;
 use serde_json::json;
@@ -136,7 +143,7 @@ async fn delivery_log(req: &Request, app: &App) -> PlatformResult<serde_json::Va
     let list: Vec<_> = logged
         .into_iter()
         .map(|(n, attempts)| json!({
-            "id": n.id, "mchid": n.mchid, "out_trade_no": n.out_trade_no, "event_type": n.event_type,
+            "id": n.id, "mchid": n.mchid, "sp_mchid": n.sp_mchid, "out_trade_no": n.out_trade_no, "event_type": n.event_type,
             "notify_url": n.notify_url, "body": n.body, "created_at": n.created_at, "state": n.state,
             "next_attempt_ms": n.next_attempt_ms, "attempts": attempts,
         }))
@@ -174,9 +181,9 @@ async fn settle(req: &mut Request, app: &App) -> PlatformResult<serde_json::Valu
         .json()
         .await
         .map_err(|e| PlatformError::Param(format!("settlement: {e}")))?;
-    app.config
-        .merchant(&run.mchid)
-        .ok_or_else(|| PlatformError::Param(format!("unknown mchid {}", run.mchid)))?;
+    if !app.config.has_books(&run.mchid) {
+        return Err(PlatformError::Param(format!("unknown mchid {}", run.mchid)));
+    }
     let settled = app.store.settle_to_bank(&run.mchid, app.now).await?;
     Ok(json!({ "mchid": run.mchid, "settled_fen": settled }))
 }

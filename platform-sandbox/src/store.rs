@@ -6,6 +6,7 @@ use serde::Deserialize;
 use worker::{D1Database, D1PreparedStatement};
 use worker_kit::sql::{d1_changed as changed, int, opt_int, opt_text, prepare, text, Arg};
 
+use crate::books::Books;
 use crate::error::{PlatformError, PlatformResult};
 
 #[derive(Debug, Clone, serde::Serialize, Deserialize)]
@@ -30,10 +31,45 @@ pub struct TransactionRow {
     pub bank_type: Option<String>,
     pub card_id: Option<String>,
     pub closed_at: Option<i64>,
+    /// Partner mode: the provider; `mchid` is then its sub-merchant and `appid` its sp_appid.
+    pub sp_mchid: Option<String>,
+    pub sub_appid: Option<String>,
+    /// The app whose openid `payer_openid` is, when not `appid`.
+    pub payer_appid: Option<String>,
 }
 
+impl TransactionRow {
+    pub fn books(&self) -> Books<'_> {
+        books_of(&self.mchid, self.sp_mchid.as_deref())
+    }
+
+    /// The app the payer pays in: the one whose openid the prepay named.
+    pub fn payer_app(&self) -> &str {
+        self.payer_appid.as_deref().unwrap_or(&self.appid)
+    }
+}
+
+fn books_of<'a>(mchid: &'a str, sp_mchid: Option<&'a str>) -> Books<'a> {
+    match sp_mchid {
+        Some(sp_mchid) => Books::Partner {
+            sp_mchid,
+            sub_mchid: mchid,
+        },
+        None => Books::Direct { mchid },
+    }
+}
+
+/// `mchid = ?1 AND sp_mchid IS ?2` with its two arguments: the records of exactly these books
+/// (`IS` matches the NULL provider of a direct merchant's records).
+fn in_books(books: &Books) -> [Arg; 2] {
+    [text(books.mchid()), opt_text(books.provider())]
+}
+
+const IN_BOOKS: &str = "mchid = ?1 AND sp_mchid IS ?2";
+
 const COLUMNS: &str = "mchid, out_trade_no, appid, trade_type, request_json, description, amount_fen, notify_url, \
-     time_expire, prepay_token, trade_state, transaction_id, payer_openid, success_time, created_at, fee_fen, refunded_fen, bank_type, card_id, closed_at";
+     time_expire, prepay_token, trade_state, transaction_id, payer_openid, success_time, created_at, fee_fen, refunded_fen, bank_type, card_id, closed_at, \
+     sp_mchid, sub_appid, payer_appid";
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct LedgerRow {
@@ -50,6 +86,7 @@ pub struct LedgerRow {
 pub struct NewRefund {
     pub refund_id: String,
     pub mchid: String,
+    pub sp_mchid: Option<String>,
     pub out_refund_no: String,
     pub out_trade_no: String,
     pub transaction_id: String,
@@ -64,7 +101,7 @@ pub struct NewRefund {
 }
 
 const REFUND_COLUMNS: &str = "refund_id, mchid, out_refund_no, out_trade_no, transaction_id, request_json, reason, notify_url, \
-     amount_fen, total_fen, fee_refund_fen, status, card_id, user_received_account, created_at, success_time";
+     amount_fen, total_fen, fee_refund_fen, status, card_id, user_received_account, created_at, success_time, sp_mchid";
 
 #[derive(Debug, Clone, serde::Serialize, Deserialize)]
 pub struct RefundRow {
@@ -84,6 +121,35 @@ pub struct RefundRow {
     pub user_received_account: String,
     pub created_at: i64,
     pub success_time: Option<i64>,
+    pub sp_mchid: Option<String>,
+}
+
+impl RefundRow {
+    pub fn books(&self) -> Books<'_> {
+        books_of(&self.mchid, self.sp_mchid.as_deref())
+    }
+}
+
+/// Whose lines a trade bill holds: one merchant's books, or everything a provider keeps (its
+/// own books and all its sub-merchants').
+#[derive(Debug, Clone, Copy)]
+pub enum BillScope<'a> {
+    Books(Books<'a>),
+    Provider(&'a str),
+}
+
+impl BillScope<'_> {
+    /// The condition on `mchid` and `sp_mchid`, over `?1` and `?2`.
+    fn condition(&self) -> (&'static str, [Arg; 2]) {
+        match self {
+            BillScope::Books(books) => (IN_BOOKS, in_books(books)),
+            // The second half is the provider's own (direct) books: ?2 is NULL.
+            BillScope::Provider(mchid) => (
+                "(sp_mchid = ?1 OR (mchid = ?1 AND sp_mchid IS ?2))",
+                [text(mchid), opt_text(None)],
+            ),
+        }
+    }
 }
 
 /// A fault to inject: `kind` for the next `uses` matching events (`mchid` None: any merchant).
@@ -167,24 +233,26 @@ impl Store {
 
     pub async fn transaction(
         &self,
-        mchid: &str,
+        books: &Books<'_>,
         out_trade_no: &str,
     ) -> PlatformResult<Option<TransactionRow>> {
+        let [mchid, sp_mchid] = in_books(books);
         self.transaction_where(
-            "mchid = ?1 AND out_trade_no = ?2",
-            &[text(mchid), text(out_trade_no)],
+            &format!("{IN_BOOKS} AND out_trade_no = ?3"),
+            &[mchid, sp_mchid, text(out_trade_no)],
         )
         .await
     }
 
     pub async fn transaction_by_id(
         &self,
-        mchid: &str,
+        books: &Books<'_>,
         transaction_id: &str,
     ) -> PlatformResult<Option<TransactionRow>> {
+        let [mchid, sp_mchid] = in_books(books);
         self.transaction_where(
-            "mchid = ?1 AND transaction_id = ?2",
-            &[text(mchid), text(transaction_id)],
+            &format!("{IN_BOOKS} AND transaction_id = ?3"),
+            &[mchid, sp_mchid, text(transaction_id)],
         )
         .await
     }
@@ -198,13 +266,14 @@ impl Store {
             .await
     }
 
-    /// Inserts a new NOTPAY transaction; false if (mchid, out_trade_no) already exists.
+    /// Inserts a new NOTPAY transaction; false if (mchid, out_trade_no) already exists (the
+    /// books' mchid: a sub-merchant's out_trade_no is unique in its own books).
     pub async fn insert_transaction(&self, row: &TransactionRow) -> PlatformResult<bool> {
         let result = self
             .statement(
                 "INSERT OR IGNORE INTO transactions (mchid, out_trade_no, appid, trade_type, request_json, description, amount_fen, \
-                 notify_url, time_expire, prepay_token, trade_state, payer_openid, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'NOTPAY', ?11, ?12)",
+                 notify_url, time_expire, prepay_token, trade_state, payer_openid, created_at, sp_mchid, sub_appid, payer_appid) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'NOTPAY', ?11, ?12, ?13, ?14, ?15)",
                 &[
                     text(&row.mchid),
                     text(&row.out_trade_no),
@@ -218,6 +287,9 @@ impl Store {
                     text(&row.prepay_token),
                     opt_text(row.payer_openid.as_deref()),
                     int(row.created_at),
+                    opt_text(row.sp_mchid.as_deref()),
+                    opt_text(row.sub_appid.as_deref()),
+                    opt_text(row.payer_appid.as_deref()),
                 ],
             )?
             .run()
@@ -284,13 +356,14 @@ impl Store {
 
     pub async fn refund(
         &self,
-        mchid: &str,
+        books: &Books<'_>,
         out_refund_no: &str,
     ) -> PlatformResult<Option<RefundRow>> {
         let sql =
-            format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE mchid = ?1 AND out_refund_no = ?2");
+            format!("SELECT {REFUND_COLUMNS} FROM refunds WHERE {IN_BOOKS} AND out_refund_no = ?3");
+        let [mchid, sp_mchid] = in_books(books);
         Ok(self
-            .statement(&sql, &[text(mchid), text(out_refund_no)])?
+            .statement(&sql, &[mchid, sp_mchid, text(out_refund_no)])?
             .first(None)
             .await?)
     }
@@ -312,9 +385,9 @@ impl Store {
         let result = self
             .statement(
                 "INSERT OR IGNORE INTO refunds (refund_id, mchid, out_refund_no, out_trade_no, transaction_id, request_json, reason, notify_url, \
-                 amount_fen, total_fen, fee_refund_fen, status, card_id, user_received_account, created_at) \
+                 amount_fen, total_fen, fee_refund_fen, status, card_id, user_received_account, created_at, sp_mchid) \
                  SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'PROCESSING', ?12, \
-                   COALESCE((SELECT label FROM bank_cards WHERE id = ?12), '支付用户零钱'), ?13 \
+                   COALESCE((SELECT label FROM bank_cards WHERE id = ?12), '支付用户零钱'), ?13, ?14 \
                  WHERE (SELECT COALESCE(SUM(amount_fen), 0) FROM refunds \
                         WHERE mchid = ?2 AND out_trade_no = ?4 AND status IN ('PROCESSING', 'SUCCESS')) + ?9 <= ?10",
                 &[
@@ -331,6 +404,7 @@ impl Store {
                     int(r.fee_refund_fen),
                     text(&r.card_id),
                     int(r.created_at),
+                    opt_text(r.sp_mchid.as_deref()),
                 ],
             )?
             .run()
@@ -361,30 +435,32 @@ impl Store {
         Ok(changed(&result)?)
     }
 
-    /// Payments whose success time falls in `[start, end)`.
+    /// Payments in `scope` whose success time falls in `[start, end)`.
     pub async fn paid_between(
         &self,
-        mchid: &str,
+        scope: BillScope<'_>,
         start: UnixTime,
         end: UnixTime,
     ) -> PlatformResult<Vec<TransactionRow>> {
+        let (whose, [a, b]) = scope.condition();
         let sql = format!(
-            "SELECT {COLUMNS} FROM transactions WHERE mchid = ?1 AND transaction_id IS NOT NULL AND success_time >= ?2 AND success_time < ?3 ORDER BY success_time"
+            "SELECT {COLUMNS} FROM transactions WHERE {whose} AND transaction_id IS NOT NULL AND success_time >= ?3 AND success_time < ?4 ORDER BY success_time"
         );
-        self.rows(&sql, &[text(mchid), int(start.secs()), int(end.secs())])
+        self.rows(&sql, &[a, b, int(start.secs()), int(end.secs())])
             .await
     }
 
     pub async fn refunds_succeeded_between(
         &self,
-        mchid: &str,
+        scope: BillScope<'_>,
         start: UnixTime,
         end: UnixTime,
     ) -> PlatformResult<Vec<RefundRow>> {
+        let (whose, [a, b]) = scope.condition();
         let sql = format!(
-            "SELECT {REFUND_COLUMNS} FROM refunds WHERE mchid = ?1 AND status = 'SUCCESS' AND success_time >= ?2 AND success_time < ?3 ORDER BY success_time"
+            "SELECT {REFUND_COLUMNS} FROM refunds WHERE {whose} AND status = 'SUCCESS' AND success_time >= ?3 AND success_time < ?4 ORDER BY success_time"
         );
-        self.rows(&sql, &[text(mchid), int(start.secs()), int(end.secs())])
+        self.rows(&sql, &[a, b, int(start.secs()), int(end.secs())])
             .await
     }
 
@@ -503,8 +579,8 @@ impl Store {
         at: UnixTime,
     ) -> PlatformResult<()> {
         self.statement(
-            "INSERT INTO notifications (id, mchid, out_trade_no, event_type, notify_url, body, created_at, state, next_attempt_ms, copies, probe_first) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            "INSERT INTO notifications (id, mchid, out_trade_no, event_type, notify_url, body, created_at, state, next_attempt_ms, copies, probe_first, sp_mchid) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             &[
                 text(&n.id),
                 text(&n.mchid),
@@ -517,6 +593,7 @@ impl Store {
                 opt_int(n.next_attempt_ms),
                 int(n.copies),
                 int(n.probe_first as i64),
+                opt_text(n.sp_mchid.as_deref()),
             ],
         )?
         .run()
@@ -591,16 +668,23 @@ impl Store {
         Ok(changed(&result)?)
     }
 
-    /// Consumes one use of the oldest matching fault: `Some(param)` if there was one.
-    pub async fn take_fault(&self, kind: &str, mchid: &str) -> PlatformResult<Option<Option<i64>>> {
+    /// Consumes one use of the oldest fault of `kind` keyed by none or by one of `keys`:
+    /// `Some(param)` if there was one.
+    pub async fn take_fault(
+        &self,
+        kind: &str,
+        keys: &[&str],
+    ) -> PlatformResult<Option<Option<i64>>> {
         #[derive(Deserialize)]
         struct Hit {
             param: Option<i64>,
         }
+        let keys = serde_json::to_string(keys).map_err(|e| PlatformError::System(e.to_string()))?;
         let hit: Option<Hit> = self
             .statement(
-                "UPDATE faults SET uses = uses - 1 WHERE seq = (SELECT seq FROM faults WHERE kind = ?1 AND (mchid IS NULL OR mchid = ?2) AND uses > 0 ORDER BY seq LIMIT 1) RETURNING param",
-                &[text(kind), text(mchid)],
+                "UPDATE faults SET uses = uses - 1 WHERE seq = (SELECT seq FROM faults WHERE kind = ?1 \
+                 AND (mchid IS NULL OR mchid IN (SELECT value FROM json_each(?2))) AND uses > 0 ORDER BY seq LIMIT 1) RETURNING param",
+                &[text(kind), text(&keys)],
             )?
             .first(None)
             .await?;
@@ -678,7 +762,9 @@ impl Store {
 /// A notification to store, with its delivery plan.
 pub struct NewNotification {
     pub id: String,
+    /// The books' mchid (a sub-merchant's in partner mode), and its provider.
     pub mchid: String,
+    pub sp_mchid: Option<String>,
     pub out_trade_no: String,
     pub event_type: String,
     pub notify_url: String,
@@ -689,7 +775,7 @@ pub struct NewNotification {
     pub probe_first: bool,
 }
 
-const NOTIFICATION_COLUMNS: &str = "id, mchid, out_trade_no, event_type, notify_url, body, created_at, state, next_attempt_ms, copies, probe_first";
+const NOTIFICATION_COLUMNS: &str = "id, mchid, out_trade_no, event_type, notify_url, body, created_at, state, next_attempt_ms, copies, probe_first, sp_mchid";
 
 #[derive(Debug, Clone, serde::Serialize, Deserialize)]
 pub struct NotificationRow {
@@ -704,6 +790,14 @@ pub struct NotificationRow {
     pub next_attempt_ms: Option<i64>,
     pub copies: i64,
     pub probe_first: i64,
+    pub sp_mchid: Option<String>,
+}
+
+impl NotificationRow {
+    /// The account that signs it: the provider's for a sub-merchant's notification.
+    pub fn signer(&self) -> &str {
+        self.sp_mchid.as_deref().unwrap_or(&self.mchid)
+    }
 }
 
 #[derive(Debug, Clone, serde::Serialize, Deserialize)]

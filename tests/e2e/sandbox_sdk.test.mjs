@@ -88,3 +88,42 @@ test("the in-WeChat payer: OAuth gives stable openids; WeixinJSBridge checks pay
   assert.equal(query.body.payer.openid, first.openid);
   assert.equal((await invoke(params)).err_msg, "get_brand_wcpay_request:fail", "a paid prepay cannot be paid again");
 });
+
+test("partner mode in WeChat: OAuth per sub_appid; the bridge pays a provider's prepay signed over the payer's app", { timeout: 120_000 }, async () => {
+  const sandbox = env.stack.sandboxUrl;
+  const provider = testMerchants().merchants.find((m) => m.sub_merchants);
+  const [own] = provider.sub_merchants;
+  const openid = async (appid, secret) => {
+    const res = await fetch(`${sandbox}/connect/oauth2/authorize?appid=${appid}&redirect_uri=${encodeURIComponent("https://shop.example/back")}&response_type=code&scope=snsapi_base&state=p#wechat_redirect`, { redirect: "manual" });
+    const code = new URL(res.headers.get("location")).searchParams.get("code");
+    return (await fetch(`${sandbox}/sns/oauth2/access_token?appid=${appid}&secret=${secret}&code=${code}&grant_type=authorization_code`).then((r) => r.json())).openid;
+  };
+  const subOpenid = await openid(own.sub_appid, own.app_secret);
+  const spOpenid = await openid(provider.appid, provider.app_secret);
+  assert.ok(subOpenid && spOpenid && subOpenid !== spOpenid, "each app its own openid for one payer");
+
+  const out_trade_no = `PJS${Date.now()}${Math.floor(Math.random() * 1e6)}`;
+  const prepay = await merchantRequest(sandbox, provider, "POST", "/v3/pay/partner/transactions/jsapi", {
+    sp_appid: provider.appid, sp_mchid: provider.mchid, sub_appid: own.sub_appid, sub_mchid: own.sub_mchid,
+    description: "服务商 JSAPI", out_trade_no, notify_url: "http://127.0.0.1:9/none", amount: { total: 520, currency: "CNY" },
+    payer: { sub_openid: subOpenid },
+  });
+  assert.equal(prepay.status, 200, JSON.stringify(prepay.body));
+  // The pay parameters: appId the sub_appid (the payer's app), signed with the provider's key.
+  const params = jsapiPayParams({ ...provider, appid: own.sub_appid }, prepay.body.prepay_id);
+  const underSpApp = jsapiPayParams(provider, prepay.body.prepay_id);
+
+  const page = await env.browser.newPage();
+  await page.setContent(`<!doctype html><body><script src="${sandbox}/jsapi/bridge.js"></script></body>`);
+  await page.waitForFunction(() => typeof window.WeixinJSBridge?.invoke === "function");
+  const invoke = (p) => page.evaluate((q) => new Promise((resolve) => WeixinJSBridge.invoke("getBrandWCPayRequest", q, resolve)), p);
+  assert.equal((await invoke(underSpApp)).err_msg, "get_brand_wcpay_request:fail", "a sub_openid payer pays in the sub_appid, not the sp_appid");
+  const paid = invoke(params);
+  await page.waitForSelector("#wx-sandbox-sheet");
+  await page.click("#wx-sandbox-pay");
+  assert.equal((await paid).err_msg, "get_brand_wcpay_request:ok");
+  const query = await merchantRequest(sandbox, provider, "GET", `/v3/pay/partner/transactions/out-trade-no/${out_trade_no}?sp_mchid=${provider.mchid}&sub_mchid=${own.sub_mchid}`);
+  assert.equal(query.body.trade_state, "SUCCESS");
+  assert.deepEqual(query.body.payer, { sp_openid: spOpenid, sub_openid: subOpenid });
+  await page.close();
+});

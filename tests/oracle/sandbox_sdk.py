@@ -1,7 +1,8 @@
 """The WeChat Pay simulator, used by an established SDK as if it were WeChat Pay.
 
-PyPI `wechatpayv3` is the merchant client for two test merchants, one in public-key mode and
-one in platform-certificate mode (it downloads /v3/certificates itself). Its own response
+PyPI `wechatpayv3` is the merchant client for the direct test merchants, in public-key mode and
+in platform-certificate mode (it downloads /v3/certificates itself), and, with
+`partner_mode=True`, for a service provider acting for its two sub-merchants (partner section). Its own response
 verification must accept every answer; its own callback verification (`callback()`) must
 accept every notification, in a local receiver. Covered: JSAPI, H5 and Native prepay, query by
 out_trade_no and transaction_id, re-entry with other parameters, close (204, ORDER_PAID),
@@ -86,7 +87,9 @@ receiver = "http://127.0.0.1:%d/notify" % server.server_address[1]
 
 requests.put(f"{SANDBOX}/sandbox/settings", json={"time_scale": 0.001}).raise_for_status()
 
-for m in creds["merchants"]:
+# The direct merchants; the provider (the merchant with sub-merchants) has its own section.
+direct_merchants = [m for m in creds["merchants"] if not m.get("sub_merchants")]
+for m in direct_merchants:
     kwargs = dict(
         wechatpay_type=WeChatPayType.NATIVE, mchid=m["mchid"], private_key=m["private_key"], cert_serial_no=m["serial"],
         appid=m["appid"], apiv3_key=m["api_v3_key"], notify_url=f"{receiver}/{m['mchid']}",
@@ -330,7 +333,6 @@ time.sleep(3)
 r = cashier_pay(token_of(json.loads(msg)["code_url"]))
 check("an expired order cannot be paid and reads CLOSED", "CLOSED" in r.text and json.loads(wx.query(out_trade_no=no)[1])["trade_state"] == "CLOSED", r.text[:200])
 
-# ---- bills and the ledger ------------------------------------------------------------------
 today = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 8 * 3600))
 
 
@@ -343,7 +345,252 @@ def rows_of(text):
     return [next(csv.reader([l])) for l in lines]
 
 
-for m in creds["merchants"]:
+# ---- partner mode: a service provider (服务商) for its sub-merchants --------------------------
+# wechatpayv3 with partner_mode=True is the provider: it signs with its own key, names sp_mchid
+# and sub_mchid, and verifies and decrypts its sub-merchants' notifications with its own keys.
+provider = next(m for m in creds["merchants"] if m.get("sub_merchants"))
+sp = provider["mchid"]
+own, bare = provider["sub_merchants"]  # `own` has its own official account (sub_appid); `bare` none
+sub_app = own["sub_appid"]
+print(f"-- provider {sp}, sub-merchants {own['sub_mchid']} (sub_appid {sub_app}) and {bare['sub_mchid']}", flush=True)
+
+
+def provider_client(partner_mode):
+    return WeChatPay(
+        wechatpay_type=WeChatPayType.NATIVE, mchid=sp, private_key=provider["private_key"], cert_serial_no=provider["serial"],
+        appid=provider["appid"], apiv3_key=provider["api_v3_key"], notify_url=f"{receiver}/{sp}",
+        public_key=creds["platform"]["public_key"], public_key_id=creds["platform"]["public_key_id"], partner_mode=partner_mode)
+
+
+pwx = provider_client(True)
+pwx._core._gate_way = SANDBOX
+clients[sp] = pwx  # the receiver hands the provider's notifications to this SDK's callback()
+for sub in (own, bare):
+    made[sub["sub_mchid"]] = {"paid": 0, "refunded": 0, "fees": 0, "payments": 0, "refunds": 0}
+
+
+def oauth(appid, secret, payer=1):
+    r = requests.get(f"{SANDBOX}/connect/oauth2/authorize", allow_redirects=False, params={
+        "appid": appid, "redirect_uri": "https://shop.example/back", "response_type": "code", "scope": "snsapi_base", "state": "p", "payer": payer})
+    code = urllib.parse.parse_qs(urllib.parse.urlparse(r.headers["Location"]).query)["code"][0]
+    return requests.get(f"{SANDBOX}/sns/oauth2/access_token", params={
+        "appid": appid, "secret": secret, "code": code, "grant_type": "authorization_code"}).json()
+
+
+# OAuth: the sub-merchant's app with its own secret gives its own openid for the same payer.
+sub_openid = oauth(sub_app, own["app_secret"]).get("openid")
+sp_openid = oauth(provider["appid"], provider["app_secret"]).get("openid")
+check("OAuth under the sub_appid with its secret gives an openid", bool(sub_openid), sub_openid)
+check("the same payer has another openid under the sp_appid", sp_openid and sub_openid != sp_openid, (sp_openid, sub_openid))
+check("the provider's secret does not open the sub-merchant's app", oauth(sub_app, provider["app_secret"]).get("errcode") == 40125)
+
+
+def partner_order(sub, amount, pay_type=WeChatPayType.NATIVE, **extra):
+    no = f"SP{run}{sub['sub_mchid'][-2:]}{random.randrange(10**8):08d}"
+    code, msg = pwx.pay(description="服务商测试订单", out_trade_no=no, amount={"total": amount}, pay_type=pay_type, sub_mchid=sub["sub_mchid"], **extra)
+    check(f"partner {pay_type.name} prepay answered 200 and verified by the SDK", code == 200, f"{code} {msg}")
+    return no, json.loads(msg)
+
+
+def booked_payment(sub, amount):
+    book = made[sub["sub_mchid"]]
+    book["paid"] += amount
+    book["fees"] += fee(amount)
+    book["payments"] += 1
+
+
+def partner_fields(resource, sub, sub_appid=None):
+    """The partner Transaction's numbers: sp_ and sub_, never a direct merchant's."""
+    return (resource.get("sp_mchid") == sp and resource.get("sp_appid") == provider["appid"]
+            and resource.get("sub_mchid") == sub["sub_mchid"] and resource.get("sub_appid") == sub_appid
+            and "mchid" not in resource and "appid" not in resource)
+
+
+# JSAPI for the sub-merchant's own app: sub_appid + sub_openid.
+no, answer = partner_order(own, 888, WeChatPayType.JSAPI, sub_appid=sub_app, payer={"sub_openid": sub_openid})
+check("partner jsapi prepay_id", answer.get("prepay_id", "").startswith("wx"), answer)
+code, msg = pwx.query(out_trade_no=no, sub_mchid=own["sub_mchid"])
+tx = json.loads(msg)
+check("partner query by out_trade_no: NOTPAY in the partner shape", code == 200 and tx["trade_state"] == "NOTPAY" and partner_fields(tx, own, sub_app), msg)
+cashier_pay(token_of(answer["prepay_id"]))
+n = notified(sp, "TRANSACTION.SUCCESS", "out_trade_no", no)
+if n:
+    tx = n["resource"]
+    check("the provider's SDK verified and decrypted the partner TRANSACTION.SUCCESS", partner_fields(tx, own, sub_app) and tx["trade_state"] == "SUCCESS", tx)
+    check("its payer: the sub_openid ordered for, and the same payer's sp_openid", tx["payer"] == {"sub_openid": sub_openid, "sp_openid": sp_openid}, tx["payer"])
+    code, msg = pwx.query(transaction_id=tx["transaction_id"], sub_mchid=own["sub_mchid"])
+    by_id = json.loads(msg)
+    check("partner query by transaction_id", code == 200 and by_id["trade_state"] == "SUCCESS" and by_id["out_trade_no"] == no and partner_fields(by_id, own, sub_app), msg)
+    code, msg = pwx.query(transaction_id=tx["transaction_id"], sub_mchid=bare["sub_mchid"])
+    check("another sub-merchant's books do not have it", code == 404 and json.loads(msg)["code"] == "ORDER_NOT_EXIST", f"{code} {msg}")
+booked_payment(own, 888)
+jsapi_no = no
+
+# JSAPI with the provider's app only: sp_openid, no sub_appid.
+no, answer = partner_order(bare, 520, WeChatPayType.JSAPI, payer={"sp_openid": sp_openid})
+cashier_pay(token_of(answer["prepay_id"]))
+n = notified(sp, "TRANSACTION.SUCCESS", "out_trade_no", no)
+check("an sp_openid payment: sp_ numbers, no sub_appid, payer sp_openid only",
+      n and partner_fields(n["resource"], bare) and n["resource"]["payer"] == {"sp_openid": sp_openid}, n and n["resource"])
+booked_payment(bare, 520)
+
+# H5 and Native, paid at the cashier as a direct merchant's are.
+no, answer = partner_order(own, 12800, WeChatPayType.H5, sub_appid=sub_app, scene_info={"payer_client_ip": "203.0.113.7", "h5_info": {"type": "Wap"}})
+h5_url = answer.get("h5_url", "")
+check("partner h5_url on the cashier", "/cgi-bin/mmpayweb-bin/checkmweb?prepay_id=wx" in h5_url, answer)
+r = cashier_pay(urllib.parse.parse_qs(urllib.parse.urlparse(h5_url).query)["prepay_id"][0][2:], redirect_url="https://shop.example/return")
+check("partner h5 approval returns to redirect_url", r.status_code == 303, r.status_code)
+n = notified(sp, "TRANSACTION.SUCCESS", "out_trade_no", no)
+check("partner h5 notification: MWEB, sp_ and sub_ numbers", n and n["resource"]["trade_type"] == "MWEB" and partner_fields(n["resource"], own, sub_app), n and n["resource"])
+booked_payment(own, 12800)
+
+no, answer = partner_order(own, 1999, sub_appid=sub_app)
+check("partner native code_url", answer.get("code_url", "").startswith("weixin://wxpay/bizpayurl?pr="), answer)
+code, msg = pwx.pay(description="服务商测试订单", out_trade_no=no, amount={"total": 1999}, pay_type=WeChatPayType.NATIVE, sub_mchid=own["sub_mchid"], sub_appid=sub_app)
+check("partner identical re-entry gives the same code_url", code == 200 and json.loads(msg) == answer, msg)
+code, msg = pwx.pay(description="服务商测试订单", out_trade_no=no, amount={"total": 2000}, pay_type=WeChatPayType.NATIVE, sub_mchid=own["sub_mchid"], sub_appid=sub_app)
+check("partner re-entry with other parameters is refused", code == 400 and json.loads(msg)["code"] == "INVALID_REQUEST", f"{code} {msg}")
+cashier_pay(token_of(answer["code_url"]))
+notified(sp, "TRANSACTION.SUCCESS", "out_trade_no", no)
+booked_payment(own, 1999)
+code, msg = pwx.close(out_trade_no=no, sub_mchid=own["sub_mchid"])
+check("closing a paid partner order is ORDER_PAID", code == 400 and json.loads(msg)["code"] == "ORDER_PAID", f"{code} {msg}")
+
+# A partial refund with sub_mchid, its query and its notification.
+rno = f"R{no}"
+code, msg = pwx.refund(out_refund_no=rno, amount={"refund": 500, "total": 1999, "currency": "CNY"}, out_trade_no=no, notify_url=f"{receiver}/{sp}", sub_mchid=own["sub_mchid"])
+check("partner partial refund accepted", code == 200 and json.loads(msg)["status"] in ("PROCESSING", "SUCCESS"), msg)
+code, msg = pwx.query_refund(out_refund_no=rno, sub_mchid=own["sub_mchid"])
+check("partner refund query SUCCESS", code == 200 and json.loads(msg)["status"] == "SUCCESS" and json.loads(msg)["amount"]["refund"] == 500, msg)
+n = notified(sp, "REFUND.SUCCESS", "out_refund_no", rno)
+if n:
+    notice = n["resource"]
+    check("the partner REFUND.SUCCESS names sp_mchid and sub_mchid, no mchid",
+          notice.get("sp_mchid") == sp and notice.get("sub_mchid") == own["sub_mchid"] and "mchid" not in notice
+          and notice["out_trade_no"] == no and notice["refund_status"] == "SUCCESS" and notice["amount"]["refund"] == 500, notice)
+made[own["sub_mchid"]]["refunded"] += 500
+made[own["sub_mchid"]]["fees"] -= (2 * fee(1999) * 500 + 1999) // (2 * 1999)
+made[own["sub_mchid"]]["refunds"] += 1
+code, msg = pwx.query(out_trade_no=no, sub_mchid=own["sub_mchid"])
+check("a refunded partner order reads REFUND", json.loads(msg)["trade_state"] == "REFUND", msg)
+code, msg = pwx.refund(out_refund_no=rno + "x", amount={"refund": 1, "total": 1999, "currency": "CNY"}, out_trade_no=no, sub_mchid=bare["sub_mchid"])
+check("a refund in the wrong sub-merchant's books finds no order", code == 404 and json.loads(msg)["code"] == "ORDER_NOT_EXIST", f"{code} {msg}")
+
+# Close an unpaid partner order (re-entrant).
+no, _ = partner_order(bare, 300)
+codes = [pwx.close(out_trade_no=no, sub_mchid=bare["sub_mchid"])[0] for _ in range(2)]
+check("partner close is 204 and re-entrant", codes == [204, 204], codes)
+check("a closed partner order reads CLOSED", json.loads(pwx.query(out_trade_no=no, sub_mchid=bare["sub_mchid"])[1])["trade_state"] == "CLOSED")
+
+# Faults reach partner traffic: keyed by the sub_mchid (its notifications) or by the provider (its calls).
+requests.post(f"{SANDBOX}/sandbox/faults", json={"kind": "drop_notification", "mchid": bare["sub_mchid"]}).raise_for_status()
+no, answer = partner_order(bare, 700)
+cashier_pay(token_of(answer["code_url"]))
+booked_payment(bare, 700)
+time.sleep(1)
+log = requests.get(f"{SANDBOX}/sandbox/notifications", params={"mchid": bare["sub_mchid"], "out_trade_no": no}).json()["notifications"]
+check("a fault keyed by the sub_mchid drops its notification", len(log) == 1 and log[0]["state"] == "dropped", log)
+requests.post(f"{SANDBOX}/sandbox/faults", json={"kind": "signtest_first", "mchid": sp}).raise_for_status()
+no, answer = partner_order(bare, 600)
+cashier_pay(token_of(answer["code_url"]))
+booked_payment(bare, 600)
+notified(sp, "TRANSACTION.SUCCESS", "out_trade_no", no)
+attempts = requests.get(f"{SANDBOX}/sandbox/notifications", params={"out_trade_no": no}).json()["notifications"][0]["attempts"]
+check("a fault keyed by the provider reaches its sub-merchant's notification; the SDK refused the probe",
+      [(a["probe"], a["http_status"]) for a in attempts] == [(1, 401), (0, 204)], attempts)
+requests.post(f"{SANDBOX}/sandbox/faults", json={"kind": "system_error_once", "mchid": sp}).raise_for_status()
+code, _ = pwx.query(out_trade_no=no, sub_mchid=bare["sub_mchid"])
+code2, _ = pwx.query(out_trade_no=no, sub_mchid=bare["sub_mchid"])
+check("a call fault keyed by the provider reaches its partner calls", (code, code2) == (500, 200), (code, code2))
+fail_next["n"] = 1
+no, answer = partner_order(own, 100, sub_appid=sub_app)
+cashier_pay(token_of(answer["code_url"]))
+booked_payment(own, 100)
+notified(sp, "TRANSACTION.SUCCESS", "out_trade_no", no)
+statuses = [a["http_status"] for a in requests.get(f"{SANDBOX}/sandbox/notifications", params={"out_trade_no": no}).json()["notifications"][0]["attempts"]]
+check("a partner notification is retried on the schedule", statuses == [500, 204], statuses)
+
+# Refusals.
+code, msg = pwx.pay(description="x", out_trade_no=f"NA{run}", amount={"total": 1}, pay_type=WeChatPayType.NATIVE, sub_mchid="1900000999")
+check("a sub_mchid that is not the provider's is 403 NO_AUTH", code == 403 and json.loads(msg)["code"] == "NO_AUTH", f"{code} {msg}")
+code, msg = pwx.pay(description="x", out_trade_no=f"NB{run}", amount={"total": 1}, pay_type=WeChatPayType.NATIVE, sub_mchid=own["sub_mchid"], sub_appid=direct_merchants[0]["appid"])
+check("a foreign sub_appid is APPID_MCHID_NOT_MATCH naming sub_appid", code == 400 and json.loads(msg)["code"] == "APPID_MCHID_NOT_MATCH" and "sub_appid" in json.loads(msg)["message"], f"{code} {msg}")
+code, msg = pwx.pay(description="x", out_trade_no=f"NC{run}", amount={"total": 1}, pay_type=WeChatPayType.NATIVE, sub_mchid=own["sub_mchid"], appid=direct_merchants[0]["appid"])
+check("a foreign sp_appid is APPID_MCHID_NOT_MATCH", code == 400 and json.loads(msg)["code"] == "APPID_MCHID_NOT_MATCH", f"{code} {msg}")
+code, msg = pwx.pay(description="x", out_trade_no=f"ND{run}", amount={"total": 1}, pay_type=WeChatPayType.NATIVE, sub_mchid=own["sub_mchid"], mchid=direct_merchants[0]["mchid"])
+check("an sp_mchid other than the caller's is PARAM_ERROR", code == 400 and json.loads(msg)["code"] == "PARAM_ERROR", f"{code} {msg}")
+code, msg = pwx.pay(description="x", out_trade_no=f"NE{run}", amount={"total": 1}, pay_type=WeChatPayType.JSAPI, sub_mchid=own["sub_mchid"], payer={"sub_openid": sub_openid})
+check("a sub_openid without sub_appid is PARAM_ERROR", code == 400 and json.loads(msg)["code"] == "PARAM_ERROR", f"{code} {msg}")
+code, msg = pwx.pay(description="x", out_trade_no=f"NF{run}", amount={"total": 1}, pay_type=WeChatPayType.JSAPI, sub_mchid=own["sub_mchid"], sub_appid=sub_app, payer={"sub_openid": sub_openid, "sp_openid": sp_openid})
+check("both sp_openid and sub_openid is PARAM_ERROR", code == 400 and json.loads(msg)["code"] == "PARAM_ERROR", f"{code} {msg}")
+code, msg = pwx._core.request(f"/v3/pay/partner/transactions/out-trade-no/{jsapi_no}?sp_mchid={sp}")
+check("a partner query without sub_mchid is PARAM_ERROR", code == 400 and json.loads(msg)["code"] == "PARAM_ERROR", f"{code} {msg}")
+code, msg = pwx.refund(out_refund_no=f"RN{run}", amount={"refund": 1, "total": 888, "currency": "CNY"}, out_trade_no=jsapi_no, sub_mchid="1900000999")
+check("a refund for a sub_mchid that is not the provider's is 403 NO_AUTH", code == 403 and json.loads(msg)["code"] == "NO_AUTH", f"{code} {msg}")
+code, msg = pwx.trade_bill(bill_date=today, tar_type="", sub_mchid="1900000999")
+check("a trade bill for a sub_mchid that is not the provider's is 403 NO_AUTH", code == 403 and json.loads(msg)["code"] == "NO_AUTH", f"{code} {msg}")
+# A direct merchant on the partner routes: the provider's sub-merchant is not its own.
+dm = direct_merchants[0]
+dwx = clients[dm["mchid"]]
+code, msg = dwx._core.request("/v3/pay/partner/transactions/native", method=RequestType.POST, data={
+    "sp_appid": dm["appid"], "sp_mchid": dm["mchid"], "sub_mchid": own["sub_mchid"], "description": "x",
+    "out_trade_no": f"NG{run}", "notify_url": f"{receiver}/{dm['mchid']}", "amount": {"total": 1}})
+check("a direct merchant acting for another provider's sub-merchant is 403 NO_AUTH", code == 403 and json.loads(msg)["code"] == "NO_AUTH", f"{code} {msg}")
+code, msg = dwx._core.request(f"/v3/pay/partner/transactions/out-trade-no/{jsapi_no}?sp_mchid={dm['mchid']}&sub_mchid={own['sub_mchid']}")
+check("nor may it query that sub-merchant's orders", code == 403 and json.loads(msg)["code"] == "NO_AUTH", f"{code} {msg}")
+# Direct and partner books never meet.
+dpwx = provider_client(False)
+dpwx._core._gate_way = SANDBOX
+code, msg = dpwx.query(out_trade_no=jsapi_no)
+check("the provider's direct query does not find its sub-merchant's order", code == 404 and json.loads(msg)["code"] == "ORDER_NOT_EXIST", f"{code} {msg}")
+direct_no = f"SPD{run}{random.randrange(10**8):08d}"
+code, msg = dpwx.pay(description="直连订单", out_trade_no=direct_no, amount={"total": 100}, pay_type=WeChatPayType.NATIVE)
+check("the provider places a direct order of its own", code == 200, msg)
+code, msg = pwx.query(out_trade_no=direct_no, sub_mchid=own["sub_mchid"])
+check("the partner query does not find a direct order", code == 404 and json.loads(msg)["code"] == "ORDER_NOT_EXIST", f"{code} {msg}")
+code, msg = clients[dm["mchid"]]._core.request("/v3/pay/transactions/native", method=RequestType.POST, data={
+    "sp_appid": provider["appid"], "sp_mchid": sp, "sub_mchid": own["sub_mchid"], "description": "x",
+    "out_trade_no": f"NH{run}", "notify_url": f"{receiver}/{sp}", "amount": {"total": 1}})
+check("partner fields on the direct route are PARAM_ERROR", code == 400 and json.loads(msg)["code"] == "PARAM_ERROR", f"{code} {msg}")
+
+# The listings show partner records under the sub_mchid, naming the provider.
+listed = requests.get(f"{SANDBOX}/sandbox/transactions", params={"mchid": own["sub_mchid"], "out_trade_no": jsapi_no}).json()["transactions"]
+check("/sandbox/transactions lists it under the sub_mchid with its sp_mchid", len(listed) == 1 and listed[0]["sp_mchid"] == sp and listed[0]["sub_appid"] == sub_app, listed)
+
+# Bills: one sub-merchant's lines with sub_mchid, all of them without.
+for sub in (own, bare):
+    code, msg = pwx.trade_bill(bill_date=today, tar_type="", sub_mchid=sub["sub_mchid"])
+    location = json.loads(msg)
+    code2, raw = pwx.download_bill(location["download_url"])
+    raw = raw if isinstance(raw, bytes) else raw.encode()
+    check("partner trade bill download matches its SHA1", code == 200 and code2 == 200 and hashlib.sha1(raw).hexdigest() == location["hash_value"], msg)
+    rows = rows_of(raw.decode())
+    lines, summary = rows[1:-2], rows[-1]
+    check("the bill holds that sub-merchant's lines only: 公众账号ID sp_appid, 商户号 sp_mchid, 特约商户号 its sub_mchid",
+          lines and all(l[1:4] == ["`" + provider["appid"], "`" + sp, "`" + sub["sub_mchid"]] for l in lines), [l[1:4] for l in lines])
+    expect = made[sub["sub_mchid"]]
+    pays = [l for l in lines if l[9] == "`SUCCESS"]
+    refunds = [l for l in lines if l[9] == "`REFUND"]
+    check("its payments and refunds = the test's",
+          (len(pays), sum(yuan(l[12]) for l in pays), len(refunds), sum(yuan(l[16]) for l in refunds)) == (expect["payments"], expect["paid"], expect["refunds"], expect["refunded"]), (len(pays), len(refunds), expect))
+    check("its fees = rate 0.60% rounded, minus fees returned", yuan(summary[4]) == expect["fees"], (summary, expect))
+    balances = {b["account"]: b["balance_fen"] for b in requests.get(f"{SANDBOX}/sandbox/balances").json()["ledger"]}
+    check("the money is in the sub-merchant's balance", balances.get(f"merchant:{sub['sub_mchid']}:basic") == expect["paid"] - expect["refunded"] - expect["fees"], (balances, expect))
+code, msg = pwx.trade_bill(bill_date=today, tar_type="")
+code2, raw = pwx.download_bill(json.loads(msg)["download_url"])
+lines = rows_of(raw.decode() if isinstance(raw, bytes) else raw)[1:-2]
+every = sum(made[s["sub_mchid"]]["payments"] + made[s["sub_mchid"]]["refunds"] for s in (own, bare))
+check("the provider's bill without sub_mchid holds all its sub-merchants' lines",
+      len(lines) == every and {l[3] for l in lines} == {"`" + own["sub_mchid"], "`" + bare["sub_mchid"]}, (len(lines), every))
+code, msg = pwx.fundflow_bill(bill_date=today, tar_type="")
+code2, raw = pwx.download_bill(json.loads(msg)["download_url"])
+flows = rows_of(raw.decode() if isinstance(raw, bytes) else raw)[1:-2]
+check("the provider's own fund flow has none of its sub-merchants' money", code == 200 and flows == [], flows)
+
+
+# ---- bills and the ledger ------------------------------------------------------------------
+
+for m in direct_merchants:
     mchid, wx = m["mchid"], clients[m["mchid"]]
     code, msg = wx.trade_bill(bill_date=today, tar_type="")
     location = json.loads(msg)

@@ -39,6 +39,9 @@ pub struct TradeBillLine {
     pub time: UnixTime,
     pub appid: String,
     pub mchid: String,
+    /// 特约商户号: the sub-merchant in a service provider's bill (partner mode); a direct
+    /// merchant's lines have none (written `0`).
+    pub sub_mchid: Option<String>,
     pub transaction_id: String,
     pub out_trade_no: String,
     pub openid: String,
@@ -314,6 +317,7 @@ pub fn parse_trade_bill(text: &str) -> Result<TradeBill, Error> {
     let time = required(WHAT, c, &["交易时间"])?;
     let appid = column(c, &["公众账号ID"]);
     let mchid = column(c, &["商户号"]);
+    let sub_mchid = column(c, &["特约商户号"]);
     let transaction_id = required(WHAT, c, &["微信订单号"])?;
     let out_trade_no = required(WHAT, c, &["商户订单号"])?;
     let openid = column(c, &["用户标识"]);
@@ -360,6 +364,7 @@ pub fn parse_trade_bill(text: &str) -> Result<TradeBill, Error> {
             time: l.parsed(time, "交易时间", bill_time_value)?,
             appid: l.text(appid),
             mchid: l.text(mchid),
+            sub_mchid: Some(l.text(sub_mchid)).filter(|s| !s.is_empty() && s != "0"),
             transaction_id: l.text(Some(transaction_id)),
             out_trade_no: l.text(Some(out_trade_no)),
             openid: l.text(openid),

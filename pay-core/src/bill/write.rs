@@ -41,7 +41,7 @@ pub fn write_trade_bill(lines: &[TradeBillLine]) -> String {
             bill_time(l.time),
             l.appid.clone(),
             l.mchid.clone(),
-            "0".into(),
+            l.sub_mchid.clone().unwrap_or_else(|| "0".into()),
             String::new(),
             l.transaction_id.clone(),
             l.out_trade_no.clone(),
@@ -129,6 +129,7 @@ mod tests {
             time: UnixTime::parse_rfc3339("2026-11-24T13:00:00+08:00").unwrap(),
             appid: "wxd930ea5d5a258f4f".into(),
             mchid: "1230000109".into(),
+            sub_mchid: None,
             transaction_id: "4200001".into(),
             out_trade_no: "CS1".into(),
             openid: "oSbx1".into(),
@@ -192,6 +193,23 @@ mod tests {
                 }
             ]
         );
+    }
+
+    #[test]
+    fn a_providers_line_names_its_sub_merchant_and_reads_back() {
+        let line = TradeBillLine {
+            appid: "wxa0b1c2d3e4f5a6b7".into(),
+            mchid: "1230000112".into(),
+            sub_mchid: Some("1900000201".into()),
+            description: "Tea".into(),
+            ..payment()
+        };
+        let bill = write_trade_bill(std::slice::from_ref(&line));
+        let row = bill.split("\r\n").nth(1).unwrap();
+        assert!(
+            row.starts_with("`2026-11-24 13:00:00,`wxa0b1c2d3e4f5a6b7,`1230000112,`1900000201,`,")
+        );
+        assert_eq!(parse_trade_bill(&bill).unwrap().lines, [line]);
     }
 
     #[test]

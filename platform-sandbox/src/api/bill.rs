@@ -2,7 +2,9 @@
 //! bill and its SHA1; `GET /v3/billdownload/file` serves it (gzip when `tar_type=GZIP`). The
 //! simulator serves any date, today included, from what has happened so far; the real platform
 //! serves yesterday's after 10:00. `bill_type` SUCCESS and REFUND select lines but keep the ALL
-//! layout.
+//! layout. A service provider's trade bill holds its sub-merchants' lines (公众账号ID its
+//! sp_appid, 商户号 its sp_mchid, 特约商户号 the sub-merchant), all of them or, with
+//! `sub_mchid`, one sub-merchant's.
 
 use std::io::Write;
 
@@ -16,7 +18,7 @@ use sha1::{Digest, Sha1};
 
 use super::{json, Call};
 use crate::error::{PlatformError, PlatformResult};
-use crate::store::TransactionRow;
+use crate::store::{BillScope, TransactionRow};
 use crate::App;
 
 /// The China-time day `bill_date=YYYY-MM-DD` as `[start, end)`.
@@ -47,13 +49,18 @@ pub async fn trade_bill(app: &App, call: &Call<'_>) -> PlatformResult<(u16, Vec<
             "bill_type must be ALL, SUCCESS or REFUND".into(),
         ));
     }
-    let mchid = &call.merchant.mchid;
+    let sub_mchid = call.query("sub_mchid");
+    let scope = match sub_mchid.as_deref() {
+        Some(sub) => BillScope::Books(call.books(Some(sub))?),
+        None => BillScope::Provider(&call.merchant.mchid),
+    };
     let rate = app.store.fee_rate_ppm().await?;
     // The fields a payment's line and its refunds' lines share.
     let line = |t: &TransactionRow, time: Option<i64>, state: &str| TradeBillLine {
         time: UnixTime(time.unwrap_or(0)),
         appid: t.appid.clone(),
-        mchid: t.mchid.clone(),
+        mchid: t.books().account().into(),
+        sub_mchid: t.books().provider().map(|_| t.mchid.clone()),
         transaction_id: t.transaction_id.clone().unwrap_or_default(),
         out_trade_no: t.out_trade_no.clone(),
         openid: t.payer_openid.clone().unwrap_or_default(),
@@ -70,7 +77,7 @@ pub async fn trade_bill(app: &App, call: &Call<'_>) -> PlatformResult<(u16, Vec<
     };
     let mut rows = Vec::new();
     if bill_type != "REFUND" {
-        for t in app.store.paid_between(mchid, start, end).await? {
+        for t in app.store.paid_between(scope, start, end).await? {
             rows.push(TradeBillLine {
                 settlement_amount: Fen::new(t.amount_fen),
                 order_amount: Some(Fen::new(t.amount_fen)),
@@ -82,12 +89,12 @@ pub async fn trade_bill(app: &App, call: &Call<'_>) -> PlatformResult<(u16, Vec<
     if bill_type != "SUCCESS" {
         for r in app
             .store
-            .refunds_succeeded_between(mchid, start, end)
+            .refunds_succeeded_between(scope, start, end)
             .await?
         {
             let t = app
                 .store
-                .transaction(mchid, &r.out_trade_no)
+                .transaction(&r.books(), &r.out_trade_no)
                 .await?
                 .ok_or(PlatformError::OrderNotExist)?;
             rows.push(TradeBillLine {
@@ -106,6 +113,9 @@ pub async fn trade_bill(app: &App, call: &Call<'_>) -> PlatformResult<(u16, Vec<
     publish(app, call, bill::write_trade_bill(&rows)).await
 }
 
+/// The caller's own BASIC account. A provider's holds none of its sub-merchants' money, whose
+/// balances are their own; their fund-flow bills (`/v3/bill/sub-merchant-fundflowbill`) are
+/// not modelled.
 pub async fn fund_flow_bill(app: &App, call: &Call<'_>) -> PlatformResult<(u16, Vec<u8>)> {
     let (start, end) = day(call)?;
     let account_type = call.query("account_type").unwrap_or_else(|| "BASIC".into());
@@ -168,7 +178,7 @@ async fn publish(app: &App, call: &Call<'_>, content: String) -> PlatformResult<
     let mut hash = pay_core::to_hex(&Sha1::digest(content.as_bytes()));
     if app
         .store
-        .take_fault("bill_hash_mismatch", &call.merchant.mchid)
+        .take_fault("bill_hash_mismatch", &[call.merchant.mchid.as_str()])
         .await?
         .is_some()
     {

@@ -12,6 +12,7 @@ use pay_core::v3::AuthorizationHeader;
 use serde::Serialize;
 use worker::{Delay, Method, Request, Response, Url};
 
+use crate::books::Books;
 use crate::config::Merchant;
 use crate::error::{PlatformError, PlatformResult};
 use crate::App;
@@ -92,6 +93,40 @@ impl Call<'_> {
         }
     }
 
+    /// The books a caller names for a sub-merchant (`sp_mchid`, `sub_mchid`): the caller must
+    /// be that provider, and the sub-merchant its own.
+    pub fn sub_merchant_books<'s>(
+        &self,
+        sp_mchid: &'s str,
+        sub_mchid: &'s str,
+    ) -> PlatformResult<Books<'s>> {
+        if sp_mchid != self.merchant.mchid {
+            return Err(PlatformError::Param(
+                "sp_mchid must be the requesting service provider's mchid".into(),
+            ));
+        }
+        if self.merchant.sub_merchant(sub_mchid).is_none() {
+            return Err(PlatformError::NoAuth(format!(
+                "服务商 {sp_mchid} 与特约商户 {sub_mchid} 无受理关系"
+            )));
+        }
+        Ok(Books::Partner {
+            sp_mchid,
+            sub_mchid,
+        })
+    }
+
+    /// A caller's own books, or with `sub_mchid` (partner mode's refunds and bills) its
+    /// sub-merchant's.
+    pub fn books<'s>(&'s self, sub_mchid: Option<&'s str>) -> PlatformResult<Books<'s>> {
+        match sub_mchid {
+            Some(sub_mchid) => self.sub_merchant_books(&self.merchant.mchid, sub_mchid),
+            None => Ok(Books::Direct {
+                mchid: &self.merchant.mchid,
+            }),
+        }
+    }
+
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> PlatformResult<T> {
         serde_json::from_slice(&self.body)
             .map_err(|e| PlatformError::Param(format!("请求体格式错误: {e}")))
@@ -118,9 +153,11 @@ async fn route(req: &mut Request, app: &App, segments: &[&str]) -> PlatformResul
     let method = req.method();
     let call = verified_call(req, app).await?;
     let merchant = call.merchant;
+    // Call faults are keyed by the caller: a provider's reach its partner calls.
+    let caller = [merchant.mchid.as_str()];
     if app
         .store
-        .take_fault("system_error_once", &merchant.mchid)
+        .take_fault("system_error_once", &caller)
         .await?
         .is_some()
     {
@@ -130,38 +167,36 @@ async fn route(req: &mut Request, app: &App, segments: &[&str]) -> PlatformResul
     }
     if app
         .store
-        .take_fault("frequency_limited", &merchant.mchid)
+        .take_fault("frequency_limited", &caller)
         .await?
         .is_some()
     {
         return Err(PlatformError::FrequencyLimited);
     }
-    match (method, segments) {
-        (Method::Post, ["v3", "pay", "transactions", scene @ ("native" | "jsapi" | "h5")]) => {
-            if app
-                .store
-                .take_fault("prepay_5xx", &merchant.mchid)
-                .await?
-                .is_some()
-            {
-                return Err(PlatformError::System("injected fault: prepay_5xx".into()));
+    if let Some((mode, rest)) = pay::Mode::of_path(segments) {
+        return match (method, rest) {
+            (Method::Post, [scene @ ("native" | "jsapi" | "h5")]) => {
+                if app.store.take_fault("prepay_5xx", &caller).await?.is_some() {
+                    return Err(PlatformError::System("injected fault: prepay_5xx".into()));
+                }
+                let answer = pay::prepay(app, &call, mode, scene).await;
+                hold_answer(app, "prepay_no_answer", &caller).await?;
+                answer
             }
-            let answer = pay::prepay(app, &call, scene).await;
-            hold_answer(app, "prepay_no_answer", &merchant.mchid).await?;
-            answer
-        }
-        (Method::Get, ["v3", "pay", "transactions", "out-trade-no", no]) => {
-            pay::query(app, &call, Some(no), None).await
-        }
-        (Method::Get, ["v3", "pay", "transactions", "id", id]) => {
-            pay::query(app, &call, None, Some(id)).await
-        }
-        (Method::Post, ["v3", "pay", "transactions", "out-trade-no", no, "close"]) => {
-            pay::close(app, &call, no).await
-        }
+            (Method::Get, ["out-trade-no", no]) => {
+                pay::query(app, &call, mode, pay::Lookup::OutTradeNo(no)).await
+            }
+            (Method::Get, ["id", id]) => {
+                pay::query(app, &call, mode, pay::Lookup::TransactionId(id)).await
+            }
+            (Method::Post, ["out-trade-no", no, "close"]) => pay::close(app, &call, mode, no).await,
+            _ => Err(PlatformError::NoSuchPath),
+        };
+    }
+    match (method, segments) {
         (Method::Post, ["v3", "refund", "domestic", "refunds"]) => {
             let answer = refund::create(app, &call).await;
-            hold_answer(app, "refund_no_answer", &merchant.mchid).await?;
+            hold_answer(app, "refund_no_answer", &caller).await?;
             answer
         }
         (Method::Get, ["v3", "certificates"]) => certificates::list(app, &call),
@@ -176,8 +211,8 @@ async fn route(req: &mut Request, app: &App, segments: &[&str]) -> PlatformResul
 
 /// The `*_no_answer` faults: the work is done, but its answer waits (param ms, default
 /// [`NO_ANSWER_MS`]) long enough that the client gives up first.
-async fn hold_answer(app: &App, fault: &str, mchid: &str) -> PlatformResult<()> {
-    if let Some(hold) = app.store.take_fault(fault, mchid).await? {
+async fn hold_answer(app: &App, fault: &str, caller: &[&str]) -> PlatformResult<()> {
+    if let Some(hold) = app.store.take_fault(fault, caller).await? {
         let ms = hold.unwrap_or(NO_ANSWER_MS).clamp(0, 120_000) as u64;
         Delay::from(std::time::Duration::from_millis(ms)).await;
     }

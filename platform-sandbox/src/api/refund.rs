@@ -1,11 +1,12 @@
 //! Refunds: create (idempotent on out_refund_no, never more than what is left to refund) and
-//! query. The "bank" settles a refund at once: SUCCESS moves the money back by trigger (and
+//! query. A provider refunds for its sub-merchant by naming its `sub_mchid` (body, or query
+//! parameter of the query): the refund is then in the sub-merchant's books. The "bank" settles a refund at once: SUCCESS moves the money back by trigger (and
 //! the proportional fee), unless a fault makes it ABNORMAL or CLOSED. Each outcome is notified
 //! to the refund's notify_url as REFUND.SUCCESS / REFUND.ABNORMAL / REFUND.CLOSED.
 
 use pay_core::crypto::webcrypto::random_hex;
 use pay_core::v3::model::{
-    Mchids, Refund, RefundAmount, RefundNotice, RefundNoticeAmount, RefundRequest, RefundStatus,
+    Refund, RefundAmount, RefundNotice, RefundNoticeAmount, RefundRequest, RefundStatus,
 };
 use pay_core::v3::notification::event_type;
 use pay_core::{Fen, UnixTime};
@@ -22,15 +23,15 @@ const MAX_REFUNDS_PER_ORDER: i64 = 50;
 
 pub async fn create(app: &App, call: &Call<'_>) -> PlatformResult<(u16, Vec<u8>)> {
     let request: RefundRequest = call.json()?;
-    let mchid = &call.merchant.mchid;
+    let books = call.books(request.sub_mchid.as_deref())?;
     if request.out_refund_no.is_empty() || request.out_refund_no.len() > 64 {
         return Err(PlatformError::Param(
             "out_refund_no must be 1 to 64 characters".into(),
         ));
     }
     let tx = match (&request.transaction_id, &request.out_trade_no) {
-        (Some(id), _) => app.store.transaction_by_id(mchid, id).await?,
-        (None, Some(no)) => app.store.transaction(mchid, no).await?,
+        (Some(id), _) => app.store.transaction_by_id(&books, id).await?,
+        (None, Some(no)) => app.store.transaction(&books, no).await?,
         (None, None) => {
             return Err(PlatformError::Param(
                 "transaction_id or out_trade_no is required".into(),
@@ -40,7 +41,7 @@ pub async fn create(app: &App, call: &Call<'_>) -> PlatformResult<(u16, Vec<u8>)
     .ok_or(PlatformError::OrderNotExist)?;
     let canonical =
         serde_json::to_string(&request).map_err(|e| PlatformError::System(e.to_string()))?;
-    if let Some(existing) = app.store.refund(mchid, &request.out_refund_no).await? {
+    if let Some(existing) = app.store.refund(&books, &request.out_refund_no).await? {
         // The same out_refund_no is the same refund: answer it again, never refund twice.
         if existing.request_json != canonical {
             return Err(PlatformError::InvalidRequest(
@@ -70,7 +71,12 @@ pub async fn create(app: &App, call: &Call<'_>) -> PlatformResult<(u16, Vec<u8>)
             "订单已超过退款期限 (more than a year after payment)".into(),
         ));
     }
-    if app.store.refund_count(mchid, &tx.out_trade_no).await? >= MAX_REFUNDS_PER_ORDER {
+    if app
+        .store
+        .refund_count(books.mchid(), &tx.out_trade_no)
+        .await?
+        >= MAX_REFUNDS_PER_ORDER
+    {
         return Err(PlatformError::InvalidRequest(
             "一笔订单最多可退款 50 次".into(),
         ));
@@ -78,7 +84,8 @@ pub async fn create(app: &App, call: &Call<'_>) -> PlatformResult<(u16, Vec<u8>)
     let fee = Fen::new(tx.fee_fen.unwrap_or(0));
     let new = NewRefund {
         refund_id: format!("5030{}", random_hex(12)?),
-        mchid: mchid.clone(),
+        mchid: books.mchid().into(),
+        sp_mchid: books.provider().map(Into::into),
         out_refund_no: request.out_refund_no.clone(),
         out_trade_no: tx.out_trade_no.clone(),
         transaction_id: tx.transaction_id.clone().unwrap_or_default(),
@@ -95,7 +102,7 @@ pub async fn create(app: &App, call: &Call<'_>) -> PlatformResult<(u16, Vec<u8>)
     };
     if !app.store.insert_refund(&new).await? {
         // Either a concurrent request with the same out_refund_no won, or nothing is left.
-        if let Some(existing) = app.store.refund(mchid, &request.out_refund_no).await? {
+        if let Some(existing) = app.store.refund(&books, &request.out_refund_no).await? {
             return json(200, &refund_view(&existing));
         }
         return Err(PlatformError::InvalidRequest(
@@ -104,7 +111,7 @@ pub async fn create(app: &App, call: &Call<'_>) -> PlatformResult<(u16, Vec<u8>)
     }
     let created = app
         .store
-        .refund(mchid, &request.out_refund_no)
+        .refund(&books, &request.out_refund_no)
         .await?
         .ok_or_else(|| PlatformError::System("refund vanished".into()))?;
     let answer = refund_view(&created);
@@ -114,17 +121,18 @@ pub async fn create(app: &App, call: &Call<'_>) -> PlatformResult<(u16, Vec<u8>)
 
 /// The bank's answer to a refund, right away.
 async fn settle(app: &App, call: &Call<'_>, refund: &RefundRow) -> PlatformResult<()> {
-    let mchid = &call.merchant.mchid;
+    let books = refund.books();
+    let faults = books.fault_keys();
     let outcome = if app
         .store
-        .take_fault("refund_abnormal", mchid)
+        .take_fault("refund_abnormal", &faults)
         .await?
         .is_some()
     {
         RefundStatus::Abnormal
     } else if app
         .store
-        .take_fault("refund_closed", mchid)
+        .take_fault("refund_closed", &faults)
         .await?
         .is_some()
     {
@@ -144,7 +152,7 @@ async fn settle(app: &App, call: &Call<'_>, refund: &RefundRow) -> PlatformResul
     };
     let done = app
         .store
-        .refund(mchid, &refund.out_refund_no)
+        .refund(&books, &refund.out_refund_no)
         .await?
         .ok_or_else(|| PlatformError::System("refund vanished".into()))?;
     let (event, summary) = match outcome {
@@ -153,9 +161,7 @@ async fn settle(app: &App, call: &Call<'_>, refund: &RefundRow) -> PlatformResul
         _ => (event_type::REFUND_CLOSED, "退款关闭"),
     };
     let notice = RefundNotice {
-        mchids: Mchids::Direct {
-            mchid: done.mchid.clone(),
-        },
+        mchids: books.mchids(),
         out_trade_no: done.out_trade_no.clone(),
         transaction_id: done.transaction_id.clone(),
         out_refund_no: done.out_refund_no.clone(),
@@ -177,7 +183,7 @@ async fn settle(app: &App, call: &Call<'_>, refund: &RefundRow) -> PlatformResul
         out_trade_no: &done.out_trade_no,
         notify_url,
     };
-    notification_sender::enqueue(app, call.merchant, subject, &notice).await?;
+    notification_sender::enqueue(app, call.merchant, &books, subject, &notice).await?;
     Ok(())
 }
 
@@ -186,10 +192,9 @@ pub async fn query(
     call: &Call<'_>,
     out_refund_no: &str,
 ) -> PlatformResult<(u16, Vec<u8>)> {
-    let refund = app
-        .store
-        .refund(&call.merchant.mchid, out_refund_no)
-        .await?;
+    let sub_mchid = call.query("sub_mchid");
+    let books = call.books(sub_mchid.as_deref())?;
+    let refund = app.store.refund(&books, out_refund_no).await?;
     let refund = refund.ok_or(PlatformError::ResourceNotExists("退款单不存在".into()))?;
     json(200, &refund_view(&refund))
 }
