@@ -11,7 +11,7 @@ import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import { after, before, test } from "node:test";
 import {
-  accountSettings, consoleRequest, forgeNotification, platformRecords, signInToConsole, startAll, testMerchants, until,
+  accountSettings, consoleRequest, edgeCall, forgeNotification, platformCall, platformRecords, signInToConsole, startAll, testMerchants, until,
 } from "./support.mjs";
 
 const SHOP_PORT = 19602;
@@ -29,19 +29,8 @@ const pages = new Map();
 const merchants = {};
 const provider = () => testMerchants().merchants[3];
 
-async function call(key, method, path, body, headers = {}) {
-  const res = await fetch(`${env.stack.edgeUrl}${path}`, {
-    method,
-    headers: { ...(key ? { Authorization: `Bearer ${key}` } : {}), "Content-Type": "application/json", ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json = null;
-  try { json = JSON.parse(text); } catch { /* not JSON */ }
-  return { status: res.status, body: json, text };
-}
-const platform = (method, path, body) =>
-  call(env.edgeVars.PLATFORM_SECRET_KEY, method, path, body, method === "POST" ? { "Idempotency-Key": `k-${randomBytes(8).toString("hex")}` } : {});
+const call = (key, method, path, body, headers) => edgeCall(env, key, method, path, body, headers);
+const platform = (method, path, body) => platformCall(env, method, path, body);
 
 async function made(what, path, body) {
   const r = await platform("POST", path, body);
@@ -94,11 +83,13 @@ async function session(m, description, amount_fen = 1000 + Math.floor(Math.rando
 }
 const statusOf = async (m, id) => (await call(m.key, "GET", `/v1/checkout/sessions/${id}`)).body;
 
-/** The shop's page mounting `s` with the widget from the edge's origin. */
-function mountPage(path, s) {
+/** The shop's page mounting `s` with the widget from the edge's origin; in WeChat's browser,
+ * with the WeixinJSBridge WeChat injects (the simulator's). */
+function mountPage(path, s, inWeChat) {
   const edge = env.stack.edgeUrl;
+  const bridge = inWeChat ? `<script src="${env.stack.sandboxUrl}/jsapi/bridge.js"></script>` : "";
   pages.set(path, `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Shop</title>
-<link rel="stylesheet" href="${edge}/checkout.css"></head><body><h1>Shop</h1><div id="w"></div>
+<link rel="stylesheet" href="${edge}/checkout.css">${bridge}</head><body><h1>Shop</h1><div id="w"></div>
 <script type="module">
 import { mount } from "${edge}/checkout.js";
 await mount(document.getElementById("w"), { session: ${JSON.stringify(s.id)}, clientSecret: ${JSON.stringify(s.client_secret)} });
@@ -125,7 +116,7 @@ async function approve(page) {
 /** The payer pays `m`'s new session through the widget in `scene`; answers the session. */
 async function payThroughWidget(m, scene) {
   const s = await session(m, `${scene} for ${m.id}`);
-  const url = mountPage(`/${m.id}-${scene}.html`, s);
+  const url = mountPage(`/${m.id}-${scene}.html`, s, scene === "jsapi");
   const { page, context, errors } = await newPage({ native: UA.desktop, h5: UA.iphoneSafari, jsapi: UA.wechat }[scene]);
   await page.goto(url);
   if (scene === "native") {

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
 import {
-  accountSettings, consoleRequest, forgeNotification, merchantClient, payerPays, platformRecords, signInToConsole, startAll, testMerchants, until,
+  accountSettings, consoleRequest, edgeCall, forgeNotification, merchantClient, payerPays, platformCall, platformRecords, signInToConsole, startAll, testMerchants, until,
   webhookReceiver,
 } from "./support.mjs";
 
@@ -23,20 +23,8 @@ const shop = {};
 /** The simulator's third test merchant (public-key mode): the registry merchant's account. */
 const shopAccount = () => testMerchants().merchants[2];
 
-/** A call with `key` as Bearer, JSON in and out. */
-async function call(key, method, path, body, headers = {}) {
-  const res = await fetch(`${env.stack.edgeUrl}${path}`, {
-    method,
-    headers: { ...(key ? { Authorization: `Bearer ${key}` } : {}), "Content-Type": "application/json", ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json = null;
-  try { json = JSON.parse(text); } catch { /* not JSON */ }
-  return { status: res.status, body: json, text };
-}
-const platform = (method, path, body) =>
-  call(env.edgeVars.PLATFORM_SECRET_KEY, method, path, body, method === "POST" ? { "Idempotency-Key": `k-${randomBytes(8).toString("hex")}` } : {});
+const call = (key, method, path, body, headers) => edgeCall(env, key, method, path, body, headers);
+const platform = (method, path, body) => platformCall(env, method, path, body);
 const asShop = (method, path, body) => call(shop.key, method, path, body);
 
 async function shopSession(description, amount_fen = 1234) {

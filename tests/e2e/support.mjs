@@ -337,3 +337,20 @@ export async function consoleRequest(env, cookie, path, method = "GET") {
   const r = await fetch(`${env.stack.edgeUrl}${path}`, { method, redirect: "manual", headers: { Cookie: cookie, Origin: env.stack.edgeUrl } });
   return { status: r.status, location: r.headers.get("location"), html: await r.text() };
 }
+
+/** A call to the edge with `key` as Bearer, JSON in and out (`body` null when it is not JSON). */
+export async function edgeCall(env, key, method, path, body, headers = {}) {
+  const res = await fetch(`${env.stack.edgeUrl}${path}`, {
+    method,
+    headers: { ...(key ? { Authorization: `Bearer ${key}` } : {}), "Content-Type": "application/json", ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: res.status, body: json, text };
+}
+
+/** A platform API call with the platform key (and a fresh Idempotency-Key on a POST). */
+export const platformCall = (env, method, path, body) =>
+  edgeCall(env, env.edgeVars.PLATFORM_SECRET_KEY, method, path, body, method === "POST" ? { "Idempotency-Key": `k-${randomBytes(8).toString("hex")}` } : {});
