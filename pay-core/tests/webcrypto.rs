@@ -119,3 +119,25 @@ async fn v7_public_key_verification_and_a_flipped_byte() {
         Err(pay_core::Error::BadSignature)
     );
 }
+
+/// A sub-merchant fund-flow bill's key, as the simulator seals it to a provider and the
+/// provider opens it (RSA-OAEP, SHA-1): only the key pair's private half opens it.
+#[wasm_bindgen_test]
+async fn rsa_oaep_round_trip_opens_with_the_private_key_only() {
+    use pay_core::crypto::webcrypto::{rsa_oaep_decrypt, rsa_oaep_encrypt};
+    let public =
+        RsaPublicKey::from_pem(include_str!("vectors/test_platform_cert_pubkey.pem")).unwrap();
+    let private =
+        RsaPrivateKeyDer::from_pem(include_str!("vectors/test_platform_key.pem")).unwrap();
+    let key = [42u8; 32];
+    let sealed = rsa_oaep_encrypt(&public, &key).await.unwrap();
+    assert_eq!(sealed.len(), 256, "one RSA-2048 block");
+    assert_ne!(
+        rsa_oaep_encrypt(&public, &key).await.unwrap(),
+        sealed,
+        "OAEP is randomised"
+    );
+    assert_eq!(rsa_oaep_decrypt(&private, &sealed).await.unwrap(), key);
+    let other = RsaPrivateKeyDer::from_pem(OFFICIAL_KEY).unwrap();
+    assert!(rsa_oaep_decrypt(&other, &sealed).await.is_err());
+}

@@ -4,6 +4,7 @@
 //! (`write`); reconciliation reads them (`parse`), driven by the header rows so that the older
 //! 24-column layout and the SUCCESS/REFUND layouts read as well.
 
+pub mod encrypted;
 mod parse;
 mod write;
 

@@ -31,23 +31,32 @@ fn subtle() -> Result<SubtleCrypto, Error> {
     Ok(crypto.unchecked_into::<web_sys::Crypto>().subtle())
 }
 
-fn import_params() -> Result<Object, Error> {
+fn algorithm(name: &str, hash: &str) -> Result<Object, Error> {
     let params = Object::new();
     let set = |k: &str, v: &str| {
         Reflect::set(&params, &k.into(), &v.into()).map_err(|e| js_error("params", e))
     };
-    set("name", ALGORITHM)?;
-    set("hash", "SHA-256")?;
+    set("name", name)?;
+    set("hash", hash)?;
     Ok(params)
 }
 
 async fn import(format: &str, der: &[u8], usage: &str) -> Result<CryptoKey, Error> {
+    import_as(format, der, usage, &algorithm(ALGORITHM, "SHA-256")?).await
+}
+
+async fn import_as(
+    format: &str,
+    der: &[u8],
+    usage: &str,
+    algorithm: &Object,
+) -> Result<CryptoKey, Error> {
     let usages = Array::of1(&JsValue::from_str(usage));
     let promise = subtle()?
         .import_key_with_object(
             format,
             &Uint8Array::from(der).into(),
-            &import_params()?,
+            algorithm,
             false,
             &usages,
         )
@@ -56,6 +65,36 @@ async fn import(format: &str, der: &[u8], usage: &str) -> Result<CryptoKey, Erro
         .await
         .map_err(|e| js_error("importKey", e))?;
     Ok(key.unchecked_into())
+}
+
+/// RSA-OAEP with SHA-1 and MGF1 (WeChat Pay's `RSA/ECB/OAEPWithSHA-1AndMGF1Padding`): how it
+/// hands a merchant a key, such as a sub-merchant fund-flow bill's `encrypt_key`.
+const OAEP: &str = "RSA-OAEP";
+
+/// Opens `ciphertext`, RSA-OAEP encrypted to the merchant's key.
+pub async fn rsa_oaep_decrypt(key: &RsaPrivateKeyDer, ciphertext: &[u8]) -> Result<Vec<u8>, Error> {
+    let params = algorithm(OAEP, "SHA-1")?;
+    let key = import_as("pkcs8", key.pkcs8_der(), "decrypt", &params).await?;
+    let promise = subtle()?
+        .decrypt_with_object_and_u8_array(&params, &key, ciphertext)
+        .map_err(|e| js_error("decrypt", e))?;
+    let plain = JsFuture::from(promise)
+        .await
+        .map_err(|e| js_error("RSA-OAEP decrypt", e))?;
+    Ok(Uint8Array::new(&plain.unchecked_into::<ArrayBuffer>()).to_vec())
+}
+
+/// Encrypts `plaintext` to the holder of `key` with RSA-OAEP (the simulator, for a provider).
+pub async fn rsa_oaep_encrypt(key: &RsaPublicKey, plaintext: &[u8]) -> Result<Vec<u8>, Error> {
+    let params = algorithm(OAEP, "SHA-1")?;
+    let key = import_as("spki", key.spki_der(), "encrypt", &params).await?;
+    let promise = subtle()?
+        .encrypt_with_object_and_u8_array(&params, &key, plaintext)
+        .map_err(|e| js_error("encrypt", e))?;
+    let sealed = JsFuture::from(promise)
+        .await
+        .map_err(|e| js_error("RSA-OAEP encrypt", e))?;
+    Ok(Uint8Array::new(&sealed.unchecked_into::<ArrayBuffer>()).to_vec())
 }
 
 /// `n` bytes from the runtime's CSPRNG (`crypto.getRandomValues`), as lower-case hex: nonces

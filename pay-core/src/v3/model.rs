@@ -258,6 +258,27 @@ pub struct BillLocation {
     pub download_url: String,
 }
 
+/// `GET /v3/bill/sub-merchant-fundflowbill`: where each part of a sub-merchant's fund-flow bill
+/// is, and how it is sealed (bill::encrypted). Parts join in `bill_sequence` order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EncryptedBillList {
+    pub download_bill_count: u32,
+    #[serde(default)]
+    pub download_bill_list: Vec<EncryptedBillPart>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EncryptedBillPart {
+    pub bill_sequence: u32,
+    pub download_url: String,
+    /// The part's AES-256 key, RSA-OAEP encrypted to the provider's merchant key (base64).
+    pub encrypt_key: String,
+    pub hash_type: String,
+    pub hash_value: String,
+    /// The AES-GCM nonce, used as its ASCII bytes.
+    pub nonce: String,
+}
+
 /// `trade_state` of a transaction. Unknown future states read as `Other` and are never paid.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
