@@ -191,16 +191,8 @@ async fn reconcile_day(
     let unreadable = |e: pay_core::Error| unreadable_bill(e.to_string());
     let trade = bill::parse_trade_bill(&ctx.wechatpay.bill(BillKind::Trade, day).await?)
         .map_err(unreadable)?;
-    // A sub-merchant's trade bill is its provider's, asked for its sub_mchid. Its money moves in
-    // its own account, whose fund flow WeChat Pay gives the provider as another, encrypted bill
-    // (`/v3/bill/sub-merchant-fundflowbill`), not read yet: its settlement is not checked.
-    let flow = match ctx.wechatpay.account().sub_mchid() {
-        Some(_) => None,
-        None => Some(
-            bill::parse_fund_flow_bill(&ctx.wechatpay.bill(BillKind::FundFlow, day).await?)
-                .map_err(unreadable)?,
-        ),
-    };
+    let flow = bill::parse_fund_flow_bill(&ctx.wechatpay.bill(BillKind::FundFlow, day).await?)
+        .map_err(unreadable)?;
     let fee_rate = ctx.merchant.fee_rate_ppm;
     let (orders, refunds) = books(ctx, day, &trade).await?;
     let result = reconcile_trade_bill(day, &trade, &orders, &refunds, fee_rate);
@@ -221,37 +213,31 @@ async fn reconcile_day(
             outcome,
         });
     }
-    let settlement = match flow {
-        Some(flow) => {
-            // What our books expect of the fund flow, after the fixes above (read again only if
-            // a fix changed them).
-            let (orders, refunds) = if fixed > 0 {
-                books(ctx, day, &trade).await?
-            } else {
-                (orders, refunds)
-            };
-            let settlement =
-                reconcile_settlement(&flow, expected_movements(day, &orders, &refunds, fee_rate));
-            for (kind, ours, theirs) in &settlement.differences {
-                rows.push(Difference {
-                    kind: kind.as_str().into(),
-                    out_trade_no: String::new(),
-                    out_refund_no: String::new(),
-                    transaction_id: None,
-                    ours: Some(ours.get()),
-                    theirs: Some(theirs.get()),
-                    resolution: Resolution::Flag.as_str().into(),
-                    outcome: "flagged".into(),
-                });
-            }
-            let report = json!({
-                "platform": movements(settlement.platform),
-                "expected": movements(settlement.expected),
-            });
-            Some(report.to_string())
-        }
-        None => None,
+    // What our books expect of the fund flow, after the fixes above (read again only if a fix
+    // changed them).
+    let (orders, refunds) = if fixed > 0 {
+        books(ctx, day, &trade).await?
+    } else {
+        (orders, refunds)
     };
+    let settlement =
+        reconcile_settlement(&flow, expected_movements(day, &orders, &refunds, fee_rate));
+    for (kind, ours, theirs) in &settlement.differences {
+        rows.push(Difference {
+            kind: kind.as_str().into(),
+            out_trade_no: String::new(),
+            out_refund_no: String::new(),
+            transaction_id: None,
+            ours: Some(ours.get()),
+            theirs: Some(theirs.get()),
+            resolution: Resolution::Flag.as_str().into(),
+            outcome: "flagged".into(),
+        });
+    }
+    let settlement_json = json!({
+        "platform": movements(settlement.platform),
+        "expected": movements(settlement.expected),
+    });
     let totals = result.totals;
     let run = ReconciliationRun {
         bill_date: day.to_string(),
@@ -265,7 +251,7 @@ async fn reconcile_day(
         fees_millifen: totals.fees.0,
         differences: rows.len() as i64,
         fixed,
-        settlement,
+        settlement: Some(settlement_json.to_string()),
     };
     Ok((run, rows))
 }

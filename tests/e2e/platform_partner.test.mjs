@@ -28,6 +28,7 @@ const pages = new Map();
 /** The four merchants under test: name → { key, id, mchid (the books' at WeChat Pay), appid (the payer's app) }. */
 const merchants = {};
 const provider = () => testMerchants().merchants[3];
+let providerId;
 
 const call = (key, method, path, body, headers) => edgeCall(env, key, method, path, body, headers);
 const platform = (method, path, body) => platformCall(env, method, path, body);
@@ -69,6 +70,7 @@ before(async () => {
     name: "Noodle Bar", provider_id: acme.id, settings: { wechatpay_sub_mchid: withoutApp.sub_mchid, allowed_origins: [SHOP] },
   });
   merchants.noodles = { key: noodles.api_key, id: noodles.id, mchid: withoutApp.sub_mchid, appid: sp.appid, sub: true, apiV3Key: sp.api_v3_key };
+  providerId = acme.id;
 }, { timeout: 600_000 });
 after(async () => {
   shopServer?.close();
@@ -240,6 +242,31 @@ test("a request of one merchant never reaches another's orders, across direct me
   assert.equal((await statusOf(tea, open.tea.id)).status, "paid");
 });
 
+test("a change to the provider's account reaches its sub-merchants at once", { timeout: 60_000 }, async () => {
+  const sp = provider();
+  const { noodles } = merchants;
+  const open = await session(noodles, "paid after the provider's key came back");
+  const paidTx = {
+    sp_appid: sp.appid, sp_mchid: sp.mchid, sub_mchid: noodles.mchid, out_trade_no: open.out_trade_no,
+    transaction_id: `42000000000000000000${randomBytes(4).toString("hex")}`, trade_type: "NATIVE", trade_state: "SUCCESS",
+    trade_state_desc: "支付成功", success_time: "2026-12-06T12:00:00+08:00",
+    amount: { total: open.amount_fen, payer_total: open.amount_fen, currency: "CNY", payer_currency: "CNY" },
+  };
+  const notify = () => {
+    const n = forgeNotification(env, paidTx, { apiV3Key: sp.api_v3_key });
+    return fetch(`${env.stack.edgeUrl}/v1/wechatpay/notify/${noodles.id}`, { method: "POST", headers: n.headers, body: n.body });
+  };
+  // The widget's read caches the sub-merchant and its provider.
+  assert.equal((await call(open.client_secret, "GET", `/v1/widget/sessions/${open.id}`)).status, 200);
+  const changed = await platform("POST", `/v1/platform/providers/${providerId}`, { settings: { wechatpay_api_v3_key: "k".repeat(32) } });
+  assert.equal(changed.status, 200, changed.text);
+  assert.equal((await notify()).status, 400, "the provider's new key is the sub-merchant's at once: the old one no longer decrypts");
+  const restored = await platform("POST", `/v1/platform/providers/${providerId}`, { settings: { wechatpay_api_v3_key: sp.api_v3_key } });
+  assert.equal(restored.status, 200, restored.text);
+  assert.equal((await notify()).status, 204);
+  assert.equal((await statusOf(noodles, open.id)).status, "paid");
+});
+
 test("each merchant reconciles with its own bill; a sub-merchant's is its provider's bill for its sub_mchid", { timeout: 180_000 }, async () => {
   const today = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10);
   const ordersOf = async (m) => new Set((await call(m.key, "GET", "/v1/checkout/sessions?limit=100")).body.data.map((s) => s.out_trade_no));
@@ -255,9 +282,9 @@ test("each merchant reconciles with its own bill; a sub-merchant's is its provid
     const mine = await ordersOf(m);
     const named = run.body.differences.filter((d) => d.out_trade_no).map((d) => d.out_trade_no);
     assert.ok(named.every((no) => mine.has(no)), `${name}: only its own orders: ${named}`);
-    // A sub-merchant's settlement is its own account's, not read yet (README); a direct one's is checked.
-    if (m.sub) assert.equal(run.body.run.settlement ?? null, null);
-    else assert.ok(run.body.run.settlement, `${name}: its settlement`);
+    // Its settlement against its own account's fund flow (a sub-merchant's sealed for its provider).
+    const { settlement } = run.body;
+    assert.equal(settlement.platform.payments_fen, run.body.run.paid_fen, `${name}: its fund flow holds its own payments`);
   }
   // The tea house's order paid by the notification forged above is not in its bill: a difference of its own.
   const teaRun = (await call(merchants.tea.key, "GET", `/v1/admin/reconciliations/${today}`)).body;

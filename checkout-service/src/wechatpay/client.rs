@@ -2,17 +2,19 @@
 //! error answer is read (and whether it was signed is kept: only a signed one is WeChat Pay's
 //! word), never acted on as success.
 
-use pay_core::bill;
+use pay_core::bill::encrypted::{sealed_key, BillFileKey};
+use pay_core::bill::{self};
+use pay_core::crypto::webcrypto::rsa_oaep_decrypt;
 use pay_core::requests::Scene;
 use pay_core::v3::model::{
-    ApiErrorBody, BillLocation, H5PrepayResponse, JsapiPrepayResponse, NativePrepayResponse,
-    PrepayRequest, Refund, RefundRequest, Transaction,
+    ApiErrorBody, BillLocation, EncryptedBillList, H5PrepayResponse, JsapiPrepayResponse,
+    NativePrepayResponse, PrepayRequest, Refund, RefundRequest, Transaction,
 };
 use pay_core::{CstDate, UnixTime};
 use serde::de::DeserializeOwned;
 use worker::Method;
 
-use super::bills::{gunzip, BillKind};
+use super::bills::{gunzip, unreadable as unreadable_bill, BillKind};
 use super::transport::{Answer, Transport};
 use super::trust::PlatformTrust;
 use crate::catalog::Certificates;
@@ -142,24 +144,63 @@ impl<'a> WechatPay<'a> {
 
     /// A day's bill, downloaded and checked (asked for gzipped). The location answer is signed
     /// and verified; the file itself is not signed (as on the platform) but must match its SHA1.
+    /// A sub-merchant's fund flow is its own account's, which WeChat Pay gives its provider
+    /// sealed.
     pub async fn bill(&self, kind: BillKind, day: CstDate) -> ApiResult<String> {
+        let sub_mchid = self.account().sub_mchid();
+        if let (BillKind::FundFlow, Some(sub_mchid)) = (kind, sub_mchid) {
+            return self.sub_merchant_fund_flow(day, sub_mchid).await;
+        }
         let location: BillLocation = self
-            .call(
-                Method::Get,
-                &kind.location_path(day, self.account().sub_mchid()),
-                b"",
-            )
+            .call(Method::Get, &kind.location_path(day, sub_mchid), b"")
             .await?;
-        // The download is signed with the URL's own path and query (its host is WeChat Pay's).
-        let path = worker_kit::url::Url::parse(&location.download_url)
+        let file = self.download(&location.download_url).await?;
+        Ok(bill::checked_text(
+            &gunzip(&file).await?,
+            &location.hash_value,
+        )?)
+    }
+
+    /// `/v3/bill/sub-merchant-fundflowbill`: each part downloaded, its key opened with the
+    /// provider's private key (RSA-OAEP), the part opened (AES-256-GCM), gunzipped and checked
+    /// against its SHA1, the parts joined in their sequence.
+    async fn sub_merchant_fund_flow(&self, day: CstDate, sub_mchid: &str) -> ApiResult<String> {
+        let path = format!(
+            "/v3/bill/sub-merchant-fundflowbill?sub_mchid={sub_mchid}&bill_date={day}\
+             &account_type=BASIC&algorithm=AEAD_AES_256_GCM&tar_type=GZIP"
+        );
+        let list: EncryptedBillList = self.call(Method::Get, &path, b"").await?;
+        let mut parts = list.download_bill_list;
+        if parts.len() != list.download_bill_count as usize {
+            return Err(unreadable_bill(format!(
+                "{} parts listed of {}",
+                parts.len(),
+                list.download_bill_count
+            )));
+        }
+        parts.sort_by_key(|p| p.bill_sequence);
+        let mut text = String::new();
+        for part in parts {
+            let key = sealed_key(&part.encrypt_key)?;
+            let key = rsa_oaep_decrypt(&self.account().merchant_key, &key).await?;
+            let file = self.download(&part.download_url).await?;
+            let opened = BillFileKey::from_bytes(&key)?.open(&part.nonce, &file)?;
+            text.push_str(&bill::checked_text(
+                &gunzip(&opened).await?,
+                &part.hash_value,
+            )?);
+        }
+        Ok(text)
+    }
+
+    /// A bill file from its `download_url`: the request signed with the URL's own path and
+    /// query (its host is WeChat Pay's), the answer unsigned, as on the platform.
+    async fn download(&self, url: &str) -> ApiResult<Vec<u8>> {
+        let path = worker_kit::url::Url::parse(url)
             .map_err(|e| ApiError::Internal(format!("download_url: {e}")))?
             .path_and_query();
         let file = self.transport.send(Method::Get, &path, b"").await?;
-        let file = self.success(file).await?;
-        Ok(bill::checked_text(
-            &gunzip(&file.body).await?,
-            &location.hash_value,
-        )?)
+        Ok(self.success(file).await?.body)
     }
 
     async fn call<T: DeserializeOwned>(

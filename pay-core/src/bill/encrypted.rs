@@ -8,8 +8,19 @@ use aes_gcm::aead::consts::{U12, U16};
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::aes::Aes256;
 use aes_gcm::AesGcm;
+use base64::Engine;
 
 use crate::Error;
+
+/// A part's `encrypt_key` as bytes, to be opened with the provider's private key.
+pub fn sealed_key(encrypt_key: &str) -> Result<Vec<u8>, Error> {
+    base64::engine::general_purpose::STANDARD
+        .decode(encrypt_key)
+        .map_err(|e| Error::Malformed {
+            what: "encrypt_key",
+            reason: format!("not base64: {e}"),
+        })
+}
 
 /// The bytes of a file's AES-256 key, once `encrypt_key` is opened.
 pub struct BillFileKey(pub [u8; 32]);
