@@ -82,6 +82,20 @@ pub struct LedgerRow {
     pub balance_fen: i64,
 }
 
+/// A bill kept for its download.
+pub struct BillRow {
+    pub content: String,
+    pub gzip: bool,
+    pub sealing: Option<BillSealing>,
+}
+
+/// How a bill's file is sealed for its download (a sub-merchant's fund-flow bill): AES-256-GCM
+/// under `aes_key` (base64) and `nonce` (its ASCII bytes).
+pub struct BillSealing {
+    pub aes_key: String,
+    pub nonce: String,
+}
+
 /// A refund to create.
 pub struct NewRefund {
     pub refund_id: String,
@@ -504,37 +518,52 @@ impl Store {
         Ok(amount)
     }
 
+    /// Keeps a bill for its download; `sealing` for one served encrypted (a sub-merchant's
+    /// fund-flow bill).
     pub async fn insert_bill(
         &self,
         token: &str,
         mchid: &str,
         content: &str,
         gzip: bool,
+        sealing: Option<&BillSealing>,
         at: UnixTime,
     ) -> PlatformResult<()> {
+        let key = opt_text(sealing.map(|s| s.aes_key.as_str()));
+        let nonce = opt_text(sealing.map(|s| s.nonce.as_str()));
         self.statement(
-            "INSERT INTO bills (token, mchid, content, gzip, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            &[text(token), text(mchid), text(content), int(gzip as i64), int(at.secs())],
+            "INSERT INTO bills (token, mchid, content, gzip, created_at, aes_key, nonce) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            &[text(token), text(mchid), text(content), int(gzip as i64), int(at.secs()), key, nonce],
         )?
         .run()
         .await?;
         Ok(())
     }
 
-    pub async fn bill(&self, token: &str, mchid: &str) -> PlatformResult<Option<(String, bool)>> {
+    /// The bill `token`, to the merchant that asked for it only.
+    pub async fn bill(&self, token: &str, mchid: &str) -> PlatformResult<Option<BillRow>> {
         #[derive(Deserialize)]
         struct Bill {
             content: String,
             gzip: i64,
+            aes_key: Option<String>,
+            nonce: Option<String>,
         }
         let bill: Option<Bill> = self
             .statement(
-                "SELECT content, gzip FROM bills WHERE token = ?1 AND mchid = ?2",
+                "SELECT content, gzip, aes_key, nonce FROM bills WHERE token = ?1 AND mchid = ?2",
                 &[text(token), text(mchid)],
             )?
             .first(None)
             .await?;
-        Ok(bill.map(|b| (b.content, b.gzip == 1)))
+        Ok(bill.map(|b| BillRow {
+            content: b.content,
+            gzip: b.gzip == 1,
+            sealing: match (b.aes_key, b.nonce) {
+                (Some(aes_key), Some(nonce)) => Some(BillSealing { aes_key, nonce }),
+                _ => None,
+            },
+        }))
     }
 
     pub async fn insert_oauth_code(

@@ -38,7 +38,7 @@ pub async fn handle(mut req: Request, app: &App, segments: &[&str]) -> Response 
             Ok(call) => bill::download(app, &call).await,
             Err(e) => Err(e),
         };
-        return match download.and_then(|(bytes, gzip)| bill_file(bytes, gzip)) {
+        return match download.and_then(|(bytes, content_type)| bill_file(bytes, content_type)) {
             Ok(response) => response,
             Err(e) => signed_response(
                 app,
@@ -202,6 +202,9 @@ async fn route(req: &mut Request, app: &App, segments: &[&str]) -> PlatformResul
         (Method::Get, ["v3", "certificates"]) => certificates::list(app, &call),
         (Method::Get, ["v3", "bill", "tradebill"]) => bill::trade_bill(app, &call).await,
         (Method::Get, ["v3", "bill", "fundflowbill"]) => bill::fund_flow_bill(app, &call).await,
+        (Method::Get, ["v3", "bill", "sub-merchant-fundflowbill"]) => {
+            bill::sub_merchant_fund_flow_bill(app, &call).await
+        }
         (Method::Get, ["v3", "refund", "domestic", "refunds", no]) => {
             refund::query(app, &call, no).await
         }
@@ -264,13 +267,8 @@ pub fn json<T: Serialize>(status: u16, value: &T) -> PlatformResult<(u16, Vec<u8
     ))
 }
 
-fn bill_file(bytes: Vec<u8>, gzip: bool) -> PlatformResult<Response> {
+fn bill_file(bytes: Vec<u8>, content_type: &str) -> PlatformResult<Response> {
     let mut response = Response::from_bytes(bytes)?;
-    let content_type = if gzip {
-        "application/x-gzip"
-    } else {
-        "text/plain; charset=utf-8"
-    };
     response.headers_mut().set("Content-Type", content_type)?;
     Ok(response)
 }
