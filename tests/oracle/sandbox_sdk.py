@@ -9,7 +9,8 @@ out_trade_no and transaction_id, re-entry with other parameters, close (204, ORD
 payment at the cashier with simulated cards (and PAYERROR on a card that cannot pay), partial
 and full refunds (and over-refund refused, out_refund_no idempotent), refund notifications, the
 retry schedule (scaled), injected faults, trade and fund-flow bills whose totals match what the
-test did, and the ledger (clearing nets to zero).
+test did (a sub-merchant's fund flow decrypted as a provider does), and the ledger (clearing nets
+to zero).
 Needs SANDBOX_URL; reads platform-sandbox/.test-merchants.json (written by scripts/devkeys.mjs).
 """
 import base64
@@ -30,6 +31,9 @@ import wechatpayv3.core as sdk_core
 from wechatpayv3 import WeChatPay, WeChatPayType
 from wechatpayv3.type import RequestType
 from wechatpayv3.utils import build_authorization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from checks import Checks
 
@@ -558,6 +562,7 @@ listed = requests.get(f"{SANDBOX}/sandbox/transactions", params={"mchid": own["s
 check("/sandbox/transactions lists it under the sub_mchid with its sp_mchid", len(listed) == 1 and listed[0]["sp_mchid"] == sp and listed[0]["sub_appid"] == sub_app, listed)
 
 # Bills: one sub-merchant's lines with sub_mchid, all of them without.
+ids_in_bill = {}  # each sub-merchant's transaction and refund ids, from its trade bill
 for sub in (own, bare):
     code, msg = pwx.trade_bill(bill_date=today, tar_type="", sub_mchid=sub["sub_mchid"])
     location = json.loads(msg)
@@ -574,6 +579,7 @@ for sub in (own, bare):
     check("its payments and refunds = the test's",
           (len(pays), sum(yuan(l[12]) for l in pays), len(refunds), sum(yuan(l[16]) for l in refunds)) == (expect["payments"], expect["paid"], expect["refunds"], expect["refunded"]), (len(pays), len(refunds), expect))
     check("its fees = rate 0.60% rounded, minus fees returned", yuan(summary[4]) == expect["fees"], (summary, expect))
+    ids_in_bill[sub["sub_mchid"]] = {l[5].lstrip("`") for l in lines} | {l[14].lstrip("`") for l in refunds}
     balances = {b["account"]: b["balance_fen"] for b in requests.get(f"{SANDBOX}/sandbox/balances").json()["ledger"]}
     check("the money is in the sub-merchant's balance", balances.get(f"merchant:{sub['sub_mchid']}:basic") == expect["paid"] - expect["refunded"] - expect["fees"], (balances, expect))
 code, msg = pwx.trade_bill(bill_date=today, tar_type="")
@@ -586,6 +592,69 @@ code, msg = pwx.fundflow_bill(bill_date=today, tar_type="")
 code2, raw = pwx.download_bill(json.loads(msg)["download_url"])
 flows = rows_of(raw.decode() if isinstance(raw, bytes) else raw)[1:-2]
 check("the provider's own fund flow has none of its sub-merchants' money", code == 200 and flows == [], flows)
+
+
+# A sub-merchant's fund flow (申请单个子商户资金账单): one file, sealed for the provider.
+provider_key = serialization.load_pem_private_key(provider["private_key"].encode(), password=None)
+
+
+def sub_fund_flow(sub_mchid, tar_type="GZIP"):
+    """The bill list, and its one file opened: RSA-OAEP (SHA-1) key, AES-256-GCM, gunzip."""
+    code, msg = pwx.submch_fundflow_bill(sub_mchid=sub_mchid, bill_date=today, account_type="BASIC", tar_type=tar_type)
+    answer = json.loads(msg)
+    if code != 200:
+        return code, answer, None
+    part = answer["download_bill_list"][0]
+    code2, sealed = pwx.download_bill(part["download_url"])
+    check("the sealed file downloads as raw bytes with the provider's signed request", code2 == 200 and isinstance(sealed, bytes), (code2, type(sealed)))
+    key = provider_key.decrypt(base64.b64decode(part["encrypt_key"]), padding.OAEP(
+        mgf=padding.MGF1(algorithm=hashes.SHA1()), algorithm=hashes.SHA1(), label=None))
+    plain = AESGCM(key).decrypt(part["nonce"].encode(), sealed, None)
+    return code, answer, gzip.decompress(plain) if tar_type == "GZIP" else plain
+
+
+code, answer, plain = sub_fund_flow(own["sub_mchid"])
+part = (answer.get("download_bill_list") or [{}])[0]
+check("the sub-merchant fund-flow bill is a list of one part",
+      code == 200 and answer.get("download_bill_count") == 1 and len(answer["download_bill_list"]) == 1 and part["bill_sequence"] == 1
+      and part["hash_type"] == "SHA1" and part["download_url"].startswith(f"{SANDBOX}/v3/billdownload/file?token=")
+      and len(part["nonce"]) == 16 and part["nonce"].isascii() and part["nonce"].isalnum(), answer)
+check("it opens with the provider's private key, and its SHA1 is the plain bill's", plain is not None and hashlib.sha1(plain).hexdigest() == part["hash_value"], part)
+flows = rows_of(plain.decode())
+header, flows, summary = flows[0], flows[1:-2], flows[-1]
+check("it is a fund-flow bill", len(header) == 11 and header[0] == "记账时间", header)
+expect = made[own["sub_mchid"]]
+by_name = lambda name: [yuan(r[6]) for r in flows if r[3] == "`" + name]
+check("its payments and refunds = the sub-merchant's",
+      (len(by_name("交易")), sum(by_name("交易")), len(by_name("退款")), sum(by_name("退款"))) == (expect["payments"], expect["paid"], expect["refunds"], expect["refunded"]), (flows, expect))
+check("its fees = those charged, minus those returned", sum(by_name("扣除交易手续费")) - sum(by_name("退回交易手续费")) == expect["fees"], (flows, expect))
+net = sum(yuan(r[6]) * (1 if r[5] == "`收入" else -1) for r in flows)
+check("it nets to the sub-merchant's balance, its last line's 账户结余", net == expect["paid"] - expect["refunded"] - expect["fees"] == yuan(flows[-1][7]) and int(summary[0].lstrip("`")) == len(flows), (net, expect))
+references = {r[1].lstrip("`") for r in flows}
+check("it holds that sub-merchant's money only", references <= ids_in_bill[own["sub_mchid"]] and not references & ids_in_bill[bare["sub_mchid"]], (references, ids_in_bill))
+settled = requests.post(f"{SANDBOX}/sandbox/settlements", json={"mchid": own["sub_mchid"]}).json()["settled_fen"]
+code, answer, plain = sub_fund_flow(own["sub_mchid"], tar_type=None)
+flows = rows_of(plain.decode())[1:-2] if plain else []
+check("a settlement is in it too; ungzipped on request", settled == net and flows and flows[-1][3] == "`提现" and yuan(flows[-1][6]) == settled and yuan(flows[-1][7]) == 0, (settled, flows[-1:]))
+requests.post(f"{SANDBOX}/sandbox/faults", json={"kind": "bill_hash_mismatch", "mchid": sp}).raise_for_status()
+code, answer, plain = sub_fund_flow(bare["sub_mchid"])
+check("bill_hash_mismatch keyed by the provider reaches it: the file opens, its hash is wrong",
+      code == 200 and plain and hashlib.sha1(plain).hexdigest() != answer["download_bill_list"][0]["hash_value"], answer)
+code, answer, plain = sub_fund_flow(bare["sub_mchid"])
+flows = rows_of(plain.decode())[1:-2] if plain else []
+references = {r[1].lstrip("`") for r in flows}
+check("the next one is right again; the other sub-merchant's holds its own money only",
+      code == 200 and hashlib.sha1(plain).hexdigest() == answer["download_bill_list"][0]["hash_value"]
+      and sum(yuan(r[6]) for r in flows if r[3] == "`交易") == made[bare["sub_mchid"]]["paid"]
+      and references and references <= ids_in_bill[bare["sub_mchid"]] and not references & ids_in_bill[own["sub_mchid"]], (answer, references))
+code, msg = pwx.submch_fundflow_bill(sub_mchid="1900000999", bill_date=today, account_type="BASIC", tar_type="GZIP")
+check("a sub-merchant fund-flow bill for a sub_mchid that is not the provider's is 403 NO_AUTH", code == 403 and json.loads(msg)["code"] == "NO_AUTH", f"{code} {msg}")
+code, msg = dwx.submch_fundflow_bill(sub_mchid=own["sub_mchid"], bill_date=today, account_type="BASIC", tar_type="GZIP")
+check("nor may a direct merchant ask for another provider's sub-merchant's", code == 403 and json.loads(msg)["code"] == "NO_AUTH", f"{code} {msg}")
+code, msg = pwx.submch_fundflow_bill(sub_mchid=own["sub_mchid"], bill_date=today, account_type="BASIC", algorithm="SM4_GCM", tar_type="GZIP")
+check("SM4_GCM is 400 PARAM_ERROR: the simulator does not implement it", code == 400 and json.loads(msg)["code"] == "PARAM_ERROR" and "SM4_GCM" in json.loads(msg)["message"], f"{code} {msg}")
+code, msg = pwx._core.request(f"/v3/bill/sub-merchant-fundflowbill?sub_mchid={own['sub_mchid']}&bill_date={today}&algorithm=AEAD_AES_256_GCM")
+check("without account_type it is 400 PARAM_ERROR", code == 400 and json.loads(msg)["code"] == "PARAM_ERROR", f"{code} {msg}")
 
 
 # ---- bills and the ledger ------------------------------------------------------------------
