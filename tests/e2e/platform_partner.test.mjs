@@ -11,7 +11,7 @@ import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import { after, before, test } from "node:test";
 import {
-  accountSettings, consoleRequest, edgeCall, forgeNotification, platformCall, platformRecords, signInToConsole, startAll, testMerchants, until,
+  accountSettings, consoleRequest, cstNow, edgeCall, forgeNotification, platformCall, platformRecords, signInToConsole, startAll, testMerchants, until,
 } from "./support.mjs";
 
 const SHOP_PORT = 19602;
@@ -77,6 +77,17 @@ after(async () => {
   await env?.browser.close();
   await env?.stack.stop();
 });
+
+/** A paid partner transaction of `sub`'s order `s`, as WeChat Pay's notification says it. */
+function partnerTx(s, sub) {
+  const sp = provider();
+  return {
+    sp_appid: sp.appid, sp_mchid: sp.mchid, sub_mchid: sub.mchid, ...(sub.appid !== sp.appid ? { sub_appid: sub.appid } : {}),
+    out_trade_no: s.out_trade_no, transaction_id: `42000000000000000000${randomBytes(4).toString("hex")}`,
+    trade_type: "NATIVE", trade_state: "SUCCESS", trade_state_desc: "支付成功", success_time: cstNow(),
+    amount: { total: s.amount_fen, payer_total: s.amount_fen, currency: "CNY", payer_currency: "CNY" },
+  };
+}
 
 async function session(m, description, amount_fen = 1000 + Math.floor(Math.random() * 900)) {
   const r = await call(m.key, "POST", "/v1/checkout/sessions", { amount_fen, description });
@@ -214,12 +225,6 @@ test("a request of one merchant never reaches another's orders, across direct me
   }
   // Partner notifications, encrypted with the provider's key as WeChat Pay does.
   const sp = provider();
-  const partnerTx = (s, sub) => ({
-    sp_appid: sp.appid, sp_mchid: sp.mchid, sub_mchid: sub.mchid, ...(sub.appid !== sp.appid ? { sub_appid: sub.appid } : {}),
-    out_trade_no: s.out_trade_no, transaction_id: `42000000000000000000${randomBytes(4).toString("hex")}`,
-    trade_type: "NATIVE", trade_state: "SUCCESS", trade_state_desc: "支付成功", success_time: "2026-12-06T12:00:00+08:00",
-    amount: { total: s.amount_fen, payer_total: s.amount_fen, currency: "CNY", payer_currency: "CNY" },
-  });
   const post = (m, n) => fetch(`${env.stack.edgeUrl}/v1/wechatpay/notify/${m.id}`, { method: "POST", headers: n.headers, body: n.body });
   const { tea, noodles, shop } = merchants;
   const spKey = { apiV3Key: sp.api_v3_key };
@@ -246,12 +251,7 @@ test("a change to the provider's account reaches its sub-merchants at once", { t
   const sp = provider();
   const { noodles } = merchants;
   const open = await session(noodles, "paid after the provider's key came back");
-  const paidTx = {
-    sp_appid: sp.appid, sp_mchid: sp.mchid, sub_mchid: noodles.mchid, out_trade_no: open.out_trade_no,
-    transaction_id: `42000000000000000000${randomBytes(4).toString("hex")}`, trade_type: "NATIVE", trade_state: "SUCCESS",
-    trade_state_desc: "支付成功", success_time: "2026-12-06T12:00:00+08:00",
-    amount: { total: open.amount_fen, payer_total: open.amount_fen, currency: "CNY", payer_currency: "CNY" },
-  };
+  const paidTx = partnerTx(open, noodles);
   const notify = () => {
     const n = forgeNotification(env, paidTx, { apiV3Key: sp.api_v3_key });
     return fetch(`${env.stack.edgeUrl}/v1/wechatpay/notify/${noodles.id}`, { method: "POST", headers: n.headers, body: n.body });

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
 import {
-  accountSettings, consoleRequest, edgeCall, forgeNotification, merchantClient, payerPays, platformCall, platformRecords, signInToConsole, startAll, testMerchants, until,
+  accountSettings, consoleRequest, cstNow, edgeCall, forgeNotification, merchantClient, payerPays, platformCall, platformRecords, signInToConsole, startAll, testMerchants, until,
   webhookReceiver,
 } from "./support.mjs";
 
@@ -119,7 +119,7 @@ test("a request of one merchant never reaches another's orders: keys, client sec
   // Notifications: each merchant's URL decrypts with its own key and applies to its own books.
   const paidTx = (session, mchid, appid) => ({
     appid, mchid, out_trade_no: session.out_trade_no, transaction_id: `42000000000000000000${randomBytes(4).toString("hex")}`,
-    trade_type: "NATIVE", trade_state: "SUCCESS", trade_state_desc: "支付成功", success_time: "2026-12-06T12:00:00+08:00",
+    trade_type: "NATIVE", trade_state: "SUCCESS", trade_state_desc: "支付成功", success_time: cstNow(),
     amount: { total: session.amount_fen, payer_total: session.amount_fen, currency: "CNY", payer_currency: "CNY" },
   });
   const post = (path, n) => fetch(`${env.stack.edgeUrl}${path}`, { method: "POST", headers: n.headers, body: n.body });

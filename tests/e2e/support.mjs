@@ -354,3 +354,7 @@ export async function edgeCall(env, key, method, path, body, headers = {}) {
 /** A platform API call with the platform key (and a fresh Idempotency-Key on a POST). */
 export const platformCall = (env, method, path, body) =>
   edgeCall(env, env.edgeVars.PLATFORM_SECRET_KEY, method, path, body, method === "POST" ? { "Idempotency-Key": `k-${randomBytes(8).toString("hex")}` } : {});
+
+/** Now as WeChat Pay writes a time (China Standard Time, RFC 3339): a forged payment's
+ * success_time, so that the day's reconciliation counts it. */
+export const cstNow = () => `${new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 19)}+08:00`;

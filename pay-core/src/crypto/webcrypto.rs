@@ -73,28 +73,32 @@ const OAEP: &str = "RSA-OAEP";
 
 /// Opens `ciphertext`, RSA-OAEP encrypted to the merchant's key.
 pub async fn rsa_oaep_decrypt(key: &RsaPrivateKeyDer, ciphertext: &[u8]) -> Result<Vec<u8>, Error> {
-    let params = algorithm(OAEP, "SHA-1")?;
-    let key = import_as("pkcs8", key.pkcs8_der(), "decrypt", &params).await?;
-    let promise = subtle()?
-        .decrypt_with_object_and_u8_array(&params, &key, ciphertext)
-        .map_err(|e| js_error("decrypt", e))?;
-    let plain = JsFuture::from(promise)
-        .await
-        .map_err(|e| js_error("RSA-OAEP decrypt", e))?;
-    Ok(Uint8Array::new(&plain.unchecked_into::<ArrayBuffer>()).to_vec())
+    rsa_oaep(("pkcs8", key.pkcs8_der()), "decrypt", ciphertext).await
 }
 
 /// Encrypts `plaintext` to the holder of `key` with RSA-OAEP (the simulator, for a provider).
 pub async fn rsa_oaep_encrypt(key: &RsaPublicKey, plaintext: &[u8]) -> Result<Vec<u8>, Error> {
+    rsa_oaep(("spki", key.spki_der()), "encrypt", plaintext).await
+}
+
+/// `usage` ("encrypt" or "decrypt") of `data` with the key `(format, der)`.
+async fn rsa_oaep(
+    (format, der): (&str, &[u8]),
+    usage: &str,
+    data: &[u8],
+) -> Result<Vec<u8>, Error> {
     let params = algorithm(OAEP, "SHA-1")?;
-    let key = import_as("spki", key.spki_der(), "encrypt", &params).await?;
-    let promise = subtle()?
-        .encrypt_with_object_and_u8_array(&params, &key, plaintext)
-        .map_err(|e| js_error("encrypt", e))?;
-    let sealed = JsFuture::from(promise)
+    let key = import_as(format, der, usage, &params).await?;
+    let subtle = subtle()?;
+    let promise = match usage {
+        "decrypt" => subtle.decrypt_with_object_and_u8_array(&params, &key, data),
+        _ => subtle.encrypt_with_object_and_u8_array(&params, &key, data),
+    }
+    .map_err(|e| js_error(usage, e))?;
+    let out = JsFuture::from(promise)
         .await
-        .map_err(|e| js_error("RSA-OAEP encrypt", e))?;
-    Ok(Uint8Array::new(&sealed.unchecked_into::<ArrayBuffer>()).to_vec())
+        .map_err(|e| js_error(&format!("RSA-OAEP {usage}"), e))?;
+    Ok(Uint8Array::new(&out.unchecked_into::<ArrayBuffer>()).to_vec())
 }
 
 /// `n` bytes from the runtime's CSPRNG (`crypto.getRandomValues`), as lower-case hex: nonces
