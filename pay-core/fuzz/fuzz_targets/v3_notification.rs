@@ -10,7 +10,7 @@ use pay_core::checkout::{decide_payment, OrderFacts, SessionStatus};
 use pay_core::crypto::rustcrypto::{block_on, RustCryptoVerifier};
 use pay_core::crypto::RsaPublicKey;
 use pay_core::v3::certificate::PlatformCertificate;
-use pay_core::v3::model::{RefundNotice, Transaction};
+use pay_core::v3::model::{Payee, RefundNotice, Transaction};
 use pay_core::v3::notification::{Notification, Sealing};
 use pay_core::v3::{KeyId, PlatformKeys, SignedHeaders};
 use pay_core::{Fen, UnixTime};
@@ -97,9 +97,12 @@ fuzz_target!(|data: &[u8]| {
             let opened = Notification::decrypt_verified(&body, &key()).expect("our own seal opens");
             assert_eq!(opened.plaintext, data);
             if let Ok(tx) = opened.resource::<Transaction>() {
+                let payee = Payee::Direct {
+                    appid: "wxd678efh567hg6787".into(),
+                    mchid: "1900000001".into(),
+                };
                 let order = OrderFacts {
-                    mchid: "1900000001",
-                    appid: "wxd678efh567hg6787",
+                    payee: &payee,
                     out_trade_no: "CS1722850421abcdef",
                     amount: Fen::chargeable(100).unwrap(),
                     status: SessionStatus::Open,
@@ -110,6 +113,21 @@ fuzz_target!(|data: &[u8]| {
                     &OrderFacts {
                         status: SessionStatus::Paid,
                         transaction_id: Some("4200"),
+                        ..order.clone()
+                    },
+                    &tx,
+                    NOW,
+                );
+                // The same facts for a provider's sub-merchant (partner mode).
+                let partner = Payee::Partner {
+                    sp_appid: "wxd678efh567hg6787".into(),
+                    sp_mchid: "1900000001".into(),
+                    sub_appid: Some("wxd678efh567hg6999".into()),
+                    sub_mchid: "1900000109".into(),
+                };
+                let _ = decide_payment(
+                    &OrderFacts {
+                        payee: &partner,
                         ..order.clone()
                     },
                     &tx,
