@@ -250,9 +250,10 @@ pub fn merged(
     (public, secret): (&SettingsMap, &SettingsMap),
     provider: Option<(&SettingsMap, &SettingsMap)>,
 ) -> Option<String> {
+    // A merchant without a provider, or a sub-merchant with its own app, pays in its own app.
+    let own_app = provider.is_none() || public.contains_key("WECHATPAY_SUB_APPID");
     let own = public.get(name).or_else(|| secret.get(name));
     let provider = provider.and_then(|(p, s)| p.get(name).or_else(|| s.get(name)));
-    let own_app = provider.is_none() || public.contains_key("WECHATPAY_SUB_APPID");
     match name {
         "WECHAT_APP_SECRET" if own_app => own,
         "WECHAT_APP_SECRET" => provider,
@@ -535,6 +536,17 @@ mod tests {
             )
             .as_deref(),
             Some("the provider's app")
+        );
+        // Nor its own when the provider holds none: the sp_appid's secret is the provider's.
+        let (provider_public, mut provider_secret) = (public.clone(), secret.clone());
+        provider_secret.remove("WECHAT_APP_SECRET");
+        assert_eq!(
+            merged(
+                "WECHAT_APP_SECRET",
+                (&without_app.public, &without_app.secret),
+                Some((&provider_public, &provider_secret))
+            ),
+            None
         );
         let app_no_secret = entered_json(
             Holder::SubMerchant,
